@@ -1,0 +1,105 @@
+"""Writing pipeline artifacts safely: atomic writes, content hashes and file names that cannot escape a folder."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside `path`; it replaces `path` only if the block finishes.
+
+    A crash or Ctrl-C mid-write leaves the old file (or none), never a half-written one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".partial")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write bytes atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write text atomically."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write pretty JSON atomically."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_jsonl(path: str | Path, records: Iterable[Any]) -> None:
+    """Write one JSON record per line, atomically."""
+    write_text(path, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
+
+
+def read_jsonl(path: str | Path) -> list[Any]:
+    """Read a JSON-lines file."""
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def write_npy(path: str | Path, array: np.ndarray) -> None:
+    """Save a numpy array atomically (never pickled)."""
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    write_bytes(path, buffer.getvalue())
+
+
+def read_npy(path: str | Path) -> np.ndarray:
+    """Load a numpy array written by write_npy, refusing pickled objects."""
+    return np.load(path, allow_pickle=False)
+
+
+def sha256(data: bytes) -> str:
+    """Hex SHA-256 of some bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def safe_name(name: str, suffix: str = "", max_len: int = 80) -> str:
+    """A file name made from arbitrary text: no separators, no dot-dot, no control characters, bounded length."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")
+    text = re.sub(r"\.{2,}", ".", text)[:max_len].strip("._-")
+    return (text or "untitled") + suffix
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """`name`, or `name` with a counter before its suffix, so that it is not in `taken`; adds it to `taken`."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    candidate, n = name, 2
+    while candidate.lower() in taken:
+        candidate = f"{stem}-{n}{dot}{ext}"
+        n += 1
+    taken.add(candidate.lower())
+    return candidate
+
+
+def stage_logger(stage: str, genre: str) -> logging.Logger:
+    """A logger whose lines say which stage and genre they come from."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    return logging.getLogger(f"jukebox.{stage}[{genre}]")

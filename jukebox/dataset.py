@@ -1,0 +1,95 @@
+"""Vocabulary, the train/validation split by piece, and training windows streamed from token arrays."""
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+UNKNOWN = "<unk>"
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Tokens by id (id 0 is the unknown token) and how often each occurred in the training pieces."""
+
+    tokens: tuple[str, ...]
+    counts: tuple[int, ...]
+
+    @classmethod
+    def build(cls, pieces: Sequence[Sequence[str]], min_count: int = 1) -> "Vocabulary":
+        """Most frequent first; tokens seen fewer than min_count times fold into the unknown token."""
+        counts = Counter(t for piece in pieces for t in piece)
+        kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
+        unknown = sum(c for t, c in counts.items() if c < min_count)
+        return cls((UNKNOWN, *kept), (unknown, *(counts[t] for t in kept)))
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Vocabulary":
+        return cls(tuple(data["tokens"]), tuple(data["counts"]))
+
+    def to_json(self) -> dict:
+        return {"tokens": list(self.tokens), "counts": list(self.counts)}
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def ids(self, tokens: Sequence[str]) -> np.ndarray:
+        """Token ids, unknown tokens as 0."""
+        index = {t: i for i, t in enumerate(self.tokens)}
+        return np.array([index.get(t, 0) for t in tokens], dtype=np.int32)
+
+    def decode(self, ids: Sequence[int]) -> list[str]:
+        return [self.tokens[i] for i in ids]
+
+
+def split_pieces(n_pieces: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Seeded split of piece indices into train and validation; each side gets at least one piece."""
+    if n_pieces < 2:
+        raise ValueError(f"need at least 2 pieces to split train/validation, got {n_pieces}")
+    order = list(range(n_pieces))
+    random.Random(seed).shuffle(order)
+    n_val = min(n_pieces - 1, max(1, round(n_pieces * val_fraction)))
+    return sorted(order[n_val:]), sorted(order[:n_val])
+
+
+def window_starts(n_tokens: int, seq_len: int, count: int) -> np.ndarray:
+    """Up to `count` evenly spaced window starts over a token array (deterministic, for validation)."""
+    n_starts = n_tokens - seq_len
+    if n_starts < 1:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.linspace(0, n_starts - 1, num=min(count, n_starts)).astype(np.int64))
+
+
+def windows(tokens: np.ndarray, starts: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of `seq_len` tokens at `starts` and the token after each."""
+    index = starts[:, None] + np.arange(seq_len)[None, :]
+    return tokens[index], tokens[starts + seq_len]
+
+
+def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_per_epoch: int, seed: int):
+    """A tf.data pipeline of (window, next token) batches cut on the fly from one token array.
+
+    Memory holds the token array only, whatever seq_len is. Each epoch draws `windows_per_epoch`
+    random starts (a new, seeded draw every epoch).
+    """
+    import tensorflow as tf
+
+    n_starts = len(tokens) - seq_len
+    if n_starts < 1:
+        raise ValueError(f"training split has {len(tokens)} tokens, too few for seq_len {seq_len}")
+    table = tf.constant(tokens, dtype=tf.int32)
+    offsets = tf.range(seq_len, dtype=tf.int64)
+
+    def cut(starts):
+        index = starts[:, None] + offsets[None, :]
+        return tf.gather(table, index), tf.gather(table, starts + seq_len)
+
+    starts = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).map(
+        lambda r: tf.math.floormod(r, n_starts)
+    )
+    return starts.take(windows_per_epoch).batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE
+    )

@@ -1,0 +1,155 @@
+"""The one typed loader for params.yaml: every stage, the CLI and the app read parameters here."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SOURCES = ("corpus", "local", "web", "urls")
+ENCODINGS = ("pitch",)
+ARCHITECTURES = ("bilstm",)
+GENRE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+class ParamError(ValueError):
+    """A parameter is missing, unknown or out of range; the message names the key and the allowed values."""
+
+
+@dataclass(frozen=True)
+class Genre:
+    """Where one genre's MIDI files come from."""
+
+    name: str
+    source: str
+    collection: str = ""  # music21 corpus folder, for source `corpus`
+    path: str = ""  # folder of MIDI files, for source `local`
+    max_pieces: int = 0  # 0 keeps every piece; otherwise a seeded choice of this many
+
+
+@dataclass(frozen=True)
+class Params:
+    """All pipeline parameters, validated."""
+
+    seed: int = 42
+    seq_len: int = 200
+    val_fraction: float = 0.1
+    encoding: str = "pitch"
+    architecture: str = "bilstm"
+    embedding_dim: int = 32
+    units: int = 64
+    dropout: float = 0.5
+    learning_rate: float = 0.001
+    batch_size: int = 128
+    epochs: int = 12
+    windows_per_epoch: int = 8192
+    val_windows: int = 2048
+    patience: int = 3
+    n_notes: int = 500
+    n_samples: int = 3
+    temperature: float = 1.0
+    step: float = 0.5
+    jobs: int = 0
+    genres: dict[str, Genre] = field(default_factory=dict)
+
+    def genre(self, name: str) -> Genre:
+        """The genre called `name`, or a ParamError listing the known ones."""
+        if name not in self.genres:
+            raise ParamError(f"unknown genre {name!r}: params.yaml `genres` has {sorted(self.genres)}")
+        return self.genres[name]
+
+
+# key -> (type, check, description of the allowed range)
+_RULES: dict[str, tuple[type, Any, str]] = {
+    "seed": (int, lambda v: v >= 0, "an integer >= 0"),
+    "seq_len": (int, lambda v: 1 <= v <= 10_000, "an integer from 1 to 10000"),
+    "val_fraction": (float, lambda v: 0 < v < 1, "a number between 0 and 1 (exclusive)"),
+    "encoding": (str, lambda v: v in ENCODINGS, f"one of {ENCODINGS}"),
+    "architecture": (str, lambda v: v in ARCHITECTURES, f"one of {ARCHITECTURES}"),
+    "embedding_dim": (int, lambda v: v >= 1, "an integer >= 1"),
+    "units": (int, lambda v: v >= 1, "an integer >= 1"),
+    "dropout": (float, lambda v: 0 <= v < 1, "a number from 0 up to (not including) 1"),
+    "learning_rate": (float, lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "batch_size": (int, lambda v: v >= 1, "an integer >= 1"),
+    "epochs": (int, lambda v: v >= 1, "an integer >= 1"),
+    "windows_per_epoch": (int, lambda v: v >= 1, "an integer >= 1"),
+    "val_windows": (int, lambda v: v >= 1, "an integer >= 1"),
+    "patience": (int, lambda v: v >= 1, "an integer >= 1"),
+    "n_notes": (int, lambda v: v >= 1, "an integer >= 1"),
+    "n_samples": (int, lambda v: v >= 1, "an integer >= 1"),
+    "temperature": (float, lambda v: v >= 0, "a number >= 0 (0 picks the most likely note)"),
+    "step": (float, lambda v: v > 0, "a number of quarter notes > 0"),
+    "jobs": (int, lambda v: v >= 0, "an integer >= 0 (0 uses every core)"),
+}
+_GENRE_RULES: dict[str, tuple[type, Any, str]] = {
+    "source": (str, lambda v: v in SOURCES, f"one of {SOURCES}"),
+    "collection": (str, lambda v: True, "a music21 corpus folder"),
+    "path": (str, lambda v: True, "a folder of MIDI files"),
+    "max_pieces": (int, lambda v: v >= 0, "an integer >= 0 (0 keeps all)"),
+}
+
+
+def _checked(where: str, key: str, value: Any, rules: dict[str, tuple[type, Any, str]]) -> Any:
+    if key not in rules:
+        raise ParamError(f"{where}: unknown key {key!r}; known keys are {sorted(rules)}")
+    kind, ok, allowed = rules[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ParamError(f"{where}: {key} = {value!r} has the wrong type; it must be {allowed}")
+    if not ok(value):
+        raise ParamError(f"{where}: {key} = {value!r} is out of range; it must be {allowed}")
+    return value
+
+
+def parse_params(raw: dict[str, Any], where: str = "params.yaml") -> Params:
+    """Validate a params mapping and return Params; raises ParamError naming the bad key and value."""
+    if not isinstance(raw, dict):
+        raise ParamError(f"{where}: expected a mapping of parameters, got {type(raw).__name__}")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "genres":
+            continue
+        values[key] = _checked(where, key, value, _RULES)
+    genres_raw = raw.get("genres")
+    if not isinstance(genres_raw, dict) or not genres_raw:
+        raise ParamError(f"{where}: `genres` must map at least one genre name to its source")
+    genres = {}
+    for name, spec in genres_raw.items():
+        genres[name] = parse_genre(name, spec, where)
+    return Params(**values, genres=genres)
+
+
+def parse_genre(name: str, spec: Any, where: str = "params.yaml") -> Genre:
+    """Validate one entry of the genre table."""
+    if not isinstance(name, str) or not GENRE_NAME.match(name):
+        raise ParamError(f"{where}: genre name {name!r} must be a short lowercase slug (letters, digits, - or _)")
+    if not isinstance(spec, dict) or "source" not in spec:
+        raise ParamError(f"{where}: genres.{name} must be a mapping with a `source` ({SOURCES})")
+    fields = {k: _checked(f"{where}: genres.{name}", k, v, _GENRE_RULES) for k, v in spec.items()}
+    genre = Genre(name=name, **fields)
+    if genre.source == "corpus" and not genre.collection:
+        raise ParamError(f"{where}: genres.{name}.collection is required for source 'corpus' (e.g. oneills1850)")
+    if genre.source == "local" and not genre.path:
+        raise ParamError(f"{where}: genres.{name}.path is required for source 'local' (a folder of .mid files)")
+    return genre
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ParamError(f"{path}: not found; run from the project root, where params.yaml lives") from None
+    except yaml.YAMLError as exc:
+        raise ParamError(f"{path}: not valid YAML: {exc}") from None
+    return parse_params(raw, str(path))
+
+
+def as_dict(params: Params) -> dict[str, Any]:
+    """Params as plain data (for logs and for recording beside outputs)."""
+    return dataclasses.asdict(params)

@@ -1,0 +1,159 @@
+"""Offline sources of a genre's MIDI files: music21's bundled corpus, or a folder of the user's own files."""
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from tqdm import tqdm
+
+from .artifacts import safe_name, sha256, unique_name, write_bytes
+
+log = logging.getLogger(__name__)
+
+MIDI_SUFFIXES = {".mid", ".midi"}
+SCORE_SUFFIXES = {".abc", ".mxl", ".xml", ".musicxml", ".krn", ".mid", ".midi"}
+
+
+@dataclass(frozen=True)
+class PieceRef:
+    """One piece of a corpus collection: a file, and for multi-tune ABC files the tune's reference number."""
+
+    file: Path
+    number: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.file.stem}-{self.number:04d}" if self.number is not None else self.file.stem
+
+
+def corpus_root() -> Path:
+    """The folder where music21 keeps its bundled corpus."""
+    from music21 import corpus
+
+    return Path(corpus.__file__).parent
+
+
+def list_collection(collection: str) -> list[PieceRef]:
+    """Every piece in a music21 corpus folder, one per tune of each ABC file."""
+    folder = corpus_root() / collection
+    if not folder.is_dir():
+        known = sorted(p.name for p in corpus_root().iterdir() if p.is_dir() and not p.name.startswith("_"))
+        raise FileNotFoundError(f"music21 corpus has no collection {collection!r}; choose one of {known}")
+    pieces: list[PieceRef] = []
+    for file in sorted(folder.iterdir()):
+        if file.suffix.lower() not in SCORE_SUFFIXES:
+            continue
+        if file.suffix.lower() == ".abc":
+            # Listing reference numbers from the X: lines is instant; tokenizing comes later, only for chosen files.
+            numbers = re.findall(r"^X:\s*(\d+)", file.read_text(encoding="latin-1"), re.M)
+            pieces.extend(PieceRef(file, int(n)) for n in dict.fromkeys(numbers))
+        else:
+            pieces.append(PieceRef(file))
+    return pieces
+
+
+def choose(pieces: list, max_pieces: int, seed: int) -> list:
+    """A seeded choice of at most max_pieces items, kept in their original order."""
+    if not max_pieces or len(pieces) <= max_pieces:
+        return list(pieces)
+    keep = set(random.Random(seed).sample(range(len(pieces)), max_pieces))
+    return [p for i, p in enumerate(pieces) if i in keep]
+
+
+def _unshare_context_objects(score) -> None:
+    """Give every measure its own TimeSignature/KeySignature/MetronomeMark object.
+
+    music21's ABC reader reuses one TimeSignature object in the first measure and again in the
+    measure after a mid-tune pickup; MIDI export then inserts that object twice into its conductor
+    track and raises StreamException ("already found in this Stream"). Copies keep the tune intact.
+    """
+    seen: set[int] = set()
+    for el in list(score.recurse().getElementsByClass(["TimeSignature", "KeySignature", "MetronomeMark"])):
+        if id(el) in seen:
+            el.activeSite.replace(el, copy.deepcopy(el))
+        seen.add(id(el))
+
+
+def _scores(pieces: list[PieceRef]) -> Iterator[tuple[PieceRef, object]]:
+    """Parse the chosen pieces, tokenizing each ABC file once; yields (piece, score or exception)."""
+    from music21 import abcFormat, converter
+    from music21.abcFormat import translate
+
+    by_file: dict[Path, list[PieceRef]] = {}
+    for p in pieces:
+        by_file.setdefault(p.file, []).append(p)
+    for file, refs in by_file.items():
+        if file.suffix.lower() == ".abc":
+            try:
+                abc = abcFormat.ABCFile()
+                abc.open(str(file))
+                tunes = abc.read().splitByReferenceNumber()
+                abc.close()
+            except Exception as exc:  # a broken ABC file loses its tunes, not the stage
+                for ref in refs:
+                    yield ref, exc
+                continue
+            for ref in refs:
+                try:
+                    yield ref, translate.abcToStreamScore(tunes[ref.number])
+                except Exception as exc:
+                    yield ref, exc
+        else:
+            try:
+                # forceSource: music21 would otherwise cache pickles in a shared temp folder.
+                yield refs[0], converter.parse(file, forceSource=True)
+            except Exception as exc:
+                yield refs[0], exc
+
+
+def export_corpus(collection: str, out_dir: Path, max_pieces: int, seed: int) -> list[dict]:
+    """Export pieces of a music21 corpus collection as MIDI files; returns manifest records."""
+    from music21 import midi
+
+    pieces = choose(list_collection(collection), max_pieces, seed)
+    log.info("corpus %s: exporting %d pieces to %s", collection, len(pieces), out_dir)
+    records, taken = [], set()
+    for ref, score in tqdm(_scores(pieces), total=len(pieces), desc=f"export {collection}", unit="piece"):
+        record = {"source": f"music21:{collection}/{ref.file.name}", "piece": ref.name}
+        if isinstance(score, Exception):
+            records.append({**record, "status": "skipped", "reason": f"unreadable: {score}"})
+            continue
+        try:
+            _unshare_context_objects(score)
+            data = midi.translate.music21ObjectToMidiFile(score).writestr()
+        except Exception as exc:
+            records.append({**record, "status": "skipped", "reason": f"MIDI export failed: {exc}"})
+            continue
+        name = unique_name(safe_name(ref.name, ".mid"), taken)
+        write_bytes(out_dir / name, data)
+        records.append({**record, "file": name, "sha256": sha256(data), "bytes": len(data), "status": "kept"})
+    return records
+
+
+def import_folder(folder: Path, out_dir: Path, max_pieces: int, seed: int) -> list[dict]:
+    """Copy a folder of the user's MIDI files (recursively) into the genre's raw folder; returns manifest records."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"local genre folder {folder} does not exist; set genres.<name>.path to a folder of .mid files")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
+    files = choose(files, max_pieces, seed)
+    log.info("local %s: %d MIDI files", folder, len(files))
+    records, taken, hashes = [], set(), set()
+    for file in tqdm(files, desc=f"import {folder.name}", unit="file"):
+        data = file.read_bytes()
+        record = {"source": str(file), "piece": file.stem}
+        digest = sha256(data)
+        if not data.startswith(b"MThd"):
+            records.append({**record, "status": "skipped", "reason": "not a MIDI file (no MThd header)"})
+        elif digest in hashes:
+            records.append({**record, "status": "duplicate", "sha256": digest})
+        else:
+            hashes.add(digest)
+            name = unique_name(safe_name(file.stem, ".mid"), taken)
+            write_bytes(out_dir / name, data)
+            records.append({**record, "file": name, "sha256": digest, "bytes": len(data), "status": "kept"})
+    return records

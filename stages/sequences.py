@@ -1,0 +1,51 @@
+"""Stage sequences: tokens per piece, the vocabulary, and train/validation token arrays split by piece."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from jukebox.artifacts import read_jsonl, stage_logger, write_json, write_npy
+from jukebox.dataset import Vocabulary, split_pieces
+from jukebox.encoding import encode
+from jukebox.params import load_params
+
+
+def main(genre_name: str) -> None:
+    params = load_params()
+    genre = params.genre(genre_name)
+    log = stage_logger("sequences", genre.name)
+    pieces = read_jsonl(Path("data/notes") / genre.name / "pieces.jsonl")
+    tokens = [encode([tuple(n) for n in p["notes"]], params.encoding) for p in pieces]
+    train_idx, val_idx = split_pieces(len(pieces), params.val_fraction, params.seed)
+    vocab = Vocabulary.build([tokens[i] for i in train_idx])
+    # Pieces are concatenated per split, as in 2018; no window ever mixes training and validation notes.
+    train = np.concatenate([vocab.ids(tokens[i]) for i in train_idx])
+    val = np.concatenate([vocab.ids(tokens[i]) for i in val_idx])
+    for split, array in (("train", train), ("validation", val)):
+        if len(array) <= params.seq_len:
+            raise SystemExit(
+                f"genre {genre.name}: the {split} split has {len(array)} tokens, not more than seq_len={params.seq_len}; "
+                "lower seq_len, raise val_fraction, or add pieces (max_pieces)"
+            )
+    out = Path("data/sequences") / genre.name
+    write_npy(out / "train.npy", train)
+    write_npy(out / "val.npy", val)
+    write_json(out / "vocab.json", {"encoding": params.encoding, **vocab.to_json()})
+    write_json(out / "split.json", {"train": [pieces[i]["piece"] for i in train_idx],
+                                    "validation": [pieces[i]["piece"] for i in val_idx]})
+    stats = {
+        "unique_notes": len(vocab) - 1,
+        "train_pieces": len(train_idx),
+        "val_pieces": len(val_idx),
+        "train_tokens": int(len(train)),
+        "val_tokens": int(len(val)),
+        "val_unknown_tokens": int((val == 0).sum()),
+    }
+    write_json(Path("metrics") / genre.name / "sequences.json", stats)
+    log.info("vocabulary %d tokens; %d train / %d validation tokens", len(vocab), len(train), len(val))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
