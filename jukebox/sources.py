@@ -73,10 +73,25 @@ def _unshare_context_objects(score) -> None:
     track and raises StreamException ("already found in this Stream"). Copies keep the tune intact.
     """
     seen: set[int] = set()
-    for el in list(score.recurse().getElementsByClass(["TimeSignature", "KeySignature", "MetronomeMark"])):
-        if id(el) in seen:
-            el.activeSite.replace(el, copy.deepcopy(el))
-        seen.add(id(el))
+    for container in list(score.recurse(streamsOnly=True, includeSelf=True)):
+        for el in list(container.getElementsByClass(["TimeSignature", "KeySignature", "MetronomeMark"])):
+            if id(el) in seen:
+                container.replace(el, copy.deepcopy(el))
+            seen.add(id(el))
+
+
+def _midi_bytes(score) -> bytes:
+    """MIDI bytes of a score; repeats that music21 cannot expand are played once rather than losing the tune."""
+    from music21 import midi
+    from music21.repeat import ExpanderException
+
+    _unshare_context_objects(score)
+    try:
+        return midi.translate.music21ObjectToMidiFile(score).writestr()
+    except ExpanderException:
+        pass
+    # Without measures music21 skips repeat expansion: the tune is kept as written, repeats played once.
+    return midi.translate.music21ObjectToMidiFile(score.flatten()).writestr()
 
 
 def _scores(pieces: list[PieceRef]) -> Iterator[tuple[PieceRef, object]]:
@@ -113,8 +128,6 @@ def _scores(pieces: list[PieceRef]) -> Iterator[tuple[PieceRef, object]]:
 
 def export_corpus(collection: str, out_dir: Path, max_pieces: int, seed: int) -> list[dict]:
     """Export pieces of a music21 corpus collection as MIDI files; returns manifest records."""
-    from music21 import midi
-
     pieces = choose(list_collection(collection), max_pieces, seed)
     log.info("corpus %s: exporting %d pieces to %s", collection, len(pieces), out_dir)
     records, taken = [], set()
@@ -124,8 +137,7 @@ def export_corpus(collection: str, out_dir: Path, max_pieces: int, seed: int) ->
             records.append({**record, "status": "skipped", "reason": f"unreadable: {score}"})
             continue
         try:
-            _unshare_context_objects(score)
-            data = midi.translate.music21ObjectToMidiFile(score).writestr()
+            data = _midi_bytes(score)
         except Exception as exc:
             records.append({**record, "status": "skipped", "reason": f"MIDI export failed: {exc}"})
             continue

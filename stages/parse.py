@@ -40,16 +40,12 @@ def main(genre_name: str) -> None:
     skipped = [r for r in records if r["status"] != "kept"]
     for r in skipped:
         log.warning("skipped %s: %s", r["piece"], r["reason"])
-    write_jsonl(Path("data/notes") / genre.name / "pieces.jsonl", pieces)
-    write_json(Path("data/notes") / genre.name / "skipped.json", skipped)
-    counts = {"files": len(pieces), "skipped_files": len(skipped) + manifest_skipped(manifest),
-              "notes": sum(len(p["notes"]) for p in pieces)}
-    write_json(Path("metrics") / genre.name / "parse.json", counts)
-    log.info("parsed %d pieces, %d notes; skipped %d files", counts["files"], counts["notes"], len(skipped))
-
-
-def manifest_skipped(manifest: dict) -> int:
-    return sum(r["status"] != "kept" for r in manifest["files"])
+    out = Path("data/notes") / genre.name
+    write_jsonl(out / "pieces.jsonl", pieces)
+    summary = {"files": len(pieces), "skipped_files": len(skipped) + manifest["skipped"],
+               "notes": sum(len(p["notes"]) for p in pieces), "skipped": skipped}
+    write_json(out / "summary.json", summary)
+    log.info("parsed %d pieces, %d notes; skipped %d files", summary["files"], summary["notes"], len(skipped))
 
 
 if __name__ == "__main__":

@@ -29,10 +29,10 @@ def main(genre_name: str) -> None:
     kept = [r for r in records if r["status"] == "kept"]
     if not kept:
         raise SystemExit(f"genre {genre.name}: no usable MIDI files from source {genre.source!r}; see {out_dir}/manifest.json")
-    write_json(out_dir / "manifest.json", {"genre": genre.name, "source": genre.source, "files": records})
-    counts = {"scraped": len(kept), "scrape_skipped": len(records) - len(kept)}
-    write_json(Path("metrics") / genre.name / "scrape.json", counts)
-    log.info("kept %d files, skipped %d", counts["scraped"], counts["scrape_skipped"])
+    skipped = len(records) - len(kept)
+    write_json(out_dir / "manifest.json",
+               {"genre": genre.name, "source": genre.source, "kept": len(kept), "skipped": skipped, "files": records})
+    log.info("kept %d files, skipped %d", len(kept), skipped)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Stage sequences: tokens per piece, the vocabulary, and train/validation token arrays split by piece."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -16,7 +17,9 @@ def main(genre_name: str) -> None:
     params = load_params()
     genre = params.genre(genre_name)
     log = stage_logger("sequences", genre.name)
-    pieces = read_jsonl(Path("data/notes") / genre.name / "pieces.jsonl")
+    notes_dir = Path("data/notes") / genre.name
+    pieces = read_jsonl(notes_dir / "pieces.jsonl")
+    parsed = json.loads((notes_dir / "summary.json").read_text())
     tokens = [encode([tuple(n) for n in p["notes"]], params.encoding) for p in pieces]
     train_idx, val_idx = split_pieces(len(pieces), params.val_fraction, params.seed)
     vocab = Vocabulary.build([tokens[i] for i in train_idx])
@@ -35,7 +38,11 @@ def main(genre_name: str) -> None:
     write_json(out / "vocab.json", {"encoding": params.encoding, **vocab.to_json()})
     write_json(out / "split.json", {"train": [pieces[i]["piece"] for i in train_idx],
                                     "validation": [pieces[i]["piece"] for i in val_idx]})
+    # The 2018 talk's dataset table, plus the split.
     stats = {
+        "files": parsed["files"],
+        "skipped_files": parsed["skipped_files"],
+        "notes": parsed["notes"],
         "unique_notes": len(vocab) - 1,
         "train_pieces": len(train_idx),
         "val_pieces": len(val_idx),
@@ -43,7 +50,7 @@ def main(genre_name: str) -> None:
         "val_tokens": int(len(val)),
         "val_unknown_tokens": int((val == 0).sum()),
     }
-    write_json(Path("metrics") / genre.name / "sequences.json", stats)
+    write_json(Path("metrics") / genre.name / "data.json", stats)
     log.info("vocabulary %d tokens; %d train / %d validation tokens", len(vocab), len(train), len(val))
 
 
