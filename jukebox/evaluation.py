@@ -1,0 +1,265 @@
+"""Judging a genre model by numbers: prediction quality, n-gram baselines, musical statistics and copying.
+
+Every function here is pure: token ids, probabilities or events `(onset, duration, pitches)` in, numbers out.
+The musical statistics follow Yang & Lerch, "On the evaluation of generative models in music" (2018): each
+feature is a distribution over a set of pieces, and generated music is compared with held-out music by the
+overlapping area of the two distributions (1 = indistinguishable, 0 = nothing in common).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from difflib import SequenceMatcher
+from typing import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.stats import entropy
+
+from .encoding import Event
+
+PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+SEGMENT = 32  # events (or tokens) per stretch for the per-stretch features: ~8 bars of eighth notes
+NGRAM_ORDERS = tuple(range(2, 9))  # candidate n for the Kneser-Ney baseline, chosen on the validation pieces
+COPY_N = 8  # a generated 8-gram found verbatim in training counts as copied
+DISTINCT_N = 4
+# Note values on a log2 scale in half-octave bins centred on a 32nd note .. a double whole note (in quarter
+# notes), so dotted and triplet values fall between the plain ones instead of onto them.
+RHYTHM_LOG2_EDGES = np.arange(-3.25, 3.26, 0.5)
+
+
+# --- prediction quality ---------------------------------------------------------------------------------
+
+def cross_entropy(target_probs: np.ndarray) -> float:
+    """Mean negative log probability (nats) of the tokens that actually came next."""
+    # Floor at float32's tiniest normal so a zero probability costs ~87 nats instead of infinity.
+    return float(-np.mean(np.log(np.maximum(np.asarray(target_probs, dtype=np.float64), 1.2e-38))))
+
+
+def prediction_scores(probs: np.ndarray, targets: np.ndarray) -> dict:
+    """Cross-entropy (nats), perplexity, top-1 and top-5 accuracy of next-token probabilities (windows, vocab)."""
+    probs, targets = np.asarray(probs), np.asarray(targets)
+    rows = np.arange(len(targets))
+    ce = cross_entropy(probs[rows, targets])
+    k = min(5, probs.shape[1])
+    top5 = np.argpartition(-probs, k - 1, axis=1)[:, :k]
+    return {
+        "cross_entropy": ce,
+        "perplexity": float(np.exp(ce)),
+        "top1_accuracy": float(np.mean(probs.argmax(axis=1) == targets)),
+        "top5_accuracy": float(np.mean((top5 == targets[:, None]).any(axis=1))),
+    }
+
+
+# --- baselines ------------------------------------------------------------------------------------------
+
+class NGramModel:
+    """Interpolated Kneser-Ney n-gram model over token ids (Chen & Goodman 1999); order 1 is a discounted unigram.
+
+    The highest order counts n-grams; lower orders count in how many different contexts a token follows
+    (continuation counts), and the lowest interpolates with the uniform distribution over the vocabulary,
+    so every id, the unknown token included, keeps some probability.
+    """
+
+    def __init__(self, tokens: np.ndarray, order: int, vocab_size: int):
+        self.order, self.vocab_size = order, vocab_size
+        tokens = np.asarray(tokens, dtype=np.int64)
+        self.tables: list[dict] = []
+        self.discounts: list[float] = []
+        for k in range(1, order + 1):
+            if k == order:
+                grams, counts = np.unique(sliding_window_view(tokens, k), axis=0, return_counts=True)
+            else:
+                longer = np.unique(sliding_window_view(tokens, k + 1), axis=0)
+                grams, counts = np.unique(longer[:, 1:], axis=0, return_counts=True)
+            n1, n2 = (counts == 1).sum(), (counts == 2).sum()
+            # Ney's estimate of the discount; 0.75 where the counts cannot support it (tiny corpora).
+            self.discounts.append(float(n1 / (n1 + 2 * n2)) if n1 and n2 else 0.75)
+            self.tables.append(_by_context(grams, counts))
+
+    def distribution(self, context: Sequence[int]) -> np.ndarray:
+        """Probabilities of every next token id after `context` (only its last order-1 ids matter)."""
+        context = tuple(int(t) for t in context)[max(0, len(context) - self.order + 1):]
+        p = np.full(self.vocab_size, 1.0 / self.vocab_size)
+        for k in range(1, min(self.order, len(context) + 1) + 1):
+            entry = self.tables[k - 1].get(context[len(context) - k + 1:])
+            if entry is None:  # a context never seen in training: keep the shorter context's estimate
+                continue
+            following, counts = entry
+            total, d = counts.sum(), self.discounts[k - 1]
+            mixed = (d * len(following) / total) * p
+            mixed[following] += np.maximum(counts - d, 0) / total
+            p = mixed
+        return p
+
+    def target_probs(self, tokens: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Probability of tokens[p] given the tokens before it, for each position p."""
+        return np.array([self.distribution(tokens[max(0, p - self.order + 1):p])[tokens[p]] for p in positions])
+
+
+def _by_context(grams: np.ndarray, counts: np.ndarray) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+    """Context -> (following ids, counts), from the lexicographically sorted rows np.unique returns."""
+    contexts = grams[:, :-1]
+    change = np.flatnonzero(np.any(contexts[1:] != contexts[:-1], axis=1)) + 1
+    bounds = np.concatenate([[0], change, [len(grams)]])
+    return {tuple(contexts[a].tolist()): (grams[a:b, -1], counts[a:b]) for a, b in zip(bounds[:-1], bounds[1:])}
+
+
+def baseline_scores(train: np.ndarray, val: np.ndarray, positions: np.ndarray, vocab_size: int,
+                    model_perplexity: float, orders: Sequence[int] = NGRAM_ORDERS) -> dict:
+    """Unigram and Kneser-Ney perplexities on the validation targets, n chosen there, against the model's."""
+    def perplexity(order: int) -> float:
+        return float(np.exp(cross_entropy(NGramModel(train, order, vocab_size).target_probs(val, positions))))
+
+    by_n = {str(n): perplexity(n) for n in orders}
+    best = min(by_n, key=by_n.__getitem__)
+    return {
+        "unigram_perplexity": perplexity(1),
+        "ngram_n": int(best),
+        "ngram_perplexity": by_n[best],
+        "ngram_perplexity_by_n": by_n,
+        "beats_ngram": bool(model_perplexity < by_n[best]),
+        "perplexity_ratio": model_perplexity / by_n[best],
+    }
+
+
+# --- musical statistics ---------------------------------------------------------------------------------
+
+def histogram_overlap(p: np.ndarray, q: np.ndarray) -> float:
+    """Overlapping area of two histograms after normalising each to sum 1 (1 = identical, 0 = disjoint)."""
+    p, q = _shares(p), _shares(q)
+    return float(np.minimum(p, q).sum())
+
+
+def kl_divergence(p: np.ndarray, q: np.ndarray, floor: float = 1e-6) -> float:
+    """KL(p || q) in bits of two histograms; `floor` keeps a bin that q never fills from making it infinite."""
+    return float(entropy(_shares(p) + floor, _shares(q) + floor, base=2))
+
+
+def distribution_overlap(a: Sequence[float], b: Sequence[float]) -> float:
+    """Overlapping area of the distributions of one feature over two sets, binned on shared edges."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if not len(a) or not len(b):
+        return 0.0
+    # Sturges' few bins: the generated set is small, and fine bins would punish it for sampling noise alone.
+    edges = np.histogram_bin_edges(np.concatenate([a, b]), bins="sturges")
+    return histogram_overlap(np.histogram(a, edges)[0], np.histogram(b, edges)[0])
+
+
+def _shares(counts) -> np.ndarray:
+    counts = np.asarray(counts, dtype=float)
+    total = counts.sum()
+    return counts / total if total > 0 else counts
+
+
+def pitch_class_histogram(pieces: Sequence[Sequence[Event]]) -> np.ndarray:
+    """Share of each pitch class C..B among all sounding pitches; every note of a chord counts."""
+    pcs = [p % 12 for events in pieces for _, _, pitches in events for p in pitches]
+    return _shares(np.bincount(np.array(pcs, dtype=np.int64), minlength=12))
+
+
+def rhythm_histogram(values: Sequence[float]) -> np.ndarray:
+    """Share of note values (quarter notes) in half-octave bins from a 32nd note to a double whole note."""
+    logs = np.log2(np.maximum(np.asarray(values, dtype=float), 1e-6))
+    logs = np.clip(logs, RHYTHM_LOG2_EDGES[0], RHYTHM_LOG2_EDGES[-1])
+    return _shares(np.histogram(logs, RHYTHM_LOG2_EDGES)[0])
+
+
+def durations(pieces: Sequence[Sequence[Event]]) -> list[float]:
+    """Every event's duration."""
+    return [duration for events in pieces for _, duration, _ in events]
+
+
+def inter_onsets(pieces: Sequence[Sequence[Event]]) -> list[float]:
+    """Time between consecutive onsets within each piece."""
+    return [gap for events in pieces for gap in np.diff([onset for onset, _, _ in events]).tolist()]
+
+
+def stretches(items: Sequence, length: int = SEGMENT) -> list[Sequence]:
+    """Consecutive stretches of `length` items (the ragged end is dropped); a shorter piece is one stretch."""
+    if 0 < len(items) < length:
+        return [items]
+    return [items[i:i + length] for i in range(0, len(items) - length + 1, length)]
+
+
+def stretch_features(pieces: Sequence[Sequence[Event]], length: int = SEGMENT) -> dict[str, np.ndarray]:
+    """Per stretch of `length` events: pitch range (semitones), distinct pitches and the share of chords."""
+    rows = []
+    for events in pieces:
+        for stretch in stretches([e for e in events if e[2]], length):
+            pitches = [p for _, _, ps in stretch for p in ps]
+            chords = sum(len(ps) > 1 for _, _, ps in stretch)
+            rows.append((max(pitches) - min(pitches), len(set(pitches)), chords / len(stretch)))
+    table = np.array(rows, dtype=float).reshape(-1, 3)
+    return {"pitch_range": table[:, 0], "distinct_pitches": table[:, 1], "chord_share": table[:, 2]}
+
+
+def token_entropy(tokens: Sequence) -> float:
+    """Shannon entropy (bits) of the tokens' frequencies: 0 for one repeated token, log2(k) for k equally used."""
+    return float(entropy(list(Counter(np.asarray(tokens).tolist()).values()), base=2)) if len(tokens) else 0.0
+
+
+def musical_statistics(generated: Sequence[Sequence[Event]], held_out: Sequence[Sequence[Event]],
+                       generated_tokens: Sequence[Sequence], held_out_tokens: Sequence[Sequence]) -> dict:
+    """Each Yang & Lerch feature for generated against held-out music, with the overlap of the two distributions."""
+    stats = {}
+    for name, gen, real in (
+        ("pitch_classes", pitch_class_histogram(generated), pitch_class_histogram(held_out)),
+        ("durations", rhythm_histogram(durations(generated)), rhythm_histogram(durations(held_out))),
+        ("inter_onsets", rhythm_histogram(inter_onsets(generated)), rhythm_histogram(inter_onsets(held_out))),
+    ):
+        stats[name] = {"overlap": histogram_overlap(gen, real), "kl": kl_divergence(real, gen)}
+    gen_stretch, real_stretch = stretch_features(generated), stretch_features(held_out)
+    gen_stretch["token_entropy"] = np.array([token_entropy(s) for t in generated_tokens for s in stretches(t)])
+    real_stretch["token_entropy"] = np.array([token_entropy(s) for t in held_out_tokens for s in stretches(t)])
+    for name in ("pitch_range", "distinct_pitches", "chord_share", "token_entropy"):
+        gen, real = gen_stretch[name], real_stretch[name]
+        stats[name] = {"overlap": distribution_overlap(gen, real), "generated": _mean(gen), "held_out": _mean(real)}
+    stats["overlap_mean"] = float(np.mean([v["overlap"] for v in stats.values()]))
+    return stats
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(np.mean(values)) if len(values) else 0.0
+
+
+# --- structure and originality --------------------------------------------------------------------------
+
+def ngram_set(tokens: Sequence[int], n: int) -> set[tuple]:
+    """Every distinct n-gram of a token sequence."""
+    tokens = np.asarray(tokens)
+    if len(tokens) < n:
+        return set()
+    return set(map(tuple, sliding_window_view(tokens, n).tolist()))
+
+
+def distinct_ngram_ratio(tokens: Sequence[int], n: int = DISTINCT_N) -> float:
+    """Distinct n-grams over all n-grams of one sequence: 1 = never repeats itself, near 0 = one loop."""
+    total = len(tokens) - n + 1
+    return len(ngram_set(tokens, n)) / total if total > 0 else 0.0
+
+
+def copy_rate(samples: Sequence[Sequence[int]], training: set[tuple], n: int = COPY_N) -> float:
+    """Share of the samples' n-grams (all samples pooled) found verbatim among the training n-grams."""
+    grams = [g for s in samples if len(s) >= n for g in map(tuple, sliding_window_view(np.asarray(s), n).tolist())]
+    return sum(g in training for g in grams) / len(grams) if grams else 0.0
+
+
+def longest_copies(samples: Sequence[Sequence[int]], training: Sequence[int]) -> list[int]:
+    """For each sample, the length of its longest run of tokens found verbatim in the training sequence."""
+    # difflib indexes the second sequence once; autojunk off, or frequent notes would be ignored as junk.
+    matcher = SequenceMatcher(None, autojunk=False)
+    matcher.set_seq2(list(np.asarray(training).tolist()))
+    sizes = []
+    for sample in samples:
+        matcher.set_seq1(list(np.asarray(sample).tolist()))
+        sizes.append(matcher.find_longest_match(0, len(sample), 0, len(training)).size)
+    return sizes
+
+
+def originality(samples: Sequence[Sequence[int]], training: np.ndarray, training_ngrams: set[tuple]) -> dict:
+    """Distinct-4-gram ratio (mean over samples), 8-gram copy rate and the longest verbatim copy of token-id samples."""
+    return {
+        "distinct_4grams": _mean(np.array([distinct_ngram_ratio(s, DISTINCT_N) for s in samples])),
+        "copy_rate": copy_rate(samples, training_ngrams, COPY_N),
+        "longest_copy": max(longest_copies(samples, training), default=0),
+    }

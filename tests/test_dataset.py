@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from jukebox.dataset import UNKNOWN, Vocabulary, split_pieces, training_dataset, window_starts, windows
+
+
+def test_vocabulary_orders_by_count_and_folds_rare_tokens():
+    vocab = Vocabulary.build([["a", "b", "a"], ["c", "a", "b"]], min_count=2)
+    assert vocab.tokens == (UNKNOWN, "a", "b") and vocab.counts == (1, 3, 2)
+    assert vocab.ids(["b", "zzz", "a"]).tolist() == [2, 0, 1]
+    assert Vocabulary.from_json(vocab.to_json()) == vocab
+
+
+def test_split_is_by_piece_seeded_and_disjoint():
+    train, val = split_pieces(20, 0.2, seed=1)
+    assert len(val) == 4 and not set(train) & set(val) and sorted(train + val) == list(range(20))
+    assert split_pieces(20, 0.2, seed=1) == (train, val)
+    assert split_pieces(2, 0.01, seed=0)[1], "validation always gets a piece"
+    with pytest.raises(ValueError):
+        split_pieces(1, 0.5, 0)
+
+
+def test_windows_and_next_tokens():
+    tokens = np.arange(10, dtype=np.int32)
+    x, y = windows(tokens, np.array([0, 3]), 4)
+    assert x.tolist() == [[0, 1, 2, 3], [3, 4, 5, 6]] and y.tolist() == [4, 7]
+    assert window_starts(10, 4, 100).tolist() == list(range(6))
+    assert len(window_starts(1000, 4, 10)) == 10 and window_starts(3, 4, 10).size == 0
+
+
+def test_training_dataset_streams_consistent_windows():
+    tokens = np.arange(100, dtype=np.int32)
+    ds = training_dataset(tokens, seq_len=8, batch_size=16, windows_per_epoch=40, seed=0)
+    batches = list(ds.as_numpy_iterator())
+    assert [len(b[0]) for b in batches] == [16, 16, 8]
+    for x, y in batches:
+        assert x.shape[1] == 8
+        assert (np.diff(x, axis=1) == 1).all() and (y == x[:, -1] + 1).all(), "windows are contiguous and y follows"
+    again = [b[0] for b in ds.as_numpy_iterator()]
+    assert not all(np.array_equal(a, b[0]) for a, b in zip(again, batches)), "each epoch draws new windows"

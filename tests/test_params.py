@@ -1,0 +1,58 @@
+import pytest
+import yaml
+
+from jukebox.params import ParamError, load_params, parse_params
+
+BASE = {"seq_len": 16, "genres": {"celtic": {"source": "corpus", "collection": "oneills1850"}}}
+
+
+def test_project_params_load():
+    params = load_params("params.yaml")
+    assert params.seq_len >= 1 and params.genres, "the committed params.yaml must validate"
+
+
+def test_defaults_and_genre():
+    params = parse_params(BASE)
+    assert params.seq_len == 16 and params.dropout == 0.5
+    assert params.genre("celtic").collection == "oneills1850"
+    with pytest.raises(ParamError, match="unknown genre 'jazz'"):
+        params.genre("jazz")
+
+
+def test_int_is_accepted_for_float():
+    assert parse_params({**BASE, "temperature": 1}).temperature == 1.0
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"sequence_length": 10}, "unknown key 'sequence_length'"),
+        ({"seq_len": "long"}, "seq_len = 'long' has the wrong type"),
+        ({"seq_len": 0}, "seq_len = 0 is out of range"),
+        ({"units": -4}, "units = -4 is out of range"),
+        ({"temperature": -0.5}, "temperature = -0.5 is out of range"),
+        ({"val_fraction": 1.0}, "val_fraction = 1.0 is out of range"),
+        ({"dropout": True}, "dropout = True has the wrong type"),
+        ({"genres": {}}, "`genres` must map at least one genre"),
+        ({"genres": {"Bad Name": {"source": "corpus", "collection": "x"}}}, "must be a short lowercase slug"),
+        ({"genres": {"jazz": {"source": "ftp"}}}, "genres.jazz: source = 'ftp' is out of range"),
+        ({"genres": {"jazz": {"source": "local"}}}, "genres.jazz.path is required"),
+        ({"genres": {"jazz": {"source": "corpus"}}}, "genres.jazz.collection is required"),
+        ({"genres": {"jazz": {"source": "corpus", "collection": "x", "max_pieces": -1}}}, "max_pieces = -1"),
+    ],
+)
+def test_bad_parameters_are_named(change, message):
+    with pytest.raises(ParamError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        parse_params({**BASE, **change})
+
+
+def test_load_reports_missing_and_broken_files(tmp_path):
+    with pytest.raises(ParamError, match="not found"):
+        load_params(tmp_path / "params.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("seq_len: [1,\n")
+    with pytest.raises(ParamError, match="not valid YAML"):
+        load_params(broken)
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(BASE))
+    assert load_params(good).seq_len == 16

@@ -1,0 +1,46 @@
+import json
+
+from jukebox.midi_io import read_notes
+from jukebox.sources import PieceRef, choose, export_corpus, import_folder, list_collection
+
+
+def test_collection_lists_every_tune_of_abc_files():
+    pieces = list_collection("oneills1850")
+    assert len(pieces) > 1900 and all(p.number is not None for p in pieces)
+    assert len({p.name for p in pieces}) == len(pieces)
+
+
+def test_choose_is_seeded_and_keeps_order():
+    items = list(range(100))
+    picked = choose(items, 10, seed=5)
+    assert picked == choose(items, 10, seed=5) and picked == sorted(picked) and len(picked) == 10
+    assert choose(items, 0, 5) == items
+
+
+def test_export_keeps_tunes_music21_fails_to_write(tmp_path):
+    # Tune 1 shares its TimeSignature between two measures; tune 425 has repeats music21 cannot expand.
+    refs = [r for r in list_collection("oneills1850") if r.name in ("0001-0050-0001", "0401-0486-0425")]
+    assert len(refs) == 2
+    import jukebox.sources as sources
+
+    original = sources.list_collection
+    sources.list_collection = lambda _: refs
+    try:
+        records = export_corpus("oneills1850", tmp_path, max_pieces=0, seed=0)
+    finally:
+        sources.list_collection = original
+    assert [r["status"] for r in records] == ["kept", "kept"], records
+    for r in records:
+        assert len(read_notes(tmp_path / r["file"])) > 50
+
+
+def test_import_folder_skips_non_midi_and_duplicates(tmp_path, midi_folder):
+    (midi_folder / "notes.txt.mid").write_text("not midi")
+    (midi_folder / "copy.MID").write_bytes((midi_folder / "tune_0.mid").read_bytes())
+    records = import_folder(midi_folder, tmp_path / "raw", 0, 0)
+    by_status = {}
+    for r in records:
+        by_status.setdefault(r["status"], []).append(r)
+    assert len(by_status["kept"]) == 6 and len(by_status["duplicate"]) == 1 and len(by_status["skipped"]) == 1
+    assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == sorted(r["file"] for r in by_status["kept"])
+    json.dumps(records)
