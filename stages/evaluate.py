@@ -1,0 +1,81 @@
+"""Stage evaluate: the model's predictions against n-gram baselines, and its samples against held-out music."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+from jukebox.artifacts import read_jsonl, read_npy, stage_logger, write_json, write_text
+from jukebox.dataset import window_starts, windows
+from jukebox.encoding import decode, group_onsets
+from jukebox.evaluation import (
+    COPY_N,
+    PITCH_CLASSES,
+    baseline_scores,
+    musical_statistics,
+    ngram_set,
+    originality,
+    pitch_class_histogram,
+    prediction_scores,
+)
+from jukebox.generation import Composer
+from jukebox.params import load_params
+
+
+def main(genre_name: str) -> None:
+    params = load_params()
+    genre = params.genre(genre_name)
+    log = stage_logger("evaluate", genre.name)
+    composer = Composer.load(Path("models") / genre.name)
+    seq_dir = Path("data/sequences") / genre.name
+    train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
+    vocab_size = len(composer.vocab)
+
+    # The same validation windows the train stage scored, so perplexity here matches its val_loss.
+    starts = window_starts(len(val), composer.seq_len, params.val_windows)
+    x, targets = windows(val, starts, composer.seq_len)
+    log.info("scoring %d validation windows, vocabulary %d", len(targets), vocab_size)
+    model = prediction_scores(composer.model.predict(x, batch_size=params.batch_size, verbose=0), targets)
+    baselines = baseline_scores(train, val, starts + composer.seq_len, vocab_size, model["perplexity"])
+    log.info("perplexity: model %.2f, %d-gram %.2f, unigram %.2f", model["perplexity"], baselines["ngram_n"],
+             baselines["ngram_perplexity"], baselines["unigram_perplexity"])
+
+    samples = json.loads((Path("data/generated") / genre.name / "samples.json").read_text())
+    generated_tokens = [s["tokens"] for s in samples]
+    generated = [decode(tokens, composer.encoding, composer.step) for tokens in generated_tokens]
+    held_out_names = set(json.loads((seq_dir / "split.json").read_text())["validation"])
+    held_out = [group_onsets([tuple(n) for n in p["notes"]])
+                for p in read_jsonl(Path("data/notes") / genre.name / "pieces.jsonl") if p["piece"] in held_out_names]
+    generated_ids = [composer.vocab.ids(tokens) for tokens in generated_tokens]
+    # Held-out reference for the token statistics: as many stretches of val.npy as samples, each as long as one.
+    length = min(max(len(t) for t in generated_ids), len(val) - 1)
+    reference_ids = [val[s:s + length] for s in window_starts(len(val), length, len(generated_ids))]
+    music = musical_statistics(generated, held_out, generated_ids, reference_ids)
+    training_ngrams = ngram_set(train, COPY_N)
+    structure = {"generated": originality(generated_ids, train, training_ngrams),
+                 "held_out": originality(reference_ids, train, training_ngrams)}
+    log.info("samples vs held-out: musical overlap %.2f, copy rate %.2f (held-out %.2f), longest copy %d",
+             music["overlap_mean"], structure["generated"]["copy_rate"], structure["held_out"]["copy_rate"],
+             structure["generated"]["longest_copy"])
+
+    out = Path("metrics") / genre.name
+    write_json(out / "evaluate.json", {"model": {**model, "windows": int(len(targets))}, "baselines": baselines,
+                                       "music": music, "originality": structure})
+    write_text(out / "pitch_classes.csv", pitch_class_table(pitch_class_histogram(generated),
+                                                            pitch_class_histogram(held_out)))
+
+
+def pitch_class_table(generated, held_out) -> str:
+    """CSV rows (pitch_class, source, share) for the DVC bar chart of generated against held-out music."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["pitch_class", "source", "share"])
+    for source, shares in (("generated", generated), ("held-out", held_out)):
+        writer.writerows((pc, source, round(float(s), 4)) for pc, s in zip(PITCH_CLASSES, shares))
+    return buffer.getvalue()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,156 @@
+"""Every metric on inputs whose answer is known by hand."""
+import math
+
+import numpy as np
+import pytest
+
+from jukebox.encoding import decode
+from jukebox.evaluation import (
+    NGramModel,
+    baseline_scores,
+    copy_rate,
+    distinct_ngram_ratio,
+    distribution_overlap,
+    histogram_overlap,
+    inter_onsets,
+    kl_divergence,
+    longest_copies,
+    musical_statistics,
+    ngram_set,
+    originality,
+    pitch_class_histogram,
+    prediction_scores,
+    rhythm_histogram,
+    stretch_features,
+    stretches,
+    token_entropy,
+)
+from tests.conftest import phrase_events
+
+CYCLE = np.tile([1, 2, 3, 4], 100)
+
+
+def test_uniform_predictions_have_perplexity_vocab_size():
+    scores = prediction_scores(np.full((6, 10), 0.1), np.arange(6))
+    assert scores["cross_entropy"] == pytest.approx(math.log(10))
+    assert scores["perplexity"] == pytest.approx(10)
+
+
+def test_top1_and_top5_accuracy():
+    probs = np.array([[0.40, 0.20, 0.15, 0.10, 0.08, 0.07],   # target 0: first choice
+                      [0.40, 0.20, 0.15, 0.10, 0.08, 0.07],   # target 4: fifth choice
+                      [0.40, 0.20, 0.15, 0.10, 0.08, 0.07]])  # target 5: sixth choice
+    scores = prediction_scores(probs, np.array([0, 4, 5]))
+    assert scores["top1_accuracy"] == pytest.approx(1 / 3)
+    assert scores["top5_accuracy"] == pytest.approx(2 / 3)
+    assert scores["cross_entropy"] == pytest.approx(-(math.log(0.4) + math.log(0.08) + math.log(0.07)) / 3)
+
+
+def test_ngram_on_a_deterministic_cycle_has_perplexity_near_one():
+    model = NGramModel(CYCLE, 3, vocab_size=6)
+    probs = model.target_probs(CYCLE, np.arange(10, 50))
+    assert np.exp(-np.mean(np.log(probs))) < 1.02
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+def test_ngram_distributions_sum_to_one_for_seen_and_unseen_contexts(order):
+    rng = np.random.default_rng(0)
+    model = NGramModel(rng.integers(1, 8, 300), order, vocab_size=9)
+    for context in ([], [3], [3, 5, 1], [8, 8, 8], [0, 0]):  # 0 and 8 never occur in training
+        p = model.distribution(context)
+        assert p.sum() == pytest.approx(1.0) and (p > 0).all()
+
+
+def test_unigram_of_equally_used_tokens_is_uniform():
+    model = NGramModel(np.tile(np.arange(5), 20), 1, vocab_size=5)
+    assert model.distribution([]) == pytest.approx(np.full(5, 0.2))
+
+
+def test_baselines_choose_n_and_compare_the_model():
+    positions = np.arange(8, 200)
+    scores = baseline_scores(CYCLE, CYCLE, positions, vocab_size=6, model_perplexity=4.0, orders=(2, 3))
+    assert scores["unigram_perplexity"] == pytest.approx(4, rel=0.02)
+    assert scores["ngram_n"] in (2, 3) and scores["ngram_perplexity"] < 1.02
+    assert scores["beats_ngram"] is False and scores["perplexity_ratio"] > 3.9
+    assert baseline_scores(CYCLE, CYCLE, positions, 6, 1.0, orders=(2,))["beats_ngram"] is True
+
+
+def test_histogram_overlap_and_kl():
+    p = np.array([1, 2, 3, 0])
+    assert histogram_overlap(p, 10 * p) == pytest.approx(1.0)
+    assert kl_divergence(p, 10 * p) == pytest.approx(0.0, abs=1e-9)
+    assert histogram_overlap([1, 0], [0, 1]) == 0.0
+    assert histogram_overlap([1, 1], [1, 0]) == pytest.approx(0.5)
+    assert kl_divergence([1, 1], [1, 0]) > 5  # q misses half of p's mass
+    assert distribution_overlap([1, 2, 3, 4], [1, 2, 3, 4]) == pytest.approx(1.0)
+    assert distribution_overlap([0, 0, 0], [9, 9, 9]) == 0.0
+    assert distribution_overlap([], [1, 2]) == 0.0
+
+
+def test_pitch_class_histogram_counts_every_chord_note():
+    events = [(0, 1, (60,)), (1, 1, (60, 64, 67)), (2, 1, (72,))]  # C, C-E-G, C an octave up
+    assert pitch_class_histogram([events]) == pytest.approx([0.6, 0, 0, 0, 0.2, 0, 0, 0.2, 0, 0, 0, 0])
+
+
+def test_rhythm_histogram_bins_note_values_apart():
+    quarters, eighths = rhythm_histogram([1, 1, 1]), rhythm_histogram([0.5, 0.5, 0.5])
+    assert quarters.max() == 1.0 and eighths.max() == 1.0
+    assert histogram_overlap(quarters, eighths) == 0.0
+    assert histogram_overlap(rhythm_histogram([1.5]), quarters) == 0.0  # dotted quarter is its own value
+
+
+def test_inter_onsets_of_fixed_step_decoding():
+    events = decode(["C4", "E4", "0.4.7", "G4"], "pitch", 0.5)
+    assert inter_onsets([events, events]) == [0.5] * 6
+
+
+def test_stretch_features_by_hand():
+    events = [(0, 1, (60,)), (1, 1, (67,)), (2, 1, (60, 64)), (3, 1, (72,))] * 2
+    features = stretch_features([events], length=4)
+    assert features["pitch_range"].tolist() == [12, 12]
+    assert features["distinct_pitches"].tolist() == [4, 4]
+    assert features["chord_share"].tolist() == [0.25, 0.25]
+    assert [len(s) for s in stretches(list(range(10)), 4)] == [4, 4]
+    assert stretches([1, 2], 4) == [[1, 2]]
+
+
+def test_token_entropy():
+    assert token_entropy([7] * 10) == 0.0
+    assert token_entropy([1, 2, 3, 4] * 3) == pytest.approx(2.0)
+
+
+def test_samples_like_the_held_out_music_overlap_fully():
+    pieces = [phrase_events(t, repeats=8) for t in (0, 2, 5)]
+    tokens = [np.tile(np.arange(9), 8) + t for t in (0, 2, 5)]
+    stats = musical_statistics(pieces, pieces, tokens, tokens)
+    assert stats["overlap_mean"] == pytest.approx(1.0)
+    assert stats["pitch_classes"]["kl"] == pytest.approx(0.0, abs=1e-9)
+    assert stats["chord_share"]["generated"] == stats["chord_share"]["held_out"] > 0
+
+
+def test_fixed_rhythm_samples_do_not_overlap_real_rhythm():
+    real = [phrase_events(0, repeats=8)]
+    fixed = [decode(["C4"] * 72, "pitch", 0.5)]
+    stats = musical_statistics(fixed, real, [[1] * 72], [list(range(72))])
+    assert stats["durations"]["overlap"] == pytest.approx(4 / 9)  # only the eighth notes match
+    assert stats["token_entropy"]["generated"] == 0.0
+    assert stats["token_entropy"]["overlap"] == 0.0
+
+
+def test_a_sequence_repeating_one_4gram_has_4_distinct_4grams():
+    loop = [1, 2, 3, 4] * 5  # 17 4-grams, only the 4 rotations distinct
+    assert distinct_ngram_ratio(loop, 4) == pytest.approx(4 / 17)
+    assert distinct_ngram_ratio(list(range(20)), 4) == 1.0
+
+
+def test_a_sample_copied_from_training_has_copy_rate_one():
+    rng = np.random.default_rng(1)
+    training = rng.integers(1, 30, 500)
+    copied, novel = training[100:160], np.arange(100, 160)
+    grams = ngram_set(training, 8)
+    assert copy_rate([copied], grams) == 1.0
+    assert copy_rate([novel], grams) == 0.0
+    assert copy_rate([np.concatenate([copied[:20], novel[:20]])], grams) == pytest.approx(13 / 33)
+    assert longest_copies([copied, novel], training) == [60, 0]
+    summary = originality([copied], training, grams)
+    assert summary["copy_rate"] == 1.0 and summary["longest_copy"] == 60
