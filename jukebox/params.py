@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 SOURCES = ("corpus", "local", "web", "urls")
+SITES = ("tadpoletunes", "midiworld")
 ENCODINGS = ("pitch",)
 ARCHITECTURES = ("bilstm",)
 GENRE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -27,7 +28,10 @@ class Genre:
     source: str
     collection: str = ""  # music21 corpus folder, for source `corpus`
     path: str = ""  # folder of MIDI files, for source `local`
-    max_pieces: int = 0  # 0 keeps every piece; otherwise a seeded choice of this many
+    max_pieces: int = 0  # 0 keeps every piece; otherwise a seeded choice of this many (web: the first this many)
+    site: str = ""  # tadpoletunes or midiworld, for source `web`
+    listing: tuple[str, ...] = ()  # listing page URLs, for source `web`
+    urls_file: str = ""  # text file of MIDI URLs, one a line, for source `urls`
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,10 @@ class Params:
     temperature: float = 1.0
     step: float = 0.5
     jobs: int = 0
+    request_delay: float = 1.0
+    max_bytes: int = 2_000_000
     genres: dict[str, Genre] = field(default_factory=dict)
+    genres_2018: dict[str, Genre] = field(default_factory=dict)  # the 2018 talk's web table; see README
 
     def genre(self, name: str) -> Genre:
         """The genre called `name`, or a ParamError listing the known ones."""
@@ -83,12 +90,18 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "temperature": (float, lambda v: v >= 0, "a number >= 0 (0 picks the most likely note)"),
     "step": (float, lambda v: v > 0, "a number of quarter notes > 0"),
     "jobs": (int, lambda v: v >= 0, "an integer >= 0 (0 uses every core)"),
+    "request_delay": (float, lambda v: 0 <= v <= 60, "seconds from 0 to 60 (keep >= 1 for real web sites)"),
+    "max_bytes": (int, lambda v: 1_000 <= v <= 1_000_000_000, "an integer from 1000 to 1000000000 (bytes)"),
 }
 _GENRE_RULES: dict[str, tuple[type, Any, str]] = {
     "source": (str, lambda v: v in SOURCES, f"one of {SOURCES}"),
     "collection": (str, lambda v: True, "a music21 corpus folder"),
     "path": (str, lambda v: True, "a folder of MIDI files"),
     "max_pieces": (int, lambda v: v >= 0, "an integer >= 0 (0 keeps all)"),
+    "site": (str, lambda v: v in SITES, f"one of {SITES}"),
+    "listing": (list, lambda v: bool(v) and all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in v),
+                "a non-empty list of http(s) URLs of listing pages"),
+    "urls_file": (str, lambda v: bool(v), "a text file of MIDI URLs, one a line (e.g. urls/game.txt)"),
 }
 
 
@@ -111,7 +124,7 @@ def parse_params(raw: dict[str, Any], where: str = "params.yaml") -> Params:
         raise ParamError(f"{where}: expected a mapping of parameters, got {type(raw).__name__}")
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        if key == "genres":
+        if key in ("genres", "genres_2018"):
             continue
         values[key] = _checked(where, key, value, _RULES)
     genres_raw = raw.get("genres")
@@ -120,21 +133,33 @@ def parse_params(raw: dict[str, Any], where: str = "params.yaml") -> Params:
     genres = {}
     for name, spec in genres_raw.items():
         genres[name] = parse_genre(name, spec, where)
-    return Params(**values, genres=genres)
+    table_2018 = raw.get("genres_2018") or {}
+    if not isinstance(table_2018, dict):
+        raise ParamError(f"{where}: `genres_2018` must map genre names to their web sources, like `genres`")
+    genres_2018 = {name: parse_genre(name, spec, where, table="genres_2018") for name, spec in table_2018.items()}
+    return Params(**values, genres=genres, genres_2018=genres_2018)
 
 
-def parse_genre(name: str, spec: Any, where: str = "params.yaml") -> Genre:
+def parse_genre(name: str, spec: Any, where: str = "params.yaml", table: str = "genres") -> Genre:
     """Validate one entry of the genre table."""
     if not isinstance(name, str) or not GENRE_NAME.match(name):
         raise ParamError(f"{where}: genre name {name!r} must be a short lowercase slug (letters, digits, - or _)")
     if not isinstance(spec, dict) or "source" not in spec:
-        raise ParamError(f"{where}: genres.{name} must be a mapping with a `source` ({SOURCES})")
-    fields = {k: _checked(f"{where}: genres.{name}", k, v, _GENRE_RULES) for k, v in spec.items()}
+        raise ParamError(f"{where}: {table}.{name} must be a mapping with a `source` ({SOURCES})")
+    fields = {k: _checked(f"{where}: {table}.{name}", k, v, _GENRE_RULES) for k, v in spec.items()}
+    if "listing" in fields:
+        fields["listing"] = tuple(fields["listing"])
     genre = Genre(name=name, **fields)
     if genre.source == "corpus" and not genre.collection:
-        raise ParamError(f"{where}: genres.{name}.collection is required for source 'corpus' (e.g. oneills1850)")
+        raise ParamError(f"{where}: {table}.{name}.collection is required for source 'corpus' (e.g. oneills1850)")
     if genre.source == "local" and not genre.path:
-        raise ParamError(f"{where}: genres.{name}.path is required for source 'local' (a folder of .mid files)")
+        raise ParamError(f"{where}: {table}.{name}.path is required for source 'local' (a folder of .mid files)")
+    if genre.source == "web" and not (genre.site and genre.listing):
+        raise ParamError(f"{where}: {table}.{name} with source 'web' needs `site` ({SITES}) and `listing` "
+                         "(a list of listing page URLs)")
+    if genre.source == "urls" and not genre.urls_file:
+        raise ParamError(f"{where}: {table}.{name}.urls_file is required for source 'urls' "
+                         "(a text file of MIDI URLs, one a line)")
     return genre
 
 

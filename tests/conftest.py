@@ -40,7 +40,7 @@ def midi_folder(tmp_path: Path) -> Path:
 
 def copy_project(dest: Path) -> Path:
     """Copy the project's source (no data, models or metrics) into a fresh git repository with DVC."""
-    for name in ["dvc.yaml", "params.yaml", "pyproject.toml", "stages", "jukebox", ".dvc", ".dvcignore"]:
+    for name in ["dvc.yaml", "params.yaml", "pyproject.toml", "stages", "jukebox", "urls", ".dvc", ".dvcignore"]:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "tmp", "cache"))
