@@ -14,6 +14,9 @@ SITES = ("tadpoletunes", "midiworld")
 ENCODINGS = ("pitch",)
 ARCHITECTURES = ("bilstm",)
 GENRE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+# Genres made by the web app live in this file beside params.yaml (dvc.yaml reads it through `vars`, and DVC
+# merges its `genres` with params.yaml's), so the app never rewrites the user's params.yaml.
+APP_GENRES = "app_genres.yaml"
 
 
 class ParamError(ValueError):
@@ -59,6 +62,10 @@ class Params:
     jobs: int = 0
     request_delay: float = 1.0
     max_bytes: int = 2_000_000
+    upload_max_files: int = 200
+    upload_max_bytes: int = 50_000_000
+    upload_max_ratio: int = 100
+    generate_max_notes: int = 2000
     genres: dict[str, Genre] = field(default_factory=dict)
     genres_2018: dict[str, Genre] = field(default_factory=dict)  # the 2018 talk's web table; see README
 
@@ -92,6 +99,10 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "jobs": (int, lambda v: v >= 0, "an integer >= 0 (0 uses every core)"),
     "request_delay": (float, lambda v: 0 <= v <= 60, "seconds from 0 to 60 (keep >= 1 for real web sites)"),
     "max_bytes": (int, lambda v: 1_000 <= v <= 1_000_000_000, "an integer from 1000 to 1000000000 (bytes)"),
+    "upload_max_files": (int, lambda v: 1 <= v <= 10_000, "an integer from 1 to 10000 (files per upload)"),
+    "upload_max_bytes": (int, lambda v: v >= 1_000, "an integer >= 1000 (bytes per upload)"),
+    "upload_max_ratio": (int, lambda v: v >= 1, "an integer >= 1 (unzipped / zipped size of a zip member)"),
+    "generate_max_notes": (int, lambda v: 1 <= v <= 100_000, "an integer from 1 to 100000 (notes per web sample)"),
 }
 _GENRE_RULES: dict[str, tuple[type, Any, str]] = {
     "source": (str, lambda v: v in SOURCES, f"one of {SOURCES}"),
@@ -163,16 +174,35 @@ def parse_genre(name: str, spec: Any, where: str = "params.yaml", table: str = "
     return genre
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate params.yaml."""
-    path = Path(path)
+def _read_yaml(path: Path) -> Any:
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ParamError(f"{path}: not found; run from the project root, where params.yaml lives") from None
     except yaml.YAMLError as exc:
         raise ParamError(f"{path}: not valid YAML: {exc}") from None
-    return parse_params(raw, str(path))
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml, plus the web app's genres from app_genres.yaml beside it."""
+    path = Path(path)
+    params = parse_params(_read_yaml(path), str(path))
+    app_file = path.with_name(APP_GENRES)
+    if not app_file.exists():
+        return params
+    app_genres = parse_app_genres(_read_yaml(app_file), params, str(app_file))
+    return dataclasses.replace(params, genres={**params.genres, **app_genres})
+
+
+def parse_app_genres(raw: Any, params: Params, where: str = APP_GENRES) -> dict[str, Genre]:
+    """The `genres` table of app_genres.yaml; a name that params.yaml already has is refused (DVC would clash too)."""
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict) or set(raw) - {"genres"} or not isinstance(raw.get("genres") or {}, dict):
+        raise ParamError(f"{where}: expected only `genres:`, mapping genre names to their sources as in params.yaml")
+    genres = {name: parse_genre(name, spec, where) for name, spec in (raw.get("genres") or {}).items()}
+    for name in genres.keys() & params.genres.keys():
+        raise ParamError(f"{where}: genre {name!r} is also in params.yaml; remove it from one of the two files")
+    return genres
 
 
 def as_dict(params: Params) -> dict[str, Any]:

@@ -40,7 +40,8 @@ def midi_folder(tmp_path: Path) -> Path:
 
 def copy_project(dest: Path) -> Path:
     """Copy the project's source (no data, models or metrics) into a fresh git repository with DVC."""
-    for name in ["dvc.yaml", "params.yaml", "pyproject.toml", "stages", "jukebox", "urls", ".dvc", ".dvcignore"]:
+    for name in ["dvc.yaml", "params.yaml", "app_genres.yaml", "pyproject.toml", "stages", "jukebox", "urls", ".dvc",
+                 ".dvcignore"]:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "tmp", "cache"))
