@@ -1,7 +1,6 @@
 """Polite HTTP for the scrapers: one session with retries, timeouts, robots.txt and a pause between requests to a host."""
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -10,8 +9,6 @@ from urllib.robotparser import RobotFileParser
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
-
-log = logging.getLogger(__name__)
 
 HOMEPAGE = "https://github.com/ai-jukebox/ai-jukebox"
 USER_AGENT = f"ai-jukebox/0.1 (MIDI style-learning research pipeline; +{HOMEPAGE})"

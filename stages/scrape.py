@@ -19,18 +19,21 @@ DOWNLOADS = Path("data/downloads")
 def scrape_web(genre: Genre, params: Params, out_dir: Path) -> tuple[list[dict], str]:
     """Manifest records of a `web` or `urls` genre, and why the site stopped answering ('' if it did not)."""
     session = PoliteSession(delay=params.request_delay)
+    if genre.source == "web":
+        links = site_links(session, genre.site, genre.listing, params.max_bytes)
+    else:
+        try:
+            links = url_list(Path(genre.urls_file))
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"genre {genre.name}: {exc}") from None
     records: list[dict] = []
     try:
-        if genre.source == "web":
-            links = site_links(session, genre.site, genre.listing, params.max_bytes)
-        else:
-            links = url_list(Path(genre.urls_file))
         for record in scrape(links, session, out_dir, DOWNLOADS, genre.max_pieces, params.max_bytes,
                              desc=f"scrape {genre.name}"):
             records.append(record)
     except SiteUnreachable as exc:
         return records, str(exc)
-    except (FetchError, FileNotFoundError, ValueError) as exc:
+    except FetchError as exc:  # the listing yielded no MIDI link at all
         raise SystemExit(f"genre {genre.name}: {exc}") from None
     return records, ""
 

@@ -433,6 +433,29 @@ def test_stage_writes_the_manifest_with_counts(site, tunes, tmp_path, monkeypatc
     assert list((tmp_path / "data/downloads").glob("*.body")), "downloads are cached outside the DVC output"
 
 
+def test_stage_scrapes_a_url_list(site, tunes, tmp_path, monkeypatch):
+    from stages import scrape as stage
+
+    site.midi("/game/Eyes On Me.mid", tunes[0])  # the server sees the path decoded
+    site.midi("/game/battle.mid", tunes[1])
+    (tmp_path / "game.txt").write_text(f"# game\n{site.url('/game/Eyes%20On%20Me.mid')}\n{site.url('/game/battle.mid')}\n")
+    write_params(tmp_path, {"source": "urls", "urls_file": "game.txt"})
+    monkeypatch.chdir(tmp_path)
+    stage.main("celtic")
+    manifest = json.loads((tmp_path / "data/raw/celtic/manifest.json").read_text())
+    assert [r.get("file", r.get("reason")) for r in manifest["files"]] == ["Eyes_On_Me.mid", "battle.mid"]
+
+
+def test_stage_says_when_a_listing_has_no_midi_links(site, tmp_path, monkeypatch):
+    from stages import scrape as stage
+
+    site.page("/tunes/celtic1/celtic.htm", "<p>This site has moved.</p>")
+    write_params(tmp_path, {"source": "web", "site": "tadpoletunes", "listing": [site.url("/tunes/celtic1/celtic.htm")]})
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match="no MIDI links found on the tadpoletunes listing pages"):
+        stage.main("celtic")
+
+
 def test_stage_names_the_unreachable_url_and_the_offline_way(tmp_path, monkeypatch):
     from stages import scrape as stage
 
