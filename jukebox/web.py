@@ -10,6 +10,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+# Where a site owner reads what this robot is; point it at the project's published home page.
 HOMEPAGE = "https://github.com/ai-jukebox/ai-jukebox"
 USER_AGENT = f"ai-jukebox/0.1 (MIDI style-learning research pipeline; +{HOMEPAGE})"
 # After this many network failures in a row, a host is treated as down rather than retried file after file.
