@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from .artifacts import safe_name, sha256, unique_name, write_bytes, write_json
 from .params import SITES
-from .web import Disallowed, FetchError, PoliteSession, Response, SiteUnreachable, TooLarge
+from .http_session import Disallowed, FetchError, PoliteSession, Response, SiteUnreachable, TooLarge
 
 log = logging.getLogger(__name__)
 

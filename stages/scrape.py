@@ -10,7 +10,7 @@ from jukebox.artifacts import stage_logger, write_json
 from jukebox.params import Genre, Params, load_params
 from jukebox.scraper import scrape, site_links, url_list
 from jukebox.sources import export_corpus, import_folder
-from jukebox.web import FetchError, PoliteSession, SiteUnreachable
+from jukebox.http_session import FetchError, PoliteSession, SiteUnreachable
 
 # Web downloads survive between runs here (not a DVC output, so DVC never deletes it): a rerun fetches only what is missing.
 DOWNLOADS = Path("data/downloads")

@@ -19,8 +19,8 @@ from werkzeug import Request, Response
 
 from jukebox.params import load_params
 from jukebox.scraper import Link, download_name, listing_links, scrape, site_links, url_list
-from jukebox.web import PoliteSession, SiteUnreachable
-from jukebox.web import Response as Fetched
+from jukebox.http_session import PoliteSession, SiteUnreachable
+from jukebox.http_session import Response as Fetched
 from tests.conftest import ROOT, write_tune
 
 MIDI = "audio/midi"
