@@ -32,7 +32,8 @@ def read_notes(path: str | Path) -> list[Note]:
     except Exception as exc:
         raise ValueError(f"{path}: music21 cannot read it as MIDI ({type(exc).__name__}: {exc})") from exc
     notes: list[Note] = []
-    for el in score.flatten().notes:
+    # music21 cuts notes at its guessed barlines into tied pieces; stripTies makes each one note again, as in the file.
+    for el in score.stripTies().flatten().notes:
         onset, duration = _q(el.offset), _q(el.quarterLength)
         if isinstance(el, note.Note):
             notes.append((onset, duration, int(el.pitch.midi)))

@@ -1,16 +1,55 @@
-from jukebox.encoding import decode, encode, group_onsets, pitch_token, token_pitches
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jukebox.dataset import Vocabulary
+from jukebox.encoding import (
+    DURATIONS,
+    GRID,
+    decode,
+    encode,
+    first_notes,
+    group_onsets,
+    is_note,
+    nearest_token,
+    pitch_token,
+    quantize,
+    shift_tokens,
+    snap_duration,
+    token_pitches,
+)
+from jukebox.midi_io import notes_to_stream, read_notes, write_midi
 from tests.conftest import phrase_events
 
 
 def notes_of(events):
-    return [(on, dur, p) for on, dur, pitches in events for p in pitches]
+    return sorted((on, dur, p) for on, dur, pitches in events for p in pitches)
 
+
+def midi_file_notes(path):
+    """Every note of a MIDI file as stored (note-on to note-off, in quarter notes), bypassing music21's stream
+    reader, which merges notes that start together and end within a sixteenth into one chord."""
+    from music21 import midi
+    from music21.midi.translate import getNotesFromEvents, getTimeForEvents
+
+    mf = midi.MidiFile()
+    mf.open(str(path))
+    mf.read()
+    mf.close()
+    tpq = mf.ticksPerQuarterNote
+    return sorted((round(n.onTime / tpq, 4), round((n.offTime - n.onTime) / tpq, 4), n.event.pitch)
+                  for track in mf.tracks for n in getNotesFromEvents(getTimeForEvents(track)))
+
+
+# --- pitch: the 2018 encoding ------------------------------------------------------------------------------
 
 def test_pitch_encoding_is_the_2018_one():
     assert pitch_token((76,)) == "E5"
     assert pitch_token((60, 64, 67)) == "0.4.7"
     assert pitch_token((69, 64, 60)) == "4.9.0" or pitch_token((69, 64, 60)) == "9.0.4"  # normal order of A minor
-    assert encode(notes_of(phrase_events(0, 1)))[:4] == ["C4", "D4", "E4", "0.4.7"]
+    assert encode(notes_of(phrase_events(0, 1)), "pitch")[:4] == ["C4", "D4", "E4", "0.4.7"]
 
 
 def test_group_onsets_merges_simultaneous_notes():
@@ -19,9 +58,123 @@ def test_group_onsets_merges_simultaneous_notes():
 
 
 def test_decode_round_trips_pitches_at_fixed_step():
-    tokens = encode(notes_of(phrase_events(0, 1)))
-    events = decode(tokens, step=0.5)
+    tokens = encode(notes_of(phrase_events(0, 1)), "pitch")
+    events = decode(tokens, "pitch", step=0.5)
     assert [e[0] for e in events] == [i * 0.5 for i in range(len(tokens))]
     assert [pitch_token(e[2]) for e in events] == tokens
     assert token_pitches("0.4.7") == (60, 64, 67)
     assert token_pitches("11.2") == (71, 74), "chords are voiced upward"
+    assert decode(["C4", "<unk>", "D4"], "pitch") == [(0.0, 0.5, (60,)), (0.5, 0.5, (62,))], "unknown is skipped"
+
+
+def test_unknown_encoding_is_named():
+    with pytest.raises(ValueError, match="unknown encoding 'midi'.*pitch"):
+        encode([(0.0, 1.0, 60)], "midi")
+
+
+# --- rhythm ------------------------------------------------------------------------------------------------
+
+def test_rhythm_tokens_carry_duration_and_time_between_onsets():
+    tokens = encode(notes_of(phrase_events(0, 1)), "rhythm")
+    assert tokens[:9] == ["C4:1", "+1", "D4:1/2", "+1/2", "E4:1/2", "+1/2", "C4:1", "E4:1", "G4:1"], \
+        "a note per token, chord notes one after another, a shift to the next onset"
+    assert tokens[-1] == "C4:2" and "+1" in tokens
+
+
+def test_rests_and_pickups_are_time_shifts():
+    notes = [(0.5, 0.5, 67), (1.0, 1.0, 72), (11.5, 0.25, 74)]  # a pickup, then a rest of 9.5 quarters
+    tokens = encode(notes, "rhythm")
+    assert tokens == ["+1/2", "G4:1/2", "+1/2", "C5:1", "+4", "+4", "+2", "+1/2", "D5:1/4"]
+    assert notes_of(decode(tokens, "rhythm")) == notes
+
+
+def test_shifts_add_up_exactly_on_the_grid():
+    for twelfths in range(1, 200):
+        gap = Fraction(twelfths, 12)
+        assert sum(Fraction(t[1:]) for t in shift_tokens(gap)) == gap
+
+
+def test_durations_snap_to_the_documented_set():
+    assert snap_duration(0.5) == Fraction(1, 2)
+    assert snap_duration(0.9) == 1
+    assert snap_duration(0.3333) == Fraction(1, 3), "triplets are kept"
+    assert snap_duration(20) == 8 and snap_duration(0) == DURATIONS[0]
+    assert snap_duration(1.25) in (1, Fraction(3, 2))
+
+
+def test_quantize_puts_notes_on_the_grid_and_lets_a_pitch_sound_once():
+    notes = [(0.01, 0.98, 60), (1.0, 4.0, 62), (3.0, 1.0, 62), (5.0, 0.5, 64), (5.0, 2.0, 64)]
+    assert quantize(notes) == [(0.0, 1.0, 60), (1.0, 2.0, 62), (3.0, 1.0, 62), (5.0, 2.0, 64)]
+    for onset, duration, _ in quantize([(0.37, 0.7, 60), (1.9, 5.1, 61)]):
+        assert (Fraction(onset).limit_denominator(48) / GRID).denominator == 1
+        assert Fraction(duration).limit_denominator(48) in DURATIONS
+
+
+def test_decode_groups_notes_by_onset_and_duration():
+    events = decode(["C4:1", "E4:1", "G4:2", "+1", "<unk>", "D4:1/2"], "rhythm")
+    assert events == [(0.0, 1.0, (60, 64)), (0.0, 2.0, (67,)), (1.0, 0.5, (62,))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 24 * 12), st.sampled_from(DURATIONS), st.integers(36, 90)),
+                min_size=1, max_size=40))
+def test_rhythm_round_trip_keeps_every_note_on_the_grid(raw):
+    notes = [(float(Fraction(on, 12)), float(dur), pitch) for on, dur, pitch in raw]
+    expected = quantize(notes)
+    assert notes_of(decode(encode(notes, "rhythm"), "rhythm")) == expected
+    assert quantize(expected) == expected, "quantizing twice changes nothing"
+
+
+def test_notes_and_first_notes():
+    tokens = ["+1/2", "C4:1", "E4:1", "+1", "<unk>", "D4:1/2", "+1/2", "F4:1"]
+    assert [is_note(t, "rhythm") for t in tokens] == [False, True, True, False, False, True, False, True]
+    assert first_notes(tokens, 3, "rhythm") == tokens[:6]
+    assert first_notes(tokens, 10, "rhythm") == tokens
+    assert first_notes(["C4", "<unk>", "0.4.7", "D4"], 2, "pitch") == ["C4", "<unk>", "0.4.7"]
+
+
+def test_nearest_token_keeps_kind_pitch_class_and_rhythm():
+    known = ["C#6:1/2", "D4:1/2", "E4:1/4", "E4:1", "+1/6", "+1/2", "C4:1"]
+    assert nearest_token("C#8:1/2", known, "rhythm") == "C#6:1/2", "out of range: the same note, octaves in"
+    assert nearest_token("E4:1/6", known, "rhythm") == "E4:1/4", "odd duration: the nearest known one"
+    assert nearest_token("+1/12", known, "rhythm") == "+1/6"
+    assert nearest_token("<unk>", known, "rhythm") is None
+    assert nearest_token("+1", ["C4:1"], "rhythm") is None, "no token of the same kind"
+    assert nearest_token("0.4.7", ["0.4.8", "0.3.7", "C4", "2.5.9"], "pitch") in ("0.4.8", "0.3.7")
+    assert nearest_token("C#7", ["C#5", "D7"], "pitch") == "C#5"
+
+
+def test_min_count_folds_rare_rhythm_tokens_into_unknown():
+    common = encode(notes_of(phrase_events(0, 2)), "rhythm")
+    rare = encode([(0.0, 0.6666, 61)], "rhythm")
+    vocab = Vocabulary.build([common, rare], min_count=2)
+    assert "C#4:2/3" not in vocab.tokens and vocab.ids(rare).tolist() == [0]
+    assert "C4:1" in vocab.tokens and "+1/2" in vocab.tokens
+
+
+# --- real pieces -------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_pieces(tmp_path_factory):
+    """Two real pieces of each default genre, exported from music21's corpus as the scrape stage does."""
+    from jukebox.sources import export_corpus
+
+    folder = tmp_path_factory.mktemp("corpus")
+    files = {}
+    for collection in ("oneills1850", "bach", "essenFolksong"):
+        records = export_corpus(collection, folder / collection, 2, seed=1)
+        files[collection] = [folder / collection / r["file"] for r in records if r["status"] == "kept"]
+        assert files[collection], f"no piece of {collection} could be exported"
+    return files
+
+
+@pytest.mark.parametrize("collection", ["oneills1850", "bach", "essenFolksong"])
+def test_midi_to_tokens_to_midi_keeps_every_note_of_real_pieces(real_pieces, collection, tmp_path):
+    for path in real_pieces[collection]:
+        on_grid = quantize(read_notes(path))
+        assert len(on_grid) > 20
+        tokens = encode(on_grid, "rhythm")
+        assert len(set(tokens)) < len(tokens) / 2, "a small vocabulary: tokens repeat"
+        out = tmp_path / path.name
+        write_midi(notes_to_stream(decode(tokens, "rhythm"), program=40, bpm=120), out)
+        assert midi_file_notes(out) == on_grid, f"{path.name}: every pitch, onset and duration survives"
