@@ -35,6 +35,25 @@ def _generate(args: argparse.Namespace) -> None:
     print(f"wrote {args.out} ({n_notes} notes, genre {args.genre}, temperature {temperature}, seed {seed})")
 
 
+def _serve(args: argparse.Namespace) -> None:
+    import os
+
+    from .web.server import serve
+
+    # Secrets and addresses are read here, at the edge; the app gets them as plain arguments.
+    serve(args.project, args.host, args.port, os.environ.get("JUKEBOX_TOKEN") or None, args.allow_host,
+          worker=not args.no_worker, redis_url=args.redis_url or os.environ.get("JUKEBOX_REDIS_URL"))
+
+
+def _worker(args: argparse.Namespace) -> None:
+    import os
+
+    from .jobs import Jobs, make_huey
+
+    project = args.project.resolve()
+    Jobs(project, make_huey(project, args.redis_url or os.environ.get("JUKEBOX_REDIS_URL"))).run_worker()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `jukebox` command."""
     parser = argparse.ArgumentParser(prog="jukebox", description=__doc__)
@@ -49,6 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, help="random seed (default: seed in params.yaml)")
     gen.add_argument("--out", type=Path, required=True, help="MIDI file to write")
     gen.set_defaults(run=_generate)
+
+    web = commands.add_parser("serve", help="start the web app at http://127.0.0.1:8000, with one job worker")
+    web.add_argument("--host", default="127.0.0.1", help="address to bind; any other than 127.0.0.1 needs JUKEBOX_TOKEN")
+    web.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    web.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                     help="another Host name the app may be reached by (e.g. behind a proxy); repeatable")
+    web.add_argument("--no-worker", action="store_true", help="start no job worker (run `jukebox worker` instead)")
+    web.add_argument("--redis-url", help="share the job queue through Redis instead of .jukebox/jobs.sqlite3")
+    web.set_defaults(run=_serve)
+    worker = commands.add_parser("worker", help="run the web app's pipeline jobs (`jukebox serve` starts one)")
+    worker.add_argument("--redis-url", help="the Redis queue the app uses (default: .jukebox/jobs.sqlite3)")
+    worker.set_defaults(run=_worker)
     return parser
 
 

@@ -2,28 +2,53 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from .encoding import decode, first_notes, is_note
 
-def sample(probs: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
-    """One token id per row of `probs` (batch, vocab); temperature 0 takes the most likely (the 2018 argmax)."""
+log = logging.getLogger(__name__)
+# Rounds of generation Composer.compose runs at most to reach n_notes notes in every sample.
+MAX_ROUNDS = 8
+
+
+def sample(probs: np.ndarray, temperature: float, rng: np.random.Generator, top_k: int = 0,
+           top_p: float = 1.0) -> np.ndarray:
+    """One token id per row of `probs` (batch, vocab): temperature, then top-k and nucleus (top-p) filtering.
+
+    Temperature 0 takes the most likely (the 2018 argmax); top_k 0 and top_p 1 switch their filter off.
+    A token of probability 0 (a banned one) is never drawn.
+    """
     probs = np.asarray(probs, dtype=np.float64)
     if temperature == 0:
         return probs.argmax(axis=-1)
-    logits = np.log(np.maximum(probs, 1e-12)) / temperature
-    logits -= logits.max(axis=-1, keepdims=True)
-    weights = np.exp(logits)
-    weights /= weights.sum(axis=-1, keepdims=True)
-    # Inverse-CDF draw: one uniform per row keeps the stream of random numbers independent of vocab size.
-    u = rng.random((weights.shape[0], 1))
-    return np.minimum((weights.cumsum(axis=-1) < u).sum(axis=-1), weights.shape[-1] - 1)
+    with np.errstate(divide="ignore"):
+        logits = np.log(probs) / temperature  # log 0 = -inf: impossible stays impossible at any temperature
+    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    if 0 < top_k < weights.shape[-1]:
+        kth = -np.partition(-weights, top_k - 1, axis=-1)[:, top_k - 1 : top_k]
+        weights = np.where(weights >= kth, weights, 0.0)
+    if top_p < 1:
+        order = np.argsort(-weights, axis=-1, kind="stable")
+        ranked = np.take_along_axis(weights, order, axis=-1)
+        ranked /= ranked.sum(axis=-1, keepdims=True)
+        # The nucleus: the most likely tokens until their mass reaches top_p (the first is always kept);
+        # the 1e-9 keeps float round-off from adding a token when the mass lands exactly on top_p.
+        keep = np.zeros(weights.shape, dtype=bool)
+        np.put_along_axis(keep, order, ranked.cumsum(axis=-1) - ranked < top_p - 1e-9, axis=-1)
+        weights = np.where(keep, weights, 0.0)
+    cdf = weights.cumsum(axis=-1)
+    # Inverse-CDF draw: one uniform per row keeps the stream of random numbers independent of vocab size,
+    # and scaling it by the total never lands on a token of weight 0.
+    u = rng.random((weights.shape[0], 1)) * cdf[:, -1:]
+    return np.minimum((cdf <= u).sum(axis=-1), weights.shape[-1] - 1)
 
 
 def generate(model, primers: np.ndarray, n_notes: int, temperature: float, seed: int,
-             banned: tuple[int, ...] = (0,)) -> np.ndarray:
+             banned: tuple[int, ...] = (0,), top_k: int = 0, top_p: float = 1.0) -> np.ndarray:
     """Continue every primer window (batch, seq_len) by n_notes tokens, all samples in one batch.
 
     One compiled forward pass per note for the whole batch; `banned` ids (the unknown token) are never drawn.
@@ -37,7 +62,7 @@ def generate(model, primers: np.ndarray, n_notes: int, temperature: float, seed:
     for i in tqdm(range(n_notes), desc="generate", unit="note", leave=False):
         probs = step(tf.constant(window)).numpy()
         probs[:, list(banned)] = 0.0
-        out[:, i] = sample(probs, temperature, rng)
+        out[:, i] = sample(probs, temperature, rng, top_k, top_p)
         window = np.concatenate([window[:, 1:], out[:, i : i + 1]], axis=1)
     return out
 
@@ -58,29 +83,71 @@ class Composer:
         model = load_model(model_dir / "model.keras")
         vocab = Vocabulary.from_json(json.loads((model_dir / "vocab.json").read_text()))
         config = json.loads((model_dir / "config.json").read_text())
-        return cls(model, vocab, config["seq_len"], config["encoding"], config["step"])
+        return cls(model, vocab, config["seq_len"], config["encoding"], config.get("step", 0.5))
 
-    def primer(self, midi_path: str | Path) -> np.ndarray:
-        """The opening seq_len tokens of a MIDI file, as ids; a shorter file is repeated to fill the window."""
-        from .encoding import encode
+    def primer_tokens(self, midi_path: str | Path) -> tuple[list[str], dict[str, str | None]]:
+        """The opening seq_len tokens of a MIDI file in this genre's vocabulary, and the swaps that took.
+
+        A token the genre never had (a note out of its range, an odd duration) becomes the nearest known
+        token (None: none of its kind, dropped); the swaps map each such token to its replacement.
+        """
+        from .encoding import encode, nearest_token
         from .midi_io import read_notes
 
         notes = read_notes(midi_path)
         if not notes:
-            raise ValueError(f"{midi_path}: the primer has no pitched notes")
-        ids = self.vocab.ids(encode(notes, self.encoding))
-        if (ids != 0).sum() == 0:
-            raise ValueError(f"{midi_path}: none of the primer's notes is in this genre's vocabulary")
-        return np.resize(ids, self.seq_len)
+            raise ValueError(f"{midi_path}: the primer has no pitched notes; choose a MIDI file with notes in it")
+        tokens = encode(notes, self.encoding)[: self.seq_len]
+        known = self.vocab.tokens[1:]
+        swaps = {t: nearest_token(t, known, self.encoding) for t in dict.fromkeys(tokens) if t not in known}
+        tokens = [swaps.get(t, t) for t in tokens if swaps.get(t, t) is not None]
+        if not any(is_note(t, self.encoding) for t in tokens):
+            raise ValueError(f"{midi_path}: none of the primer's notes can be matched to this genre's vocabulary "
+                             f"({len(known)} tokens, {self.encoding} encoding); choose another primer or genre")
+        return tokens, swaps
 
-    def compose(self, primers: np.ndarray, n_notes: int, temperature: float, seed: int) -> list[list[str]]:
-        """Token lists continuing each primer window."""
-        ids = generate(self.model, primers, n_notes, temperature, seed)
-        return [self.vocab.decode(row) for row in ids]
+    def primer(self, midi_path: str | Path) -> np.ndarray:
+        """A primer window (seq_len ids) from the opening of a MIDI file, ending where the new music begins.
+
+        Swapped tokens are logged; a primer shorter than the window is repeated so that it still ends the window.
+        """
+        tokens, swaps = self.primer_tokens(midi_path)
+        if swaps:
+            shown = ", ".join(f"{t} -> {s or 'dropped'}" for t, s in list(swaps.items())[:8])
+            log.warning("primer %s: %d distinct tokens are not in this genre's vocabulary (%s encoding); using the "
+                        "nearest known ones: %s%s", midi_path, len(swaps), self.encoding, shown,
+                        ", ..." if len(swaps) > 8 else "")
+        ids = self.vocab.ids(tokens)
+        return np.tile(ids, -(-self.seq_len // len(ids)))[-self.seq_len :]
+
+    def tokens_per_note(self) -> float:
+        """How many tokens the genre's music spends per note (1 for `pitch`; time shifts add to it in `rhythm`)."""
+        notes = sum(c for t, c in zip(self.vocab.tokens, self.vocab.counts) if is_note(t, self.encoding))
+        return max(1.0, sum(self.vocab.counts) / max(notes, 1))
+
+    def compose(self, primers: np.ndarray, n_notes: int, temperature: float, seed: int, top_k: int = 0,
+                top_p: float = 1.0) -> list[list[str]]:
+        """Token lists continuing each primer window (all in one batch), each holding n_notes notes."""
+        window = np.asarray(primers, dtype=np.int32)
+        pieces: list[list[str]] = [[] for _ in window]
+        per_note = self.tokens_per_note()
+        for round_ in range(MAX_ROUNDS):
+            missing = max(n_notes - sum(is_note(t, self.encoding) for t in piece) for piece in pieces)
+            if missing <= 0:
+                break
+            # A little more than the genre's usual share of time shifts; the rare piece still short gets another round.
+            n_tokens = int(np.ceil(missing * per_note * 1.1))
+            ids = generate(self.model, window, n_tokens, temperature, seed + round_, top_k=top_k, top_p=top_p)
+            window = np.concatenate([window, ids], axis=1)[:, -window.shape[1] :]
+            for piece, row in zip(pieces, ids):
+                piece.extend(self.vocab.decode(row))
+        else:
+            log.warning("after %d rounds some samples have fewer than %d notes (the model mostly writes time shifts)",
+                        MAX_ROUNDS, n_notes)
+        return [first_notes(piece, n_notes, self.encoding) for piece in pieces]
 
     def write_midi(self, tokens: list[str], path: str | Path, program: int = 0, bpm: float = 120.0) -> None:
-        """Render tokens as a MIDI file."""
-        from .encoding import decode
+        """Render tokens as a MIDI file for a General MIDI program at a tempo."""
         from .midi_io import notes_to_stream, write_midi
 
         write_midi(notes_to_stream(decode(tokens, self.encoding, self.step), program, bpm), path)

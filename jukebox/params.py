@@ -11,7 +11,7 @@ import yaml
 
 SOURCES = ("corpus", "local", "web", "urls")
 SITES = ("tadpoletunes", "midiworld")
-ENCODINGS = ("pitch",)
+ENCODINGS = ("pitch", "rhythm")
 ARCHITECTURES = ("bilstm",)
 GENRE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 # Genres made by the web app live in this file beside params.yaml (dvc.yaml reads it through `vars`, and DVC
@@ -35,6 +35,8 @@ class Genre:
     site: str = ""  # tadpoletunes or midiworld, for source `web`
     listing: tuple[str, ...] = ()  # listing page URLs, for source `web`
     urls_file: str = ""  # text file of MIDI URLs, one a line, for source `urls`
+    program: int = 0  # General MIDI program its samples are played with (0 = piano)
+    bpm: float = 120.0  # tempo of its samples, quarter notes per minute
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ class Params:
     seed: int = 42
     seq_len: int = 200
     val_fraction: float = 0.1
-    encoding: str = "pitch"
+    encoding: str = "rhythm"
+    min_count: int = 1
     architecture: str = "bilstm"
     embedding_dim: int = 32
     units: int = 64
@@ -58,6 +61,8 @@ class Params:
     n_notes: int = 500
     n_samples: int = 3
     temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
     step: float = 0.5
     jobs: int = 0
     request_delay: float = 1.0
@@ -82,6 +87,7 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "seq_len": (int, lambda v: 1 <= v <= 10_000, "an integer from 1 to 10000"),
     "val_fraction": (float, lambda v: 0 < v < 1, "a number between 0 and 1 (exclusive)"),
     "encoding": (str, lambda v: v in ENCODINGS, f"one of {ENCODINGS}"),
+    "min_count": (int, lambda v: v >= 1, "an integer >= 1 (rarer tokens become the unknown token)"),
     "architecture": (str, lambda v: v in ARCHITECTURES, f"one of {ARCHITECTURES}"),
     "embedding_dim": (int, lambda v: v >= 1, "an integer >= 1"),
     "units": (int, lambda v: v >= 1, "an integer >= 1"),
@@ -95,6 +101,8 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "n_notes": (int, lambda v: v >= 1, "an integer >= 1"),
     "n_samples": (int, lambda v: v >= 1, "an integer >= 1"),
     "temperature": (float, lambda v: v >= 0, "a number >= 0 (0 picks the most likely note)"),
+    "top_k": (int, lambda v: v >= 0, "an integer >= 0 (0 = no top-k filter)"),
+    "top_p": (float, lambda v: 0 < v <= 1, "a number in (0, 1] (1 = no nucleus filter)"),
     "step": (float, lambda v: v > 0, "a number of quarter notes > 0"),
     "jobs": (int, lambda v: v >= 0, "an integer >= 0 (0 uses every core)"),
     "request_delay": (float, lambda v: 0 <= v <= 60, "seconds from 0 to 60 (keep >= 1 for real web sites)"),
@@ -109,6 +117,8 @@ _GENRE_RULES: dict[str, tuple[type, Any, str]] = {
     "collection": (str, lambda v: True, "a music21 corpus folder"),
     "path": (str, lambda v: True, "a folder of MIDI files"),
     "max_pieces": (int, lambda v: v >= 0, "an integer >= 0 (0 keeps all)"),
+    "program": (int, lambda v: 0 <= v <= 127, "a General MIDI program from 0 to 127 (0 piano, 40 violin, 73 flute)"),
+    "bpm": (float, lambda v: 20 <= v <= 400, "a tempo from 20 to 400 quarter notes per minute"),
     "site": (str, lambda v: v in SITES, f"one of {SITES}"),
     "listing": (list, lambda v: bool(v) and all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in v),
                 "a non-empty list of http(s) URLs of listing pages"),

@@ -1,0 +1,313 @@
+"""The web app's job queue: huey tasks that run one genre's pipeline through DVC, each with a live record.
+
+A record is JSON in huey's own key-value store (a SQLite file in the project, or Redis), so the web app and
+any number of workers share it through the same backend as the queue.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from pathlib import Path
+
+import psutil
+import yaml
+from huey import SqliteHuey
+from huey.constants import EmptyData
+from huey.signals import SIGNAL_INTERRUPTED
+
+from .app_genres import STATE_DIR, remove_genre
+from .params import load_params
+
+log = logging.getLogger("jukebox.jobs")
+
+HOST = socket.gethostname()
+JOB_ID = re.compile(r"^[0-9a-f]{12}$")
+HEARTBEAT_S = 1.0  # how often a running job's record is refreshed (stage, epoch, losses)
+STALE_S = 30.0  # a running record not refreshed for this long has lost its worker: it reads as interrupted
+RUNNING_STAGE = re.compile(r"Running stage '([\w-]+)@")
+
+
+def make_huey(project: Path, redis_url: str | None = None):
+    """The queue: a SQLite file in the project's .jukebox/ folder, or Redis when several machines share it."""
+    if redis_url:
+        from huey import RedisHuey
+
+        return RedisHuey("jukebox", url=redis_url)
+    (project / STATE_DIR).mkdir(exist_ok=True)
+    return SqliteHuey("jukebox", filename=str(project / STATE_DIR / "jobs.sqlite3"), strict_fifo=True)
+
+
+def pipeline_stages(project: Path) -> list[str]:
+    """The stage names of dvc.yaml in order (scrape ... generate, and evaluate where it exists)."""
+    return list(yaml.safe_load((project / "dvc.yaml").read_text())["stages"])
+
+
+def _read_tsv_column(path: Path, column: str) -> list[float]:
+    try:
+        with open(path, newline="") as f:
+            return [float(row[column]) for row in csv.DictReader(f, delimiter="\t") if row.get(column)]
+    except (FileNotFoundError, ValueError, KeyError):
+        return []
+
+
+def training_progress(project: Path, genre: str) -> dict:
+    """Epochs done and the latest loss and val_loss, from what the train stage logs with dvclive."""
+    plots = project / "metrics" / genre / "train" / "plots" / "metrics"
+    loss = _read_tsv_column(plots / "train" / "loss.tsv", "loss")
+    val_loss = _read_tsv_column(plots / "eval" / "loss.tsv", "loss")
+    progress: dict = {"epoch": len(val_loss)}
+    if loss:
+        progress["loss"] = round(loss[-1], 4)
+    if val_loss:
+        progress["val_loss"] = round(val_loss[-1], 4)
+    return progress
+
+
+def failure_reason(lines: list[str]) -> str:
+    """What a failed `dvc repro` says went wrong: the stage's own last words, then DVC's error line."""
+    for i, line in enumerate(lines):
+        if line.startswith("ERROR:"):
+            before = [ln.strip() for ln in lines[:i] if ln.strip()]
+            dvc_error = line.removeprefix("ERROR:").strip()
+            return f"{before[-1]} ({dvc_error})" if before else dvc_error
+    tail = [ln.strip() for ln in lines if ln.strip()]
+    return tail[-1] if tail else "dvc repro failed without a message"
+
+
+def _alive(child: dict | None) -> psutil.Process | None:
+    """The process recorded in `child` if it still runs on this host (the same pid and start time)."""
+    if not child or child.get("host") != HOST:
+        return None
+    try:
+        proc = psutil.Process(child["pid"])
+        return proc if abs(proc.create_time() - child["started"]) < 1 else None
+    except psutil.Error:
+        return None
+
+
+def _kill_group(child: dict | None, grace: float = 10.0) -> None:
+    """Stop a job's `dvc repro` and the stage it runs (its own process group): SIGTERM, then SIGKILL."""
+    proc = _alive(child)
+    if proc is None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(grace)
+            return
+        except psutil.TimeoutExpired:
+            continue
+
+
+class Jobs:
+    """Submit, follow, cancel and retry pipeline jobs; inside a worker the same object runs them."""
+
+    def __init__(self, project: Path, huey):
+        self.project = Path(project).resolve()
+        self.huey = huey
+        # One training at a time, across every worker on this backend (DVC locks a project to one run anyway).
+        self._training = huey.lock_task("jukebox-training")
+        # A second worker finding the lock taken retries later instead of failing the job.
+        self._task = huey.task(name="jukebox.pipeline", retries=100_000, retry_delay=10)(self._execute)
+        self._stopping = threading.Event()
+        self._current: dict | None = None
+        huey.signal(SIGNAL_INTERRUPTED)(self._on_interrupted)
+
+    # -- records --------------------------------------------------------------------------------------------
+    def _save(self, record: dict) -> None:
+        self.huey.storage.put_data(f"jukebox.job.{record['id']}", json.dumps(record).encode())
+
+    def _load(self, job_id: str) -> dict | None:
+        if not JOB_ID.match(job_id or ""):
+            return None
+        raw = self.huey.storage.peek_data(f"jukebox.job.{job_id}")
+        return None if raw is EmptyData else json.loads(raw)
+
+    @staticmethod
+    def _view(record: dict) -> dict:
+        if record["status"] == "running" and time.time() - record.get("heartbeat", 0) > STALE_S:
+            return {**record, "status": "interrupted",
+                    "message": "its worker stopped in the middle of the job; retry it to run the rest"}
+        return record
+
+    def get(self, job_id: str) -> dict | None:
+        """A job's record as the pages and the API show it, or None."""
+        record = self._load(job_id)
+        return None if record is None else self._view(record)
+
+    def all(self) -> list[dict]:
+        """Every job, newest first."""
+        records = [json.loads(v) for k, v in self.huey.storage.result_items().items() if k.startswith("jukebox.job.")]
+        return sorted((self._view(r) for r in records), key=lambda r: r["created"], reverse=True)
+
+    def active_for(self, genre: str) -> dict | None:
+        """The newest job of a genre, if it is queued, running or interrupted."""
+        for record in self.all():
+            if record["genre"] == genre:
+                return record if record["status"] in ("queued", "running", "interrupted") else None
+        return None
+
+    # -- the web side ---------------------------------------------------------------------------------------
+    def submit(self, genre: str) -> dict:
+        """Queue the pipeline of a genre just added; returns its record."""
+        stages = pipeline_stages(self.project)
+        record = {"id": uuid.uuid4().hex[:12], "genre": genre, "status": "queued", "stage": "", "stages": stages,
+                  "progress": {}, "epochs": load_params(self.project / "params.yaml").epochs, "message": "",
+                  "log": [], "created": time.time(), "attempt": 1}
+        self._enqueue(record)
+        return record
+
+    def _enqueue(self, record: dict) -> None:
+        task = self._task.s(record["id"])
+        record["task_id"] = task.id
+        self._save(record)  # before enqueueing, so the worker always finds the record
+        self.huey.enqueue(task)
+
+    def cancel(self, job_id: str) -> dict:
+        """Cancel a queued, running or interrupted job; the genre it was making is removed."""
+        record = self._load(job_id)
+        if record is None:
+            raise KeyError(job_id)
+        view = self._view(record)
+        if view["status"] == "running":
+            # The worker polls this flag, stops `dvc repro`, and removes the genre itself.
+            self.huey.storage.put_data(f"jukebox.cancel.{job_id}", b"1")
+            return view
+        if view["status"] not in ("queued", "interrupted"):
+            raise ValueError(f"job {job_id} is {view['status']}; only a queued, running or interrupted job can be cancelled")
+        self.huey.revoke_by_id(record["task_id"])
+        _kill_group(record.get("child"))
+        remove_genre(self.project, record["genre"])
+        record.update(status="cancelled", stage="", message="cancelled; the genre was removed", finished=time.time())
+        self._save(record)
+        return record
+
+    def retry(self, job_id: str) -> dict:
+        """Queue an interrupted job again; DVC re-runs the stages whose outputs it had not recorded."""
+        record = self._load(job_id)
+        if record is None:
+            raise KeyError(job_id)
+        if self._view(record)["status"] != "interrupted":
+            raise ValueError(f"job {job_id} is {self._view(record)['status']}; only an interrupted job can be retried")
+        _kill_group(record.get("child"))  # a stage orphaned by a killed worker would hold DVC's lock
+        record.update(status="queued", stage="", progress={}, message="", attempt=record["attempt"] + 1)
+        record.pop("child", None)
+        self._enqueue(record)
+        return record
+
+    # -- the worker side ------------------------------------------------------------------------------------
+    def recover(self) -> list[str]:
+        """At worker start: jobs cut off mid-run on this host are marked interrupted and their stages stopped."""
+        marked = []
+        for record in self.all():
+            stored = self._load(record["id"])
+            if stored["status"] != "running":
+                continue
+            worker = stored.get("worker", {})
+            orphaned = worker.get("host") == HOST and not psutil.pid_exists(worker.get("pid", -1))
+            if orphaned or record["status"] == "interrupted":
+                _kill_group(stored.get("child"))
+                stored.update(status="interrupted", message=record.get("message") or
+                              "its worker stopped in the middle of the job; retry it to run the rest")
+                self._save(stored)
+                marked.append(stored["id"])
+        return marked
+
+    def _on_interrupted(self, signal_name, task, *args) -> None:
+        """The consumer is shutting down under a running job: stop its stage and mark it for a retry."""
+        self._stopping.set()
+        record = self._current
+        if record is not None:
+            _kill_group(record.get("child"))
+            record.update(status="interrupted", message="the worker was stopped during the job; retry it")
+            self._save(record)
+
+    def _execute(self, job_id: str) -> None:
+        record = self._load(job_id)
+        if record is None or record["status"] != "queued":
+            return  # cancelled while queued, or run already
+        with self._training:
+            self._run(record)
+
+    def _run(self, record: dict) -> None:
+        genre, job_id = record["genre"], record["id"]
+        target = f"{record['stages'][-1]}@{genre}"
+        log.info("job %s: dvc repro %s", job_id, target)
+        record.update(status="running", started=time.time(), heartbeat=time.time(), stage="", progress={},
+                      worker={"host": HOST, "pid": os.getpid()})
+        # The stages call `python`: the one running this worker, with the project's packages.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1",
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", target], cwd=self.project, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                                start_new_session=True)
+        record["child"] = {"host": HOST, "pid": proc.pid, "started": psutil.Process(proc.pid).create_time()}
+        self._current = record
+        self._save(record)
+        lines: deque[str] = deque(maxlen=200)
+
+        def follow() -> None:
+            for line in proc.stdout:
+                lines.append(line.rstrip())
+                match = RUNNING_STAGE.search(line)
+                if match:
+                    record["stage"] = match.group(1)
+
+        reader = threading.Thread(target=follow, daemon=True)
+        reader.start()
+        cancelled = False
+        while proc.poll() is None:
+            try:
+                proc.wait(HEARTBEAT_S)
+            except subprocess.TimeoutExpired:
+                pass
+            if not cancelled and self.huey.storage.peek_data(f"jukebox.cancel.{job_id}") is not EmptyData:
+                cancelled = True
+                threading.Thread(target=_kill_group, args=(record["child"],), daemon=True).start()
+            if record["stage"] == "train":
+                record["progress"] = training_progress(self.project, genre)
+            record.update(heartbeat=time.time(), log=list(lines)[-12:])
+            if not self._stopping.is_set():
+                self._save(record)
+        reader.join(5)
+        self._current = None
+        if self._stopping.is_set():
+            return  # shutting down: _on_interrupted recorded the job as interrupted
+        record.update(finished=time.time(), log=list(lines)[-12:])
+        if cancelled:
+            remove_genre(self.project, genre)
+            record.update(status="cancelled", message="cancelled; the genre was removed")
+        elif proc.returncode == 0:
+            record.update(status="succeeded", stage="", progress=training_progress(self.project, genre),
+                          message=f"done in {record['finished'] - record['started']:.0f} s")
+        else:
+            reason = failure_reason(list(lines))
+            # A genre whose pipeline failed is removed whole, so it is never left half-made.
+            remove_genre(self.project, genre)
+            record.update(status="failed", message=f"{record['stage'] or 'dvc'} failed: {reason}; "
+                                                   "the genre was removed, fix the files and upload again")
+        self.huey.storage.delete_data(f"jukebox.cancel.{job_id}")
+        self._save(record)
+        log.info("job %s: %s", job_id, record["status"])
+
+    def run_worker(self) -> None:
+        """Run one huey consumer thread in this process until SIGINT/SIGTERM (what `jukebox worker` does)."""
+        for job_id in self.recover():
+            log.warning("job %s was cut off mid-run; marked interrupted (retry it from its page)", job_id)
+        # SIGTERM (what `jukebox serve` sends on exit) stops at once: the running job is marked interrupted.
+        consumer = self.huey.create_consumer(workers=1, worker_type="thread", periodic=False, flush_locks=True)
+        consumer.run()

@@ -1,0 +1,157 @@
+"""The web app: bring a collection of MIDI files, get new music in its style, listen in the browser.
+
+`create_app` is the Flask app factory; `jukebox serve` calls it with explicit settings, a WSGI server such as
+gunicorn calls it bare (`gunicorn 'jukebox.web:create_app()'`) and it reads the JUKEBOX_* environment variables.
+"""
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, jsonify, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, SecurityError
+
+from ..jobs import Jobs, make_huey
+from ..params import load_params
+from .composing import Studio
+from .services import Services
+from .uploads import Limits
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
+# Room for the multipart framing and the small fields around the files themselves.
+FORM_OVERHEAD = 64 * 1024
+
+
+def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Settings for a WSGI server start: JUKEBOX_PROJECT, JUKEBOX_TOKEN, JUKEBOX_HOSTS, JUKEBOX_SECRET_KEY, JUKEBOX_REDIS_URL."""
+    hosts = environ.get("JUKEBOX_HOSTS", "")
+    return {"PROJECT": environ.get("JUKEBOX_PROJECT", "."), "TOKEN": environ.get("JUKEBOX_TOKEN") or None,
+            "TRUSTED_HOSTS": [h.strip() for h in hosts.split(",") if h.strip()] or None,
+            "SECRET_KEY": environ.get("JUKEBOX_SECRET_KEY") or None, "REDIS_URL": environ.get("JUKEBOX_REDIS_URL")}
+
+
+def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
+    """The app for one project: PROJECT (folder), TOKEN (for writes; None = none asked), TRUSTED_HOSTS, SECRET_KEY, REDIS_URL."""
+    settings = dict(settings_from_env() if settings is None else settings)
+    project = Path(settings.get("PROJECT") or ".").resolve()
+    params = load_params(project / "params.yaml")
+    app = Flask(__name__)
+    # The app's pages first, then the package's shared templates (the sample card of the listening page).
+    app.jinja_loader = ChoiceLoader([FileSystemLoader(Path(__file__).parent / "templates"),
+                                     PackageLoader("jukebox", "templates")])
+    app.config.update(
+        SECRET_KEY=settings.get("SECRET_KEY") or secrets.token_hex(32),
+        # Werkzeug refuses a body over these limits from its headers, before reading it.
+        MAX_CONTENT_LENGTH=params.upload_max_bytes + FORM_OVERHEAD,
+        MAX_FORM_PARTS=params.upload_max_files + 16,
+        # Requests naming another host are refused: a DNS-rebinding page cannot reach the app by its own name.
+        TRUSTED_HOSTS=settings.get("TRUSTED_HOSTS") or LOOPBACK_HOSTS,
+        WTF_CSRF_TIME_LIMIT=None,
+        SESSION_COOKIE_SAMESITE="Strict",
+        JUKEBOX_TOKEN=settings.get("TOKEN"),
+        JUKEBOX_UPLOAD_MAX_BYTES=params.upload_max_bytes,
+        JUKEBOX_UPLOAD_MAX_FILES=params.upload_max_files,
+        TESTING=bool(settings.get("TESTING")),
+    )
+    limits = Limits(params.upload_max_files, params.upload_max_bytes, params.upload_max_ratio)
+    jobs = Jobs(project, make_huey(project, settings.get("REDIS_URL")))
+    app.extensions["jukebox"] = Services(project, jobs, Studio(project), limits, params.generate_max_notes)
+
+    csrf = CSRFProtect(app)
+    from .api import api
+    from .pages import pages
+
+    csrf.exempt(api)  # scripts hold no CSRF token; the cross-site and token checks below guard the API
+    app.register_blueprint(pages)
+    app.register_blueprint(api)
+    app.before_request(_guard)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_error_handler(CSRFError, _csrf_failed)
+    app.register_error_handler(SecurityError, _untrusted_host)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error(status: int, message: str, field: str | None = None, limit: dict | None = None):
+    if _wants_json():
+        body = {"error": message, "field": field}
+        if limit:
+            body["limit"] = limit
+        return jsonify(body), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def _guard():
+    """Every request: a trusted Host, no cross-site writes, and the token for writes when the app asks one."""
+    request.host  # noqa: B018 - reading it checks TRUSTED_HOSTS (a 400 for any other Host)
+    if request.method in SAFE_METHODS:
+        return None
+    # Browsers label every request with where it comes from; a form on another site must not reach us.
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if fetch_site not in (None, "same-origin", "none") or (origin is not None and origin != request.host_url.rstrip("/")):
+        return _error(403, f"cross-site request refused (Origin {origin!r}, Sec-Fetch-Site {fetch_site!r}); "
+                           "use the app's own pages, or a script that sends no Origin")
+    token = _app_token()
+    if token and request.endpoint != "pages.login" and not _has_token(token):
+        if _wants_json():
+            return _error(401, "this server asks for a token: send the header `Authorization: Bearer <JUKEBOX_TOKEN>`",
+                          "Authorization")
+        return redirect(url_for("pages.login", next=request.path))
+    return None
+
+
+def _app_token() -> str | None:
+    from flask import current_app
+
+    return current_app.config.get("JUKEBOX_TOKEN")
+
+
+def _has_token(token: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    sent = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    return bool(session.get("token_ok")) or (bool(sent) and hmac.compare_digest(sent, token))
+
+
+def _too_large(exc):
+    from flask import current_app
+
+    max_bytes, max_files = current_app.config["JUKEBOX_UPLOAD_MAX_BYTES"], current_app.config["JUKEBOX_UPLOAD_MAX_FILES"]
+    if request.content_length is not None and request.content_length > current_app.config["MAX_CONTENT_LENGTH"]:
+        message = (f"the upload is {request.content_length} bytes; the limit is upload_max_bytes = {max_bytes} "
+                   "(params.yaml)")
+        limit = {"upload_max_bytes": max_bytes}
+    else:
+        message = f"too many files in one upload; the limit is upload_max_files = {max_files} (params.yaml)"
+        limit = {"upload_max_files": max_files}
+    field = "primer" if request.path.endswith("generate") else "files"
+    if not _wants_json() and request.endpoint == "pages.collection":
+        from .pages import collection_page
+
+        return collection_page({field: message}, 413)
+    return _error(413, message, field, limit)
+
+
+def _csrf_failed(exc: CSRFError):
+    return _error(400, f"the form expired or came from elsewhere ({exc.description}); reload the page and send it again",
+                  "csrf_token")
+
+
+def _untrusted_host(exc: SecurityError):
+    # No page around it: with an untrusted Host there is no URL to build links from.
+    return jsonify({"error": f"{exc.description} Open the app at the address `jukebox serve` printed.",
+                    "field": "Host"}), 400
+
+
+def _http_error(exc: HTTPException):
+    return _error(exc.code or 500, exc.description or exc.name)

@@ -1,0 +1,101 @@
+"""The JSON API behind the pages, for scripts: genres, generate, collections, jobs."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request, url_for
+
+from .forms import first_error, generate_form
+from .services import services
+from .uploads import UploadError
+
+api = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _error(status: int, field: str | None, message: str, limit: dict | None = None):
+    body = {"error": f"{field}: {message}" if field else message, "field": field}
+    if limit:
+        body["limit"] = limit
+    return jsonify(body), status
+
+
+def _with_urls(genre: dict) -> dict:
+    base = url_for("pages.generated_file", genre=genre["name"], name="")
+    samples = [{**s, "urls": {kind: base + name for kind, name in s["files"].items() if name}} for s in genre["samples"]]
+    return {**genre, "samples": samples}
+
+
+def _job(record: dict) -> dict:
+    public = {k: v for k, v in record.items() if k not in ("task_id", "child", "worker")}
+    public["url"] = url_for("api.job", job_id=record["id"])
+    public["page"] = url_for("pages.job", job_id=record["id"])
+    if record["status"] == "succeeded":
+        genre = next((g for g in services().genres() if g["name"] == record["genre"]), None)
+        public["samples"] = _with_urls(genre)["samples"] if genre else []
+    return public
+
+
+@api.get("/genres")
+def genres():
+    """Every genre: dataset figures, training metrics, whether it is ready, its samples with their URLs."""
+    return jsonify({"genres": [_with_urls(g) for g in services().genres()]})
+
+
+@api.post("/generate")
+def generate():
+    """Compose a sample: JSON or form fields genre, n_notes, temperature, top_k, top_p, seed; optional file `primer`."""
+    s = services()
+    params = s.params()
+    form = generate_form(s.max_notes)(meta={"csrf": False})
+    form.genre.choices = [(g["name"], g["name"]) for g in s.genres() if g["ready"]]
+    if not form.validate():
+        field, message, limit = first_error(form)
+        return _error(404 if field == "genre" and form.genre.data else 400, field, message, limit)
+    primer = request.files.get("primer")
+    upload = (primer.filename or "primer.mid", primer.read()) if primer else None
+
+    def given(value, default):
+        return default if value is None else value
+
+    try:
+        sample = s.compose(form.genre.data, given(form.n_notes.data, min(params.n_notes, s.max_notes)),
+                           given(form.temperature.data, params.temperature), given(form.top_k.data, params.top_k),
+                           given(form.top_p.data, params.top_p), given(form.seed.data, params.seed), upload)
+    except UploadError as exc:
+        return _error(exc.status, exc.field, exc.message, exc.limit)
+    base = url_for("pages.sample_file", sample_id=sample["id"], name="")
+    return jsonify({**sample, "urls": {kind: base + name for kind, name in sample["files"].items() if name}})
+
+
+@api.post("/collections")
+def collections():
+    """Add a genre from multipart fields `name` and `files` (MIDI files or one zip); 202 with its job."""
+    uploads = [(f.filename or "", f.read()) for f in request.files.getlist("files")]
+    try:
+        job = services().create_collection(request.form.get("name", ""), uploads)
+    except UploadError as exc:
+        return _error(exc.status, exc.field, exc.message, exc.limit)
+    body = _job(job)
+    return jsonify(body), 202, {"Location": body["url"]}
+
+
+@api.get("/jobs/<job_id>")
+def job(job_id: str):
+    """A job: status, stage, training progress (epoch, loss, val_loss), message; its samples once it succeeded."""
+    record = services().jobs.get(job_id)
+    if record is None:
+        return _error(404, None, f"no job {job_id!r}")
+    return jsonify(_job(record))
+
+
+@api.post("/jobs/<job_id>/<action>")
+def job_action(job_id: str, action: str):
+    """POST /api/jobs/<id>/cancel or /retry."""
+    jobs = services().jobs
+    if action not in ("cancel", "retry"):
+        return _error(404, None, f"unknown action {action!r}; use cancel or retry")
+    try:
+        record = jobs.cancel(job_id) if action == "cancel" else jobs.retry(job_id)
+    except KeyError:
+        return _error(404, None, f"no job {job_id!r}")
+    except ValueError as exc:
+        return _error(409, None, str(exc))
+    return jsonify(_job(record))

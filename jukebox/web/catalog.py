@@ -1,0 +1,61 @@
+"""What the pages show about each genre: its dataset table, training metrics, samples, and whether it is ready."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from ..params import Params
+
+DATASET_KEYS = ("files", "notes", "unique_notes", "skipped_files")
+TRAINING_KEYS = ("loss", "val_loss", "val_accuracy", "best_epoch", "epochs", "train_seconds")
+
+
+def _json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def recorded_stages(project: Path) -> set[str]:
+    """Stages (`train@celtic`, ...) that DVC recorded as finished in dvc.lock; an output of any other is not trusted."""
+    try:
+        lock = yaml.safe_load((project / "dvc.lock").read_text()) or {}
+    except FileNotFoundError:
+        return set()
+    return set(lock.get("stages") or {})
+
+
+def _pick(data: dict | None, keys: tuple[str, ...]) -> dict:
+    return {k: data[k] for k in keys if isinstance(data, dict) and k in data}
+
+
+def genre_summary(project: Path, name: str, params: Params, recorded: set[str], app_made: bool,
+                  job: dict | None = None) -> dict:
+    """One genre as the home page and GET /api/genres show it."""
+    genre = params.genres[name]
+    metrics = project / "metrics" / name
+    generated = project / "data" / "generated" / name
+    evaluation = _json(metrics / "evaluate.json") or {}
+    # Ready = DVC recorded train and generate for it and their outputs are here, and no job is remaking it:
+    # the outputs of a stage cut off mid-run are never shown as results.
+    ready = ({f"train@{name}", f"generate@{name}"} <= recorded and (project / "models" / name / "model.keras").is_file()
+             and (generated / "samples.json").is_file() and not (job and job["status"] != "succeeded"))
+    samples = []
+    if ready:
+        for record in _json(generated / "samples.json") or []:
+            record = {k: v for k, v in record.items() if k != "tokens"}
+            record.setdefault("name", Path(record.get("file", "sample")).stem)
+            record.setdefault("files", {"midi": record.get("file")})
+            samples.append(record)
+    return {
+        "name": name, "source": genre.source, "made_by_app": app_made, "ready": ready,
+        "instrument_program": genre.program, "bpm": genre.bpm,
+        "dataset": _pick(_json(metrics / "data.json"), DATASET_KEYS),
+        "training": _pick(_json(metrics / "train" / "metrics.json"), TRAINING_KEYS),
+        "evaluation": {"perplexity": evaluation["model"]["perplexity"]} if "model" in evaluation else {},
+        "samples": samples,
+        "job": {"id": job["id"], "status": job["status"], "stage": job.get("stage", "")} if job else None,
+    }

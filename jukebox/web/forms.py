@@ -1,0 +1,74 @@
+"""The forms of the pages, also used (without the CSRF field) to check the API's fields: one set of rules for both."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, MultipleFileField
+from wtforms import FloatField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import InputRequired, NumberRange, Optional, Regexp, ValidationError
+
+from ..params import GENRE_NAME
+
+MAX_TEMPERATURE = 10.0
+MAX_TOP_K = 1000
+MAX_SEED = 2**32 - 1
+
+
+def _in_range(low, high, what: str, parameter: str = ""):
+    where = f" ({parameter} in params.yaml)" if parameter else ""
+    return NumberRange(low, high, message=f"must be {what} from {low} to {high}{where}")
+
+
+def _share(form, field) -> None:
+    if field.data is not None and not 0 < field.data <= 1:
+        raise ValidationError("must be a number above 0 and at most 1 (1 = no nucleus filter)")
+
+
+@lru_cache(maxsize=None)
+def generate_form(max_notes: int) -> type[FlaskForm]:
+    """The Generate form for a limit on notes (generate_max_notes in params.yaml)."""
+
+    class GenerateForm(FlaskForm):
+        # Choices are the trained genres, set per request; an unknown one gets its own clear message.
+        genre = SelectField("Genre", validators=[InputRequired("choose a genre")], validate_choice=False)
+        n_notes = IntegerField("Notes", validators=[Optional(), _in_range(1, max_notes, "a whole number of notes", "generate_max_notes")])
+        temperature = FloatField("Temperature", validators=[Optional(), _in_range(0.0, MAX_TEMPERATURE, "a number")])
+        top_k = IntegerField("Top-k", validators=[Optional(), _in_range(0, MAX_TOP_K, "a whole number")])
+        top_p = FloatField("Top-p", validators=[Optional(), _share])
+        seed = IntegerField("Seed", validators=[Optional(), _in_range(0, MAX_SEED, "a whole number")])
+        primer = FileField("Primer (optional MIDI file)")
+
+        def validate_genre(self, field) -> None:
+            trained = [value for value, _ in self.genre.choices or []]
+            if field.data not in trained:
+                raise ValidationError(f"unknown or untrained genre {field.data!r}; trained genres: {trained}")
+
+    return GenerateForm
+
+
+class CollectionForm(FlaskForm):
+    """A new genre: its name and its MIDI files (or one zip)."""
+
+    name = StringField("Genre name", validators=[
+        InputRequired("give the genre a name"),
+        Regexp(GENRE_NAME, message="must be a short lowercase slug: a letter, then up to 31 letters, digits, - or _")])
+    files = MultipleFileField("MIDI files or one zip")
+
+
+class TokenForm(FlaskForm):
+    """The access token a server bound beyond this machine asks for before anything that writes."""
+
+    token = PasswordField("Access token", validators=[InputRequired("enter the token")])
+
+
+def first_error(form: FlaskForm) -> tuple[str, str, dict]:
+    """The first invalid field of a validated form, its message, and its allowed range if it has one."""
+    for name, messages in form.errors.items():
+        message = messages[0] if isinstance(messages, list) else str(messages)
+        ranges = [v for v in getattr(form, name).validators if isinstance(v, NumberRange)]
+        limit = {"min": ranges[0].min, "max": ranges[0].max} if ranges else {}
+        if name == "top_p":
+            limit = {"above": 0, "max": 1}
+        return name, message, limit
+    return "", "", {}

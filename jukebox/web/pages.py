@@ -1,0 +1,143 @@
+"""The pages: Home (every genre), Generate, Your collection, and a page per job."""
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, session, url_for
+
+from ..app_genres import STATE_DIR
+from ..params import GENRE_NAME
+from .composing import SAMPLE_ID_LENGTH
+from .forms import CollectionForm, TokenForm, generate_form
+from .services import services
+from .uploads import UploadError
+
+pages = Blueprint("pages", __name__)
+SERVED_SUFFIXES = (".mid", ".wav", ".png", ".musicxml")
+
+
+@pages.get("/")
+def home():
+    """Every genre with its dataset figures, training metrics and samples, and the latest jobs."""
+    return render_template("home.html", genres=services().genres(), jobs=services().jobs.all()[:8])
+
+
+def _generate_form():
+    s = services()
+    params = s.params()
+    form = generate_form(s.max_notes)()
+    form.genre.choices = [(g["name"], g["name"]) for g in s.genres() if g["ready"]]
+    if request.method == "GET":
+        form.n_notes.data = min(params.n_notes, s.max_notes)
+        form.temperature.data, form.top_k.data, form.top_p.data = params.temperature, params.top_k, params.top_p
+        form.seed.data = params.seed
+    return form, params
+
+
+@pages.route("/generate", methods=["GET", "POST"])
+def generate():
+    """Pick a genre and the sampling settings, optionally a primer; the new sample plays in the page."""
+    form, params = _generate_form()
+    sample, status = None, 200
+    if form.validate_on_submit():
+        primer = form.primer.data
+        upload = (primer.filename or "primer.mid", primer.read()) if primer and primer.filename else None
+        try:
+            sample = services().compose(
+                form.genre.data, form.n_notes.data or min(params.n_notes, services().max_notes),
+                params.temperature if form.temperature.data is None else form.temperature.data,
+                params.top_k if form.top_k.data is None else form.top_k.data,
+                params.top_p if form.top_p.data is None else form.top_p.data,
+                params.seed if form.seed.data is None else form.seed.data, upload)
+        except UploadError as exc:
+            form.primer.errors = [exc.message]
+            status = exc.status
+    elif request.method == "POST":
+        status = 400
+    return render_template("generate.html", form=form, sample=sample), status
+
+
+def collection_page(errors: dict | None = None, status: int = 200):
+    """The upload form, with messages next to the fields that refused the upload."""
+    # Not bound to the request: after a 413 its body must not be read again.
+    form = CollectionForm(formdata=None)
+    for field, message in (errors or {}).items():
+        getattr(form, field).errors = [message]
+    return render_template("collection.html", form=form, limits=services().limits), status
+
+
+@pages.route("/collections", methods=["GET", "POST"])
+def collection():
+    """Give a genre name and upload MIDI files (or one zip); a job then runs the genre's pipeline."""
+    form = CollectionForm()
+    if request.method == "GET":
+        return collection_page()
+    if not form.validate_on_submit():
+        return render_template("collection.html", form=form, limits=services().limits), 400
+    uploads = [(f.filename or "", f.read()) for f in request.files.getlist(form.files.name)]
+    try:
+        job = services().create_collection(form.name.data, uploads)
+    except UploadError as exc:
+        getattr(form, exc.field).errors = [exc.message]
+        return render_template("collection.html", form=form, limits=services().limits), exc.status
+    return redirect(url_for("pages.job", job_id=job["id"]), 303)
+
+
+@pages.get("/jobs/<job_id>")
+def job(job_id: str):
+    """A job, live: its stage, training progress, then the genre's samples."""
+    record = services().jobs.get(job_id)
+    if record is None:
+        abort(404, f"no job {job_id!r}")
+    genre = next((g for g in services().genres() if g["name"] == record["genre"]), None)
+    return render_template("job.html", job=record, genre=genre)
+
+
+@pages.post("/jobs/<job_id>/<action>")
+def job_action(job_id: str, action: str):
+    """Cancel or retry a job from its page (CSRFProtect has checked the buttons' token)."""
+    jobs = services().jobs
+    try:
+        if action == "cancel":
+            jobs.cancel(job_id)
+        elif action == "retry":
+            jobs.retry(job_id)
+        else:
+            abort(404)
+    except KeyError:
+        abort(404, f"no job {job_id!r}")
+    except ValueError as exc:
+        abort(409, str(exc))
+    return redirect(url_for("pages.job", job_id=job_id), 303)
+
+
+@pages.get("/files/<genre>/<name>")
+def generated_file(genre: str, name: str):
+    """A file of a ready genre's samples (data/generated/<genre>/)."""
+    if not GENRE_NAME.match(genre) or not name.endswith(SERVED_SUFFIXES):
+        abort(404)
+    if not any(g["name"] == genre and g["ready"] for g in services().genres()):
+        abort(404, f"genre {genre!r} has no finished samples")
+    return send_from_directory(services().project / "data" / "generated" / genre, name)
+
+
+@pages.get("/samples/<sample_id>/<name>")
+def sample_file(sample_id: str, name: str):
+    """A file of a sample composed on the Generate page or by POST /api/generate."""
+    if len(sample_id) != SAMPLE_ID_LENGTH or not sample_id.isalnum() or not name.endswith(SERVED_SUFFIXES):
+        abort(404)
+    return send_from_directory(services().project / STATE_DIR / "samples" / sample_id, name)
+
+
+@pages.route("/login", methods=["GET", "POST"])
+def login():
+    """Ask for the access token once per browser session (only when the server was started with one)."""
+    token = current_app.config.get("JUKEBOX_TOKEN")
+    form = TokenForm()
+    if token and form.validate_on_submit():
+        if hmac.compare_digest(form.token.data, token):
+            session["token_ok"] = True
+            target = request.args.get("next", "/")
+            return redirect(target if target.startswith("/") and not target.startswith("//") else "/", 303)
+        form.token.errors = ["wrong token"]
+    return render_template("login.html", form=form, needed=bool(token)), 200 if request.method == "GET" else 401

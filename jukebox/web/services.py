@@ -1,0 +1,77 @@
+"""What the pages and the API share: the project's jobs, composer and limits, and the two actions that write."""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+
+from ..app_genres import GenreExists, add_genre, app_genre_names
+from ..jobs import Jobs
+from ..params import GENRE_NAME, Params, load_params
+from .catalog import genre_summary, recorded_stages
+from .composing import Request, Studio
+from .uploads import Limits, UploadError, collect_midi, midi_problem
+
+
+@dataclass
+class Services:
+    """One project's moving parts, created by the app factory."""
+
+    project: Path
+    jobs: Jobs
+    studio: Studio
+    limits: Limits
+    max_notes: int
+
+    def params(self) -> Params:
+        """params.yaml and app_genres.yaml, read afresh (the app adds genres while it runs)."""
+        return load_params(self.project / "params.yaml")
+
+    def genres(self) -> list[dict]:
+        """Every genre with its figures, metrics, samples and job, params.yaml's first."""
+        params, recorded, app_made = self.params(), recorded_stages(self.project), set(app_genre_names(self.project))
+        jobs = {}
+        for job in reversed(self.jobs.all()):  # oldest first, so the newest job of a genre wins
+            jobs[job["genre"]] = job
+        return [genre_summary(self.project, name, params, recorded, name in app_made, jobs.get(name))
+                for name in params.genres]
+
+    def create_collection(self, name: str, uploads: list[tuple[str, bytes]]) -> dict:
+        """Check and store an uploaded collection as a new genre and queue its pipeline; returns the job."""
+        if not isinstance(name, str) or not GENRE_NAME.match(name):
+            raise UploadError("name", f"genre name {name!r} must be a short lowercase slug: a letter, then up to 31 "
+                                      "letters, digits, - or _")
+        if name in self.params().genres:
+            raise UploadError("name", f"genre {name!r} exists already; choose another name", status=409)
+        files = collect_midi(uploads, self.limits)
+        try:
+            add_genre(self.project, name, files)
+        except GenreExists as exc:
+            raise UploadError("name", str(exc), status=409) from None
+        return self.jobs.submit(name)
+
+    def compose(self, genre: str, n_notes: int, temperature: float, top_k: int, top_p: float, seed: int,
+                primer: tuple[str, bytes] | None = None) -> dict:
+        """Compose one sample; a primer upload is checked as MIDI with notes first."""
+        request = Request(self.params().genre(genre), n_notes, temperature, top_k, top_p, seed)
+        if primer is None:
+            return self.studio.compose(request)
+        name, data = primer
+        problem = midi_problem(data)
+        if problem:
+            raise UploadError("primer", f"primer {name!r} {problem}; choose a MIDI file with notes")
+        with tempfile.TemporaryDirectory(prefix="jukebox-primer-") as tmp:
+            path = Path(tmp) / "primer.mid"
+            path.write_bytes(data)
+            try:
+                return self.studio.compose(Request(request.genre, n_notes, temperature, top_k, top_p, seed,
+                                                   path, name))
+            except ValueError as exc:  # no pitched notes, or none the genre knows
+                raise UploadError("primer", str(exc).replace(str(path), repr(name))) from None
+
+
+def services() -> Services:
+    """The Services of the running app."""
+    return current_app.extensions["jukebox"]

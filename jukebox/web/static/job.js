@@ -1,0 +1,37 @@
+// Follows a job on its page: stage, epoch, loss and val_loss from GET /api/jobs/<id>, until the job ends.
+(function () {
+  const box = document.getElementById("job");
+  if (!box) return;
+  const live = ["queued", "running"];
+  if (!live.includes(box.dataset.status)) return;
+  const show = (id, text) => { document.getElementById(id).textContent = text; };
+  async function poll() {
+    let job;
+    try {
+      const response = await fetch(box.dataset.url, {headers: {Accept: "application/json"}});
+      job = await response.json();
+    } catch (err) {
+      setTimeout(poll, 3000);  // the server restarting: try again
+      return;
+    }
+    if (!live.includes(job.status)) {
+      window.location.reload();  // the finished page shows the samples, or what went wrong
+      return;
+    }
+    const status = document.getElementById("status");
+    status.textContent = job.status;
+    status.className = "badge " + job.status;
+    show("message", job.message || "");
+    const current = job.stages.indexOf(job.stage);
+    document.querySelectorAll("#stages li").forEach((li, i) => {
+      li.className = current < 0 ? "" : i < current ? "done" : i === current ? "current" : "";
+    });
+    const p = job.progress || {};
+    show("epoch", (p.epoch ?? "–") + " / " + job.epochs);
+    show("loss", p.loss ?? "–");
+    show("val_loss", p.val_loss ?? "–");
+    show("log", (job.log || []).join("\n"));
+    setTimeout(poll, 1500);
+  }
+  setTimeout(poll, 1000);
+})();
