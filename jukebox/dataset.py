@@ -69,11 +69,36 @@ def windows(tokens: np.ndarray, starts: np.ndarray, seq_len: int) -> tuple[np.nd
     return tokens[index], tokens[starts + seq_len]
 
 
-def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_per_epoch: int, seed: int):
+def sequence_windows(tokens: np.ndarray, starts: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of `seq_len` tokens at `starts` and the same windows shifted by one: the next token at every position."""
+    index = starts[:, None] + np.arange(seq_len + 1)[None, :]
+    cut = tokens[index]
+    return cut[:, :-1], cut[:, 1:]
+
+
+def validation_data(tokens: np.ndarray, seq_len: int, count: int, every_position: bool = False) -> tuple:
+    """Evenly spaced validation windows for Keras: (x, next token), or (x, shifted window, weights) for causal models.
+
+    A causal model's weights put the whole loss on the last position, scaled by seq_len because Keras divides
+    a batch's weighted loss by its number of elements: its val_loss is then the mean loss of the token after
+    each window, the very quantity a `bilstm` reports, so the two compare directly.
+    """
+    starts = window_starts(len(tokens), seq_len, count)
+    if not every_position:
+        return windows(tokens, starts, seq_len)
+    x, y = sequence_windows(tokens, starts, seq_len)
+    weights = np.zeros(y.shape, dtype=np.float32)
+    weights[:, -1] = seq_len
+    return x, y, weights
+
+
+def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_per_epoch: int, seed: int,
+                     every_position: bool = False):
     """A tf.data pipeline of (window, next token) batches cut on the fly from one token array.
 
     Memory holds the token array only, whatever seq_len is. Each epoch draws `windows_per_epoch`
-    random starts (a new, seeded draw every epoch).
+    random starts (a new, seeded draw every epoch). With `every_position` the target is the window
+    shifted by one (batch, seq_len), for models that predict the next token at every position.
     """
     import tensorflow as tf
 
@@ -81,11 +106,13 @@ def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_
     if n_starts < 1:
         raise ValueError(f"training split has {len(tokens)} tokens, too few for seq_len {seq_len}")
     table = tf.constant(tokens, dtype=tf.int32)
-    offsets = tf.range(seq_len, dtype=tf.int64)
+    offsets = tf.range(seq_len + 1, dtype=tf.int64)
 
     def cut(starts):
-        index = starts[:, None] + offsets[None, :]
-        return tf.gather(table, index), tf.gather(table, starts + seq_len)
+        window = tf.gather(table, starts[:, None] + offsets[None, :])
+        if every_position:
+            return window[:, :-1], window[:, 1:]
+        return window[:, :-1], window[:, -1]
 
     starts = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).map(
         lambda r: tf.math.floormod(r, n_starts)

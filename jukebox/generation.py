@@ -51,19 +51,23 @@ def generate(model, primers: np.ndarray, n_notes: int, temperature: float, seed:
              banned: tuple[int, ...] = (0,), top_k: int = 0, top_p: float = 1.0) -> np.ndarray:
     """Continue every primer window (batch, seq_len) by n_notes tokens, all samples in one batch.
 
-    One compiled forward pass per note for the whole batch; `banned` ids (the unknown token) are never drawn.
+    One compiled step per note for the whole batch (a causal model carries its state forward and reads one
+    token; a bilstm re-reads the window); `banned` ids (the unknown token) are never drawn.
     """
     import tensorflow as tf
 
+    from .model import generation_steps
+
     rng = np.random.default_rng(seed)
-    window = np.array(primers, dtype=np.int32)
-    step = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    out = np.zeros((window.shape[0], n_notes), dtype=np.int32)
+    start, advance = generation_steps(model)
+    probs, state = start(np.asarray(primers, dtype=np.int32))
+    out = np.zeros((len(primers), n_notes), dtype=np.int32)
     for i in tqdm(range(n_notes), desc="generate", unit="note", leave=False):
-        probs = step(tf.constant(window)).numpy()
-        probs[:, list(banned)] = 0.0
-        out[:, i] = sample(probs, temperature, rng, top_k, top_p)
-        window = np.concatenate([window[:, 1:], out[:, i : i + 1]], axis=1)
+        p = probs.numpy()
+        p[:, list(banned)] = 0.0
+        out[:, i] = sample(p, temperature, rng, top_k, top_p)
+        if i + 1 < n_notes:
+            probs, state = advance(state, tf.constant(out[:, i]))
     return out
 
 

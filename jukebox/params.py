@@ -12,7 +12,8 @@ import yaml
 SOURCES = ("corpus", "local", "web", "urls")
 SITES = ("tadpoletunes", "midiworld")
 ENCODINGS = ("pitch", "rhythm")
-ARCHITECTURES = ("bilstm",)
+ARCHITECTURES = ("bilstm", "lstm", "gru")
+STRATEGIES = ("single", "mirrored", "multi_worker")
 GENRE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 # Genres made by the web app live in this file beside params.yaml (dvc.yaml reads it through `vars`, and DVC
 # merges its `genres` with params.yaml's), so the app never rewrites the user's params.yaml.
@@ -49,6 +50,7 @@ class Params:
     encoding: str = "rhythm"
     min_count: int = 1
     architecture: str = "bilstm"
+    layers: int = 1
     embedding_dim: int = 32
     units: int = 64
     dropout: float = 0.5
@@ -65,6 +67,7 @@ class Params:
     top_p: float = 1.0
     step: float = 0.5
     jobs: int = 0
+    strategy: str = "single"
     request_delay: float = 1.0
     max_bytes: int = 2_000_000
     upload_max_files: int = 200
@@ -89,6 +92,7 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "encoding": (str, lambda v: v in ENCODINGS, f"one of {ENCODINGS}"),
     "min_count": (int, lambda v: v >= 1, "an integer >= 1 (rarer tokens become the unknown token)"),
     "architecture": (str, lambda v: v in ARCHITECTURES, f"one of {ARCHITECTURES}"),
+    "layers": (int, lambda v: 1 <= v <= 8, "an integer from 1 to 8 (stacked recurrent layers)"),
     "embedding_dim": (int, lambda v: v >= 1, "an integer >= 1"),
     "units": (int, lambda v: v >= 1, "an integer >= 1"),
     "dropout": (float, lambda v: 0 <= v < 1, "a number from 0 up to (not including) 1"),
@@ -105,6 +109,7 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "top_p": (float, lambda v: 0 < v <= 1, "a number in (0, 1] (1 = no nucleus filter)"),
     "step": (float, lambda v: v > 0, "a number of quarter notes > 0"),
     "jobs": (int, lambda v: v >= 0, "an integer >= 0 (0 uses every core)"),
+    "strategy": (str, lambda v: v in STRATEGIES, f"one of {STRATEGIES}"),
     "request_delay": (float, lambda v: 0 <= v <= 60, "seconds from 0 to 60 (keep >= 1 for real web sites)"),
     "max_bytes": (int, lambda v: 1_000 <= v <= 1_000_000_000, "an integer from 1000 to 1000000000 (bytes)"),
     "upload_max_files": (int, lambda v: 1 <= v <= 10_000, "an integer from 1 to 10000 (files per upload)"),

@@ -1,15 +1,23 @@
-"""Stage train: fit the network on streamed windows of a genre's tokens; log every epoch with dvclive."""
+"""Stage train: fit the network on streamed windows of a genre's tokens; log every epoch with dvclive.
+
+`val_loss` is, for every architecture, the loss of the token that follows each validation window, so runs of
+`bilstm`, `lstm` and `gru` compare directly. Under `strategy: multi_worker` every machine runs this stage with its
+own TF_CONFIG; only the chief writes models/ and metrics/, the others write to a temporary folder.
+"""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from jukebox.artifacts import atomic_path, read_npy, stage_logger, write_json
-from jukebox.dataset import training_dataset, window_starts, windows
-from jukebox.model import build_model
+from jukebox.dataset import training_dataset, validation_data
+from jukebox.distribute import is_chief, make_strategy
+from jukebox.model import build_model, is_causal, next_token_model
 from jukebox.params import load_params
 
 
@@ -21,23 +29,32 @@ def main(genre_name: str) -> None:
     params = load_params()
     genre = params.genre(genre_name)
     log = stage_logger("train", genre.name)
+    # The edge reads the environment; TF_CONFIG describes the cluster for strategy multi_worker.
+    tf_config = os.environ.get("TF_CONFIG") if params.strategy == "multi_worker" else None
+    strategy = make_strategy(params.strategy, tf_config)  # first: a multi-worker strategy must precede other TF work
+    root = Path(".") if is_chief(tf_config) else Path(tempfile.mkdtemp(prefix="jukebox-worker-"))
     seq_dir = Path("data/sequences") / genre.name
     train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
     vocab = json.loads((seq_dir / "vocab.json").read_text())
+    causal = is_causal(params.architecture)
     keras.utils.set_random_seed(params.seed)
-    model = build_model(len(vocab["tokens"]), params.seq_len, params.architecture, params.embedding_dim,
-                        params.units, params.dropout, params.learning_rate)
-    train_ds = training_dataset(train, params.seq_len, params.batch_size, params.windows_per_epoch, params.seed)
-    val_x, val_y = windows(val, window_starts(len(val), params.seq_len, params.val_windows), params.seq_len)
-    log.info("%s: %d parameters, vocabulary %d, %d windows per epoch, %d validation windows",
-             params.architecture, model.count_params(), len(vocab["tokens"]), params.windows_per_epoch, len(val_y))
+    with strategy.scope():
+        model = build_model(len(vocab["tokens"]), params.seq_len, params.architecture, params.embedding_dim,
+                            params.units, params.dropout, params.learning_rate, layers=params.layers)
+    train_ds = training_dataset(train, params.seq_len, params.batch_size, params.windows_per_epoch, params.seed,
+                                every_position=causal)
+    val_data = validation_data(val, params.seq_len, params.val_windows, every_position=causal)
+    log.info("%s x%d: %d parameters, vocabulary %d, %d windows per epoch, %d validation windows, %d replicas (%s)",
+             params.architecture, params.layers, model.count_params(), len(vocab["tokens"]), params.windows_per_epoch,
+             len(val_data[0]), strategy.num_replicas_in_sync, params.strategy)
 
-    live_dir = Path("metrics") / genre.name / "train"
+    live_dir = root / "metrics" / genre.name / "train"
     shutil.rmtree(live_dir, ignore_errors=True)
     with Live(str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
         stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=params.patience, restore_best_weights=True)
         started = time.perf_counter()
-        history = model.fit(train_ds, validation_data=(val_x, val_y), batch_size=params.batch_size,
+        # shuffle=False: the stream already draws random windows; validation order does not matter.
+        history = model.fit(train_ds, validation_data=val_data, batch_size=params.batch_size, shuffle=False,
                             epochs=params.epochs, callbacks=[stop, DVCLiveCallback(live=live)], verbose=2)
         seconds = time.perf_counter() - started
         h = history.history
@@ -45,13 +62,18 @@ def main(genre_name: str) -> None:
         live.summary.update({
             "loss": h["loss"][best], "val_loss": h["val_loss"][best], "val_accuracy": h["val_accuracy"][best],
             "best_epoch": best + 1, "epochs": len(h["loss"]), "train_seconds": round(seconds, 1),
+            "windows_per_second": round(len(h["loss"]) * params.windows_per_epoch / seconds, 1),
         })
-    out = Path("models") / genre.name
+    out = root / "models" / genre.name
+    # Saved as window -> next-token probabilities for every architecture: what generate and evaluate expect.
     with atomic_path(out / "model.keras", suffix=".keras") as tmp:
-        model.save(tmp)
+        next_token_model(model).save(tmp)
     write_json(out / "vocab.json", vocab)
-    write_json(out / "config.json", {"seq_len": params.seq_len, "encoding": params.encoding, "step": params.step})
+    write_json(out / "config.json", {"seq_len": params.seq_len, "encoding": params.encoding, "step": params.step,
+                                     "architecture": params.architecture, "layers": params.layers})
     log.info("best val_loss %.4f at epoch %d of %d, %.0f s", h["val_loss"][best], best + 1, len(h["loss"]), seconds)
+    if root != Path("."):
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
 
-from jukebox.dataset import UNKNOWN, Vocabulary, split_pieces, training_dataset, window_starts, windows
+from jukebox.dataset import (
+    UNKNOWN,
+    Vocabulary,
+    sequence_windows,
+    split_pieces,
+    training_dataset,
+    validation_data,
+    window_starts,
+    windows,
+)
 
 
 def test_vocabulary_orders_by_count_and_folds_rare_tokens():
@@ -38,3 +47,31 @@ def test_training_dataset_streams_consistent_windows():
         assert (np.diff(x, axis=1) == 1).all() and (y == x[:, -1] + 1).all(), "windows are contiguous and y follows"
     again = [b[0] for b in ds.as_numpy_iterator()]
     assert not all(np.array_equal(a, b[0]) for a, b in zip(again, batches)), "each epoch draws new windows"
+
+
+def test_every_position_targets_are_the_window_shifted_by_one():
+    tokens = np.arange(100, dtype=np.int32)
+    ds = training_dataset(tokens, seq_len=8, batch_size=16, windows_per_epoch=40, seed=0, every_position=True)
+    for x, y in ds.as_numpy_iterator():
+        assert x.shape[1:] == (8,) and y.shape == x.shape
+        assert (y == x + 1).all(), "each position's target is the token after it"
+    x, y = sequence_windows(tokens, np.array([0, 5]), 4)
+    assert x.tolist() == [[0, 1, 2, 3], [5, 6, 7, 8]] and y.tolist() == [[1, 2, 3, 4], [6, 7, 8, 9]]
+
+
+def test_validation_data_scores_the_token_after_each_window():
+    tokens = np.arange(50, dtype=np.int32)
+    x, y = validation_data(tokens, 10, 5)
+    assert x.shape == (5, 10) and (y == x[:, -1] + 1).all()
+    cx, cy, weights = validation_data(tokens, 10, 5, every_position=True)
+    assert (cx == x).all() and (cy[:, -1] == y).all()
+    assert (weights[:, :-1] == 0).all() and (weights[:, -1] == 10).all()
+
+
+def test_streamed_memory_does_not_grow_with_seq_len():
+    tokens = np.arange(5000, dtype=np.int32)
+    sizes = [training_dataset(tokens, seq_len, batch_size=4, windows_per_epoch=8, seed=0)._as_serialized_graph()
+             .numpy().__len__() for seq_len in (10, 1000)]
+    # The pipeline embeds the token array once (20 kB) and one row of offsets (8 kB at 1000), never a
+    # (windows, seq_len) matrix, which the 2018 approach builds (5000 x 1000 floats = 40 MB).
+    assert sizes[0] > tokens.nbytes and sizes[1] - sizes[0] <= 8 * 1000 + 100
