@@ -14,12 +14,14 @@ log = logging.getLogger("jukebox.cli")
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from .dataset import window_starts, windows
-    from .generation import Composer
     from .artifacts import read_npy
+    from .dataset import window_starts, windows
+    from .encoding import is_note
+    from .generation import Composer
+    from .render import render_sample
 
     params = load_params(args.project / "params.yaml")
-    params.genre(args.genre)
+    genre = params.genre(args.genre)
     composer = Composer.load(args.project / "models" / args.genre)
     seed = params.seed if args.seed is None else args.seed
     if args.primer:
@@ -29,10 +31,36 @@ def _generate(args: argparse.Namespace) -> None:
         start = np.random.default_rng(seed).choice(window_starts(len(val), composer.seq_len, len(val)))
         primer, _ = windows(val, np.array([start]), composer.seq_len)
     temperature = params.temperature if args.temperature is None else args.temperature
+    top_k = params.top_k if args.top_k is None else args.top_k
+    top_p = params.top_p if args.top_p is None else args.top_p
     n_notes = args.n_notes or params.n_notes
-    tokens = composer.compose(primer, n_notes, temperature, seed)[0]
-    composer.write_midi(tokens, args.out)
-    print(f"wrote {args.out} ({n_notes} notes, genre {args.genre}, temperature {temperature}, seed {seed})")
+    tokens = composer.compose(primer, n_notes, temperature, seed, top_k, top_p)[0]
+    composer.write_midi(tokens, args.out, genre.program, genre.bpm)
+    notes = sum(is_note(t, composer.encoding) for t in tokens)
+    print(f"wrote {args.out} ({notes} notes, genre {args.genre}, temperature {temperature}, top_k {top_k}, "
+          f"top_p {top_p}, seed {seed})")
+    if args.render:
+        rendered = render_sample(args.out, genre.program, genre.bpm, args.soundfont)
+        written = [name for kind, name in rendered["files"].items() if name and kind != "midi"]
+        print(f"wrote {', '.join(written)} beside it ({rendered['instrument']}, {genre.bpm:g} bpm, "
+              f"{rendered['seconds']:g} s)")
+
+
+def _at_least(low: float, kind: type = float):
+    """An argparse type: a number of `kind` that is >= low."""
+    def parse(text: str):
+        value = kind(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text} is below {low}")
+        return value
+    return parse
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
+    return value
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -60,13 +88,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--project", type=Path, default=Path("."), help="project folder (default: current)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    gen = commands.add_parser("generate", help="compose a piece with a genre's trained model")
+    gen = commands.add_parser("generate", help="compose a piece with a genre's trained model",
+                              description="Compose a piece with a genre's trained model (the other settings come from params.yaml).")
     gen.add_argument("--genre", required=True, help="a genre from params.yaml that has been trained")
     gen.add_argument("--primer", type=Path, help="MIDI file whose opening starts the piece (default: a validation window)")
-    gen.add_argument("--temperature", type=float, help="0 = most likely note; higher = more adventurous")
-    gen.add_argument("--n-notes", type=int, help="notes to compose (default: n_notes in params.yaml)")
-    gen.add_argument("--seed", type=int, help="random seed (default: seed in params.yaml)")
+    gen.add_argument("--temperature", type=_at_least(0),
+                     help="0 = always the most likely token (the 2018 argmax); higher = more adventurous")
+    gen.add_argument("--top-k", type=_at_least(0, int), help="draw among the k most likely tokens only; 0 = off")
+    gen.add_argument("--top-p", type=_share,
+                     help="draw among the most likely tokens holding this share of probability only; 1 = off")
+    gen.add_argument("--n-notes", type=_at_least(1, int), help="notes to compose (default: n_notes in params.yaml)")
+    gen.add_argument("--seed", type=_at_least(0, int), help="random seed (default: seed in params.yaml)")
     gen.add_argument("--out", type=Path, required=True, help="MIDI file to write")
+    gen.add_argument("--render", action="store_true",
+                     help="also write a .wav (FluidSynth), a piano-roll .png and a .musicxml score beside --out")
+    gen.add_argument("--soundfont", type=Path, help="General MIDI SoundFont for --render (default: the system one)")
     gen.set_defaults(run=_generate)
 
     web = commands.add_parser("serve", help="start the web app at http://127.0.0.1:8000, with one job worker")

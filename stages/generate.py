@@ -1,17 +1,20 @@
-"""Stage generate: compose n_samples pieces per genre, each primed by a seeded validation window."""
+"""Stage generate: compose n_samples pieces per genre in one batch, each primed by a seeded validation window,
+and render each as MIDI, .wav, piano roll and MusicXML with a listening page (data/generated/<genre>/index.html)."""
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from jukebox.artifacts import read_npy, stage_logger, write_json
-from jukebox.generation import Composer
 from jukebox.dataset import window_starts, windows
+from jukebox.encoding import is_note
+from jukebox.generation import Composer
 from jukebox.params import load_params
+from jukebox.render import render_sample, write_listening_page
 
 
 def main(genre_name: str) -> None:
@@ -23,18 +26,27 @@ def main(genre_name: str) -> None:
     rng = np.random.default_rng(params.seed)
     starts = rng.choice(window_starts(len(val), composer.seq_len, len(val)), size=params.n_samples)
     primers, _ = windows(val, starts, composer.seq_len)
-    log.info("composing %d samples of %d notes at temperature %s", params.n_samples, params.n_notes, params.temperature)
-    pieces = composer.compose(primers, params.n_notes, params.temperature, params.seed)
+    log.info("composing %d samples of %d notes (%s encoding) at temperature %s, top_k %d, top_p %s",
+             params.n_samples, params.n_notes, composer.encoding, params.temperature, params.top_k, params.top_p)
+    pieces = composer.compose(primers, params.n_notes, params.temperature, params.seed, params.top_k, params.top_p)
     out = Path("data/generated") / genre.name
     shutil.rmtree(out, ignore_errors=True)
     samples = []
-    for i, tokens in enumerate(pieces):
-        path = out / f"sample_{i + 1:02d}.mid"
-        composer.write_midi(tokens, path)
-        samples.append({"file": path.name, "primer_start": int(starts[i]), "n_notes": len(tokens),
-                        "temperature": params.temperature, "seed": params.seed, "tokens": tokens})
+    for i, tokens in enumerate(tqdm(pieces, desc=f"render {genre.name}", unit="sample")):
+        midi = out / f"sample_{i + 1:02d}.mid"
+        composer.write_midi(tokens, midi, genre.program, genre.bpm)
+        rendered = render_sample(midi, genre.program, genre.bpm)
+        samples.append({
+            "name": midi.stem, "file": midi.name, **rendered,
+            "n_notes": sum(is_note(t, composer.encoding) for t in tokens), "n_tokens": len(tokens),
+            "encoding": composer.encoding, "temperature": params.temperature, "top_k": params.top_k,
+            "top_p": params.top_p, "seed": params.seed,
+            "primer": f"validation window at token {int(starts[i])}", "primer_start": int(starts[i]),
+            "tokens": tokens,
+        })
     write_json(out / "samples.json", samples)
-    log.info("wrote %d samples to %s", len(samples), out)
+    page = write_listening_page(genre.name, samples, out)
+    log.info("wrote %d samples to %s; listen: open %s", len(samples), out, page)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def main(genre_name: str) -> None:
     parsed = json.loads((notes_dir / "summary.json").read_text())
     tokens = [encode([tuple(n) for n in p["notes"]], params.encoding) for p in pieces]
     train_idx, val_idx = split_pieces(len(pieces), params.val_fraction, params.seed)
-    vocab = Vocabulary.build([tokens[i] for i in train_idx])
+    vocab = Vocabulary.build([tokens[i] for i in train_idx], params.min_count)
     # Pieces are concatenated per split, as in 2018; no window ever mixes training and validation notes.
     train = np.concatenate([vocab.ids(tokens[i]) for i in train_idx])
     val = np.concatenate([vocab.ids(tokens[i]) for i in val_idx])
@@ -51,7 +51,8 @@ def main(genre_name: str) -> None:
         "val_unknown_tokens": int((val == 0).sum()),
     }
     write_json(Path("metrics") / genre.name / "data.json", stats)
-    log.info("vocabulary %d tokens; %d train / %d validation tokens", len(vocab), len(train), len(val))
+    log.info("%s encoding: vocabulary %d tokens (min_count %d: %d training tokens are <unk>); %d train / %d "
+             "validation tokens", params.encoding, len(vocab), params.min_count, vocab.counts[0], len(train), len(val))
 
 
 if __name__ == "__main__":

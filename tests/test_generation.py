@@ -1,7 +1,13 @@
-import numpy as np
+import logging
 
-from jukebox.generation import generate, sample
+import numpy as np
+import pytest
+
+from jukebox.encoding import is_note
+from jukebox.generation import Composer, generate, sample
+from jukebox.midi_io import notes_to_stream, read_notes, write_midi
 from jukebox.model import build_model
+from tests.tiny_genre import SEQ_LEN, write_tiny_genre
 
 
 def test_temperature_zero_is_argmax():
@@ -24,3 +30,89 @@ def test_generate_batches_samples_and_never_draws_unknown():
     out = generate(model, primers, n_notes=12, temperature=1.0, seed=7)
     assert out.shape == (2, 12) and (out != 0).all() and out.max() < 6
     assert (generate(model, primers, 12, 1.0, seed=7) == out).all(), "same seed, same music"
+
+
+def test_top_k_draws_only_among_the_k_most_likely():
+    probs = np.tile([[0.05, 0.4, 0.1, 0.3, 0.15]], (5000, 1))
+    draws = sample(probs, 1.0, np.random.default_rng(1), top_k=2)
+    assert set(draws.tolist()) == {1, 3}
+    assert abs((draws == 1).mean() - 0.4 / 0.7) < 0.03, "renormalised among the kept"
+    assert (sample(probs[:3], 1.0, np.random.default_rng(1), top_k=1) == 1).all(), "top_k 1 is argmax"
+
+
+def test_top_p_draws_only_from_the_nucleus():
+    probs = np.tile([[0.05, 0.5, 0.15, 0.3]], (5000, 1))
+    draws = sample(probs, 1.0, np.random.default_rng(2), top_p=0.8)
+    assert set(draws.tolist()) == {1, 3}, "0.5 + 0.3 reach 0.8: the rest is cut"
+    assert set(sample(probs, 1.0, np.random.default_rng(2), top_p=0.81).tolist()) == {1, 2, 3}
+    assert set(sample(probs, 1.0, np.random.default_rng(2), top_p=0.1).tolist()) == {1}, "the top token stays"
+    again = sample(probs, 1.0, np.random.default_rng(2), top_p=0.8)
+    assert (again == draws).all(), "seeded"
+
+
+def test_banned_tokens_are_never_drawn_even_when_hot():
+    probs = np.tile([[0.0, 0.98, 0.02]], (20000, 1))
+    draws = sample(probs, 20.0, np.random.default_rng(0))
+    assert 0 not in draws and 2 in draws
+
+
+def test_generate_passes_top_k_and_top_p_on():
+    model = build_model(6, 5, "bilstm", 4, 4, 0.0, 0.01)
+    primers = np.array([[1, 2, 3, 4, 5]] * 3, dtype=np.int32)
+    greedy = generate(model, primers, 10, 1.0, seed=3, top_k=1)
+    assert (greedy == generate(model, primers, 10, 0.0, seed=9)).all(), "top_k 1 = temperature 0"
+    assert (greedy == greedy[0]).all()
+
+
+# --- Composer ----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def composer(tmp_path_factory):
+    project = write_tiny_genre(tmp_path_factory.mktemp("project"))
+    return Composer.load(project / "models" / "tiny")
+
+
+def test_compose_gives_every_sample_its_notes_in_one_reproducible_batch(composer):
+    primers = np.stack([np.arange(1, SEQ_LEN + 1) % len(composer.vocab)] * 2).astype(np.int32)
+    pieces = composer.compose(primers, 40, 1.0, seed=5, top_p=0.95)
+    assert len(pieces) == 2
+    for tokens in pieces:
+        assert sum(is_note(t, "rhythm") for t in tokens) == 40 and is_note(tokens[-1], "rhythm")
+        assert "<unk>" not in tokens
+        assert {t for t in tokens if t.startswith("+")}, "rhythm: time moves on between onsets"
+    assert composer.compose(primers, 40, 1.0, seed=5, top_p=0.95) == pieces, "same seed, same music"
+    greedy = composer.compose(primers, 40, 0.0, seed=1)
+    assert greedy[0] == greedy[1], "temperature 0 is deterministic: same primer, same piece"
+    assert composer.tokens_per_note() > 1.5
+
+
+def test_primer_swaps_notes_the_genre_never_had_and_says_so(composer, tmp_path, caplog):
+    odd = [(0.0, 1.0, 60), (1.0, 0.5, 62), (1.5, 0.5, 100), (2.0, 1.6667, 64)]  # E7 out of range; 5/3 not in the set
+    primer_file = tmp_path / "odd.mid"
+    write_midi(notes_to_stream([(on, dur, (p,)) for on, dur, p in odd]), primer_file)
+    tokens, swaps = composer.primer_tokens(primer_file)
+    assert swaps["E7:1/2"].startswith("E") and swaps["E7:1/2"].endswith(":1/2"), swaps
+    assert all(t in composer.vocab.tokens for t in tokens)
+    with caplog.at_level(logging.WARNING):
+        window = composer.primer(primer_file)
+    assert "E7:1/2 -> E" in caplog.text and str(primer_file) in caplog.text
+    assert window.shape == (SEQ_LEN,) and (window != 0).all()
+    assert composer.vocab.decode(window[-len(tokens):]) == tokens, "the window ends where the primer ends"
+
+
+def test_primer_with_nothing_to_match_is_refused(composer, tmp_path):
+    empty = tmp_path / "empty.mid"
+    write_midi(notes_to_stream([]), empty)
+    with pytest.raises(ValueError, match="no pitched notes"):
+        composer.primer(empty)
+
+
+def test_write_midi_plays_the_instrument_at_the_tempo(composer, tmp_path):
+    from music21 import converter, instrument, tempo
+
+    path = tmp_path / "song.mid"
+    composer.write_midi(["C4:1", "+1", "D4:1/2", "+1/2", "E4:2"], path, program=73, bpm=100)
+    assert read_notes(path) == [(0.0, 1.0, 60), (1.0, 0.5, 62), (1.5, 2.0, 64)]
+    score = converter.parse(str(path), forceSource=True)
+    assert score.recurse().getElementsByClass(instrument.Instrument).first().midiProgram == 73
+    assert score.recurse().getElementsByClass(tempo.MetronomeMark).first().number == 100

@@ -54,11 +54,14 @@ def test_repro_builds_every_stage_for_every_genre(project):
         train = json.loads((project / f"metrics/{genre}/train/metrics.json").read_text())
         assert train["epochs"] >= 1 and train["val_loss"] > 0 and 0 <= train["val_accuracy"] <= 1
         assert (project / f"models/{genre}/model.keras").is_file()
-        samples = sorted((project / f"data/generated/{genre}").glob("*.mid"))
-        assert len(samples) == TINY["n_samples"]
-        for sample in samples:
-            onsets = {onset for onset, _, _ in read_notes(sample)}
-            assert len(onsets) == TINY["n_notes"], "every generated token is one onset"
+        generated = project / f"data/generated/{genre}"
+        records = json.loads((generated / "samples.json").read_text())
+        assert len(records) == TINY["n_samples"] == len(list(generated.glob("*.mid")))
+        for record in records:
+            assert record["n_notes"] == TINY["n_notes"] and record["tokens"], "n_notes notes per sample"
+            assert read_notes(generated / record["file"]), "the MIDI file plays notes"
+            assert all(f is None or (generated / f).is_file() for f in record["files"].values())
+        assert (generated / "index.html").is_file()
         assert (project / f"metrics/{genre}/train/plots/metrics/eval/loss.tsv").is_file()
     shown = dvc(project, "metrics", "show")
     assert "metrics/celtic/data.json" in shown and "metrics/mine/train/metrics.json" in shown

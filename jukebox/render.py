@@ -1,0 +1,149 @@
+"""Hearing and seeing a sample: a .wav through FluidSynth, a piano-roll .png, a MusicXML score, and the listening page.
+
+The generate stage, the `jukebox` command and the web app all call render_sample and the same Jinja templates
+(jukebox/templates/: `listening.html` is the page, `_sample.html` the macro `sample_card` for one sample).
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+from .artifacts import atomic_path, write_text
+from .encoding import pitch_token
+from .midi_io import Note, read_notes
+
+log = logging.getLogger(__name__)
+
+# Where Debian (fluid-soundfont-gm), Ubuntu and Homebrew-style installs put a General MIDI SoundFont.
+SOUNDFONTS = (
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "/usr/share/sounds/sf2/default-GM.sf2",
+    "/usr/share/soundfonts/default.sf2",
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+)
+SAMPLE_RATE = 44100
+# FluidSynth's default gain (0.2) is quiet next to other music; 0.5 stays clear of clipping on four-voice chords.
+GAIN = 0.5
+AUDIO_SETUP = "install the Debian packages fluidsynth and fluid-soundfont-gm (scripts/setup does)"
+
+
+@lru_cache(maxsize=None)
+def _warn_once(message: str) -> None:
+    log.warning(message)
+
+
+def audio_tools(soundfont: str | Path | None = None) -> tuple[str, Path] | None:
+    """The fluidsynth program and a SoundFont to render with, or None (warned once) when either is missing."""
+    program = shutil.which("fluidsynth")
+    if soundfont is not None:
+        found = Path(soundfont) if Path(soundfont).is_file() else None
+        missing = f"SoundFont {soundfont} does not exist"
+    else:
+        found = next((Path(p) for p in SOUNDFONTS if Path(p).is_file()), None)
+        missing = f"no General MIDI SoundFont in {', '.join(SOUNDFONTS)}"
+    if program is None or found is None:
+        reason = "the fluidsynth program is not on PATH" if program is None else missing
+        _warn_once(f"no .wav files: {reason}; {AUDIO_SETUP}. MIDI, piano roll and score are written all the same")
+        return None
+    return program, found
+
+
+def write_wav(midi_path: str | Path, wav_path: str | Path, fluidsynth: str, soundfont: Path) -> None:
+    """Render a MIDI file to a .wav with FluidSynth, atomically."""
+    with atomic_path(wav_path, suffix=".wav") as tmp:
+        result = subprocess.run(
+            [fluidsynth, "-ni", "-q", "-g", str(GAIN), "-r", str(SAMPLE_RATE), "-F", str(tmp), str(soundfont),
+             str(midi_path)],
+            capture_output=True, text=True, timeout=600,
+        )
+        if result.returncode != 0 or not tmp.stat().st_size:
+            raise RuntimeError(f"fluidsynth could not render {midi_path} (exit {result.returncode}): "
+                               f"{(result.stderr or result.stdout).strip()[-500:]}")
+
+
+def write_piano_roll(notes: Sequence[Note], path: str | Path, title: str = "") -> None:
+    """A piano-roll .png of notes `(onset, duration, pitch)`: time in quarter notes across, pitch up."""
+    import io
+
+    from matplotlib.figure import Figure
+
+    from .artifacts import write_bytes
+
+    # A Figure without pyplot: no global state and no GUI backend, safe in stages, tests and the web app.
+    fig = Figure(figsize=(12, 3.6), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    if notes:
+        onsets, durations, pitches = zip(*notes)
+        ax.barh(pitches, durations, left=onsets, height=0.8, color="#3465a4", edgecolor="#1f3b63", linewidth=0.3)
+        low, high = min(pitches), max(pitches)
+        ax.set_ylim(low - 1.5, high + 1.5)
+        ax.set_xlim(0, max(o + d for o, d in zip(onsets, durations)))
+        ticks = sorted({low, high, *(p for p in range(low, high + 1) if p % 12 == 0)})  # the range and every C
+        ax.set_yticks(ticks, [pitch_token((p,)) for p in ticks])
+    ax.set_xlabel("quarter notes")
+    ax.grid(axis="x", color="#dddddd", linewidth=0.5)
+    ax.set_title(title, fontsize=10, loc="left")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    write_bytes(path, buffer.getvalue())
+
+
+def write_musicxml(midi_path: str | Path, path: str | Path, title: str = "") -> None:
+    """A MusicXML score of a MIDI file (measures, ties and voices made by music21), for MuseScore and friends."""
+    from music21 import converter, metadata
+
+    score = converter.parse(str(midi_path), format="midi", forceSource=True)
+    score.metadata = metadata.Metadata(title=title or Path(midi_path).stem)
+    with atomic_path(path, suffix=".musicxml") as tmp:
+        score.write("musicxml", fp=str(tmp))
+
+
+def instrument_name(program: int) -> str:
+    """The General MIDI name of a program number (music21's spelling)."""
+    from music21 import instrument
+
+    return instrument.instrumentFromMidiProgram(program).instrumentName or f"program {program}"
+
+
+def render_sample(midi_path: str | Path, program: int, bpm: float, soundfont: str | Path | None = None) -> dict:
+    """Write the .wav (when FluidSynth and a SoundFont are here), .png and .musicxml beside a sample's MIDI file.
+
+    Returns what the listening page shows: file names (relative to the MIDI file's folder; `wav` is None
+    without audio), the instrument, the tempo and the length in seconds.
+    """
+    midi_path = Path(midi_path)
+    notes = read_notes(midi_path)
+    stem = midi_path.with_suffix("")
+    files = {"midi": midi_path.name, "wav": None, "png": f"{stem.name}.png", "musicxml": f"{stem.name}.musicxml"}
+    tools = audio_tools(soundfont)
+    if tools:
+        write_wav(midi_path, stem.with_suffix(".wav"), *tools)
+        files["wav"] = f"{stem.name}.wav"
+    name = instrument_name(program)
+    write_piano_roll(notes, stem.with_suffix(".png"), f"{stem.name} · {name} · {bpm:g} bpm")
+    write_musicxml(midi_path, stem.with_suffix(".musicxml"), stem.name)
+    quarters = max((o + d for o, d, _ in notes), default=0.0)
+    return {"files": files, "instrument": name, "program": program, "bpm": bpm, "seconds": round(quarters * 60 / bpm, 1)}
+
+
+def _environment():
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    return Environment(loader=PackageLoader("jukebox", "templates"), autoescape=select_autoescape(),
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def listening_page(genre: str, samples: Sequence[dict], base_url: str = "") -> str:
+    """The HTML of a genre's listening page; file links are `base_url` + the sample's file names."""
+    return _environment().get_template("listening.html").render(genre=genre, samples=samples, base_url=base_url)
+
+
+def write_listening_page(genre: str, samples: Sequence[dict], out_dir: str | Path) -> Path:
+    """Write out_dir/index.html, a page that plays, shows and describes every sample beside it."""
+    path = Path(out_dir) / "index.html"
+    write_text(path, listening_page(genre, samples))
+    return path

@@ -1,0 +1,141 @@
+import logging
+import shutil
+import wave
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from jukebox import render
+from jukebox.midi_io import notes_to_stream, read_notes, write_midi
+from jukebox.render import listening_page, render_sample, write_listening_page
+from tests.conftest import phrase_events
+
+HAVE_AUDIO = render.audio_tools() is not None
+
+
+def write_sample(folder: Path, name: str, transpose: int = 0) -> Path:
+    path = folder / f"{name}.mid"
+    write_midi(notes_to_stream(phrase_events(transpose, 2), program=40, bpm=132), path)
+    return path
+
+
+def record(midi: Path, rendered: dict, **extra) -> dict:
+    return {"name": midi.stem, "file": midi.name, **rendered, "n_notes": 18, "encoding": "rhythm",
+            "temperature": 1.0, "top_k": 0, "top_p": 0.95, "seed": 42, "primer": "validation window at token 7",
+            **extra}
+
+
+def test_render_sample_writes_picture_score_and_audio(tmp_path):
+    midi = write_sample(tmp_path, "sample_01")
+    rendered = render_sample(midi, 40, 132.0)
+    files = rendered["files"]
+    assert files == {"midi": "sample_01.mid", "wav": "sample_01.wav" if HAVE_AUDIO else None,
+                     "png": "sample_01.png", "musicxml": "sample_01.musicxml"}
+    assert rendered["instrument"] == "Violin" and rendered["bpm"] == 132.0
+    assert rendered["seconds"] == pytest.approx(16 * 60 / 132, abs=0.1), "16 quarter notes at 132 bpm"
+    png = (tmp_path / files["png"]).read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 5000
+    from music21 import converter
+
+    score = converter.parse(tmp_path / files["musicxml"])
+    assert sorted({p.midi for p in score.pitches}) == sorted({n[2] for n in read_notes(midi)})
+    if HAVE_AUDIO:
+        with wave.open(str(tmp_path / files["wav"])) as wav:
+            assert wav.getframerate() == render.SAMPLE_RATE
+            assert wav.getnframes() / wav.getframerate() >= rendered["seconds"], "the whole piece is heard"
+
+
+def test_missing_fluidsynth_warns_once_and_writes_the_rest(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    render._warn_once.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="jukebox.render"):
+        first = render_sample(write_sample(tmp_path, "a"), 0, 120.0)
+        second = render_sample(write_sample(tmp_path, "b", 2), 0, 120.0)
+    assert first["files"]["wav"] is None and second["files"]["wav"] is None
+    assert caplog.text.count("fluidsynth program is not on PATH") == 1
+    assert (tmp_path / "b.png").is_file() and (tmp_path / "b.musicxml").is_file() and not (tmp_path / "b.wav").exists()
+
+
+def test_missing_soundfont_is_named(tmp_path, caplog):
+    missing = tmp_path / "nowhere.sf2"
+    with caplog.at_level(logging.WARNING, logger="jukebox.render"):
+        assert render.audio_tools(missing) is None
+    assert str(missing) in caplog.text or shutil.which("fluidsynth") is None
+
+
+def test_listening_page_shows_each_sample_with_its_parameters(tmp_path):
+    samples = []
+    for i in (1, 2):
+        midi = write_sample(tmp_path, f"sample_0{i}", i)
+        files = {"midi": midi.name, "wav": f"sample_0{i}.wav" if i == 1 else None, "png": f"sample_0{i}.png",
+                 "musicxml": f"sample_0{i}.musicxml"}
+        samples.append(record(midi, {"files": files, "instrument": "Flute", "program": 73, "bpm": 108.0,
+                                     "seconds": 75.3}, temperature=0.0 if i == 2 else 0.9))
+    html = listening_page("folk <&>", samples, base_url="/files/folk/")
+    assert "folk &lt;&amp;&gt;" in html, "escaped"
+    assert html.count("<audio") == 1 and 'src="/files/folk/sample_01.wav"' in html
+    assert "No audio" in html, "a sample without a .wav says why"
+    assert 'src="/files/folk/sample_02.png"' in html and 'href="/files/folk/sample_02.musicxml"' in html
+    for shown in ("Flute (General MIDI 73)", "108.0 bpm", "1:15", "0.9", "always the most likely token",
+                  "top-k</th><td>off", "0.95", "validation window at token 7"):
+        assert shown in html, shown
+    page = write_listening_page("folk", samples, tmp_path)
+    assert page == tmp_path / "index.html" and 'src="sample_01.wav"' in page.read_text()
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    """Headless Debian Chromium through Selenium, with a fresh profile and nothing that calls home."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("Debian chromium and chromium-driver are not installed (scripts/setup installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
+                 "--window-size=1280,1800", "--autoplay-policy=no-user-gesture-required",
+                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.mark.slow
+def test_listening_page_plays_and_shows_in_a_real_browser(tmp_path, chromium):
+    from PIL import Image
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    out = tmp_path / "generated"
+    samples = []
+    for i in (1, 2, 3):
+        midi = write_sample(out, f"sample_0{i}", 2 * i)
+        samples.append(record(midi, render_sample(midi, 40, 132.0)))
+    page = write_listening_page("celtic", samples, out)
+    chromium.get(page.as_uri())
+    assert chromium.title == "AI Jukebox · celtic"
+
+    audios = chromium.find_elements("css selector", "audio")
+    assert len(audios) == (3 if HAVE_AUDIO else 0)
+    for audio in audios:
+        src = Path(unquote(urlparse(audio.get_attribute("src")).path))
+        assert src.is_file() and src.parent == out, src
+    # The browser decodes each .wav far enough to know its length: the file is real audio, not just present.
+    WebDriverWait(chromium, 20).until(lambda d: d.execute_script(
+        "return [...document.querySelectorAll('audio')].every(a => a.readyState >= 1 && a.duration > 1)"))
+
+    images = chromium.find_elements("css selector", "img")
+    assert len(images) == 3
+    WebDriverWait(chromium, 20).until(lambda d: d.execute_script(
+        "return [...document.images].every(i => i.complete && i.naturalWidth > 0)"))
+    assert all(Path(unquote(urlparse(i.get_attribute("src")).path)).is_file() for i in images)
+
+    shot = tmp_path / "listening-page.png"
+    assert chromium.save_screenshot(str(shot))
+    with Image.open(shot) as image:
+        colours = image.convert("RGB").resize((64, 64)).getcolors(64 * 64)
+    assert colours is not None and len(colours) > 20, "the screenshot shows something, not a blank page"

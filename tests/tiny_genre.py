@@ -1,0 +1,46 @@
+"""A tiny trained genre on disk (model, vocabulary, validation tokens, params.yaml), as the pipeline would leave it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from jukebox.dataset import Vocabulary, window_starts, windows
+from jukebox.encoding import encode
+from tests.conftest import ROOT, phrase_events
+
+SEQ_LEN = 16
+
+
+def tune_notes(transpose: int):
+    return sorted((on, dur, p) for on, dur, pitches in phrase_events(transpose, 3) for p in pitches)
+
+
+def write_tiny_genre(project: Path, genre: str = "tiny", encoding: str = "rhythm") -> Path:
+    """Train a few steps on six small tunes and write models/, data/sequences/ and params.yaml under `project`."""
+    import keras
+
+    from jukebox.model import build_model
+
+    pieces = [encode(tune_notes(shift), encoding) for shift in (0, 2, 4, 5, 7, 9)]
+    vocab = Vocabulary.build(pieces)
+    tokens = np.concatenate([vocab.ids(p) for p in pieces])
+    x, y = windows(tokens, window_starts(len(tokens), SEQ_LEN, len(tokens)), SEQ_LEN)
+    keras.utils.set_random_seed(0)
+    model = build_model(len(vocab), SEQ_LEN, "bilstm", 8, 8, 0.0, 0.02)
+    model.fit(x, y, epochs=4, batch_size=32, verbose=0)
+    models = project / "models" / genre
+    models.mkdir(parents=True, exist_ok=True)
+    model.save(models / "model.keras")
+    (models / "vocab.json").write_text(json.dumps({"encoding": encoding, **vocab.to_json()}))
+    (models / "config.json").write_text(json.dumps({"seq_len": SEQ_LEN, "encoding": encoding, "step": 0.5}))
+    sequences = project / "data" / "sequences" / genre
+    sequences.mkdir(parents=True, exist_ok=True)
+    np.save(sequences / "val.npy", tokens[: 4 * SEQ_LEN])
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params.update(seq_len=SEQ_LEN, encoding=encoding, n_notes=24, n_samples=2)
+    params["genres"] = {genre: {"source": "local", "path": "tunes", "program": 73, "bpm": 100}}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return project
