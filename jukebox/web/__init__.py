@@ -24,8 +24,6 @@ from .uploads import Limits
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
-# Room for the multipart framing and the small fields around the files themselves.
-FORM_OVERHEAD = 64 * 1024
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -48,7 +46,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.get("SECRET_KEY") or secrets.token_hex(32),
         # Werkzeug refuses a body over these limits from its headers, before reading it.
-        MAX_CONTENT_LENGTH=params.upload_max_bytes + FORM_OVERHEAD,
+        MAX_CONTENT_LENGTH=params.upload_max_bytes,
         MAX_FORM_PARTS=params.upload_max_files + 16,
         # Requests naming another host are refused: a DNS-rebinding page cannot reach the app by its own name.
         TRUSTED_HOSTS=settings.get("TRUSTED_HOSTS") or LOOPBACK_HOSTS,
@@ -63,6 +61,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     jobs = Jobs(project, make_huey(project, settings.get("REDIS_URL")))
     app.extensions["jukebox"] = Services(project, jobs, Studio(project), limits, params.generate_max_notes)
 
+    app.before_request(_guard)  # before CSRFProtect's own check: Host, cross-site and token come first
     csrf = CSRFProtect(app)
     from .api import api
     from .pages import pages
@@ -70,7 +69,6 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api)  # scripts hold no CSRF token; the cross-site and token checks below guard the API
     app.register_blueprint(pages)
     app.register_blueprint(api)
-    app.before_request(_guard)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(SecurityError, _untrusted_host)

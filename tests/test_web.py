@@ -1,0 +1,276 @@
+"""The web app through Flask's test client: every page and route, and every kind of bad input (no training here)."""
+from __future__ import annotations
+
+import io
+import re
+import stat
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jukebox.web import create_app
+from tests.conftest import copy_project, write_tune
+
+LIMITS = {"upload_max_files": 5, "upload_max_bytes": 60_000, "upload_max_ratio": 50, "generate_max_notes": 300}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A copy of the project with small upload limits and one (untrained) genre."""
+    root = copy_project(tmp_path_factory.mktemp("webproject"))
+    tunes = tmp_path_factory.mktemp("base-tunes")
+    write_tune(tunes / "a.mid")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params.update(LIMITS)
+    params["genres"] = {"base": {"source": "local", "path": str(tunes)}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "web limits"], cwd=root,
+                   check=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def client(project):
+    return create_app({"PROJECT": str(project)}).test_client()
+
+
+@pytest.fixture(scope="module")
+def tune(tmp_path_factory) -> bytes:
+    return write_tune(tmp_path_factory.mktemp("tune") / "t.mid", 0, repeats=2).read_bytes()
+
+
+def untouched(project: Path) -> None:
+    """Nothing of a refused upload reached the project."""
+    assert not (project / "collections").exists() or not any((project / "collections").iterdir())
+    assert yaml.safe_load((project / "app_genres.yaml").read_text()) == {"genres": {}}
+
+
+def post_files(client, files, name="mine", **headers):
+    data = {"name": name, "files": [(io.BytesIO(content), filename) for filename, content in files]}
+    return client.post("/api/collections", data=data, content_type="multipart/form-data", headers=headers)
+
+
+def make_zip(members: list[tuple[str, bytes]], symlink: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in members:
+            zf.writestr(name, content)
+        if symlink:
+            info = zipfile.ZipInfo(symlink)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, "/etc/passwd")
+    return buffer.getvalue()
+
+
+def csrf_token(client, path: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get(path).get_data(as_text=True))[1]
+
+
+@pytest.mark.parametrize("path, text", [("/", "Genres"), ("/generate", "No genre is trained yet"),
+                                        ("/collections", "Your collection"), ("/login", "asks for no token")])
+def test_pages_render(client, path, text):
+    response = client.get(path)
+    assert response.status_code == 200 and text in response.get_data(as_text=True)
+
+
+def test_api_genres_lists_the_project_genres(client):
+    genres = client.get("/api/genres").get_json()["genres"]
+    assert [g["name"] for g in genres] == ["base"]
+    assert genres[0]["ready"] is False and genres[0]["samples"] == []
+
+
+@pytest.mark.parametrize("files, status, message", [
+    ([], 400, "no files were uploaded"),
+    ([("empty.mid", b"")], 400, "'empty.mid' is empty"),
+    ([("song.mid", b"this is not MIDI at all")], 400, "'song.mid' is not a MIDI file"),
+    ([("broken.mid", b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\xff")], 400, "'broken.mid' is not a readable"),
+    ([("../evil.mid", b"x")], 400, "is not a plain file name"),
+    ([("/etc/passwd", b"x")], 400, "is not a plain file name"),
+    ([("bell\x07.mid", b"x")], 400, "is not a plain file name"),
+])
+def test_bad_files_are_refused_naming_the_field(client, project, files, status, message):
+    response = post_files(client, files)
+    body = response.get_json()
+    assert response.status_code == status and body["field"] == "files" and message in body["error"], body
+    untouched(project)
+
+
+def test_a_midi_file_without_notes_is_refused(client, project, tmp_path):
+    from jukebox.midi_io import notes_to_stream, write_midi
+
+    write_midi(notes_to_stream([]), tmp_path / "silence.mid")
+    body = post_files(client, [("silence.mid", (tmp_path / "silence.mid").read_bytes())]).get_json()
+    assert "'silence.mid' has no notes" in body["error"]
+    untouched(project)
+
+
+def test_too_many_files(client, project, tune):
+    response = post_files(client, [(f"t{i}.mid", tune) for i in range(LIMITS["upload_max_files"] + 1)])
+    body = response.get_json()
+    assert response.status_code == 413 and body["field"] == "files"
+    assert body["limit"] == {"upload_max_files": 5} and "upload_max_files = 5" in body["error"]
+    untouched(project)
+
+
+def test_too_many_bytes_is_refused_before_the_body_is_read(client, project):
+    class Unreadable(io.BytesIO):
+        def read(self, *args):
+            raise AssertionError("the body was read although its Content-Length is over the limit")
+
+        readline = readinto = read
+
+    response = client.post("/api/collections", input_stream=Unreadable(b"--x"),
+                           content_type="multipart/form-data; boundary=x",
+                           environ_overrides={"CONTENT_LENGTH": str(LIMITS["upload_max_bytes"] * 2)})
+    body = response.get_json()
+    assert response.status_code == 413 and body["field"] == "files"
+    assert body["limit"] == {"upload_max_bytes": 60_000} and "upload_max_bytes = 60000" in body["error"]
+    untouched(project)
+
+
+def test_too_many_bytes_in_the_page_form_shows_beside_the_field(client, project, tune):
+    token = csrf_token(client, "/collections")
+    big = [(io.BytesIO(tune * 200), f"t{i}.mid") for i in range(3)]
+    response = client.post("/collections", data={"csrf_token": token, "name": "big", "files": big},
+                           content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 413
+    assert re.search(r'class="field invalid">\s*<label for="files".*?upload_max_bytes = 60000', page, re.S)
+    untouched(project)
+
+
+@pytest.mark.parametrize("members, symlink, message", [
+    ([("../../escape.mid", b"MThd")], None, "points outside the zip"),
+    ([("/abs/path.mid", b"MThd")], None, "points outside the zip"),
+    ([("C:/windows.mid", b"MThd")], None, "points outside the zip"),
+    ([("ok.mid", b"MThd")], "link.mid", "is a symbolic link"),
+    ([("inner.zip", b"PK\x03\x04")], None, "a zip inside the zip"),
+    ([("sneaky.mid", make_zip([("x.mid", b"MThd")]))], None, "a zip inside the zip"),
+    ([("bomb.mid", b"\0" * 50_000)], None, "zip bomb"),
+    ([(f"t{i}.mid", b"MThd") for i in range(6)], None, "upload_max_files = 5"),
+    ([("notes.txt", b"just text")], None, "'notes.txt' is not a MIDI file"),
+])
+def test_unsafe_zips_are_refused(client, project, members, symlink, message):
+    response = post_files(client, [("music.zip", make_zip(members, symlink))])
+    body = response.get_json()
+    assert 400 <= response.status_code < 500 and body["field"] == "files" and message in body["error"], body
+    untouched(project)
+
+
+def test_zip_bomb_names_its_limit(client):
+    body = post_files(client, [("music.zip", make_zip([("bomb.mid", b"\0" * 50_000)]))]).get_json()
+    assert body["limit"] == {"upload_max_ratio": 50}
+
+
+@pytest.mark.parametrize("name, status, message", [
+    ("", 400, "must be a short lowercase slug"),
+    ("Bad Name", 400, "must be a short lowercase slug"),
+    ("../etc", 400, "must be a short lowercase slug"),
+    ("x" * 40, 400, "must be a short lowercase slug"),
+    ("base", 409, "exists already"),
+])
+def test_bad_genre_names(client, project, tune, name, status, message):
+    response = post_files(client, [("t.mid", tune)], name=name)
+    body = response.get_json()
+    assert response.status_code == status and body["field"] == "name" and message in body["error"]
+    untouched(project)
+
+
+def test_cross_site_requests_are_refused(client, project, tune):
+    for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"},
+                    {"Sec-Fetch-Site": "same-site"}):
+        response = post_files(client, [("t.mid", tune)], **headers)
+        assert response.status_code == 403 and "cross-site" in response.get_json()["error"]
+    untouched(project)
+    same_origin = post_files(client, [], **{"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"})
+    assert same_origin.status_code == 400, "the app's own pages pass"
+
+
+def test_unknown_host_is_refused(client):
+    response = client.get("/", headers={"Host": "rebinding.attacker.example"})
+    assert response.status_code == 400 and response.get_json()["field"] == "Host"
+
+
+def test_page_forms_need_their_csrf_token(client, project, tune):
+    response = client.post("/collections", data={"name": "mine", "files": [(io.BytesIO(tune), "t.mid")]},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and "CSRF" in response.get_data(as_text=True)
+    untouched(project)
+
+
+def test_page_form_shows_the_message_next_to_the_field(client, project):
+    token = csrf_token(client, "/collections")
+    response = client.post("/collections", data={"csrf_token": token, "name": "Bad Name", "files": []},
+                           content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert re.search(r'class="field invalid">\s*<label for="name".*?<p class="error" id="name-error">must be a short',
+                     page, re.S)
+    untouched(project)
+
+
+def test_generate_refuses_an_unknown_genre(client):
+    response = client.post("/api/generate", json={"genre": "jazz"})
+    body = response.get_json()
+    assert response.status_code == 404 and body["field"] == "genre" and "'jazz'" in body["error"]
+
+
+def test_jobs_api_unknown_job(client):
+    assert client.get("/api/jobs/0123456789ab").status_code == 404
+    assert client.get("/api/jobs/../../etc").status_code == 404
+    assert client.post("/api/jobs/0123456789ab/cancel").status_code == 404
+    assert client.get("/jobs/0123456789ab").status_code == 404
+
+
+def test_upload_queues_a_job_and_cancel_removes_the_genre(client, project, tune):
+    """No worker runs here: the job waits in the queue; content decides MIDI, names are made safe."""
+    response = post_files(client, [("Süße Melodie (1).txt", tune), ("Süße Melodie (1).mid", tune[:-1] + tune[-1:])])
+    job = response.get_json()
+    assert response.status_code == 202 and job["status"] == "queued" and job["genre"] == "mine"
+    assert response.headers["Location"] == f"/api/jobs/{job['id']}"
+    stored = sorted(p.name for p in (project / "collections" / "mine").iterdir())
+    assert stored == ["Sue_Melodie_1-2.mid", "Sue_Melodie_1.mid"]
+    assert yaml.safe_load((project / "app_genres.yaml").read_text())["genres"]["mine"]["path"] == "collections/mine"
+    assert "mine" in [g["name"] for g in client.get("/api/genres").get_json()["genres"]]
+    assert "queued" in client.get(job["page"]).get_data(as_text=True)
+    assert post_files(client, [("t.mid", tune)], name="mine").status_code == 409, "never overwritten"
+
+    assert client.post(f"/api/jobs/{job['id']}/retry").status_code == 409, "only an interrupted job is retried"
+    cancelled = client.post(f"/api/jobs/{job['id']}/cancel").get_json()
+    assert cancelled["status"] == "cancelled" and "removed" in cancelled["message"]
+    untouched(project)
+    assert client.post(f"/api/jobs/{job['id']}/cancel").status_code == 409
+
+
+def test_page_upload_redirects_to_its_job(client, project, tune):
+    token = csrf_token(client, "/collections")
+    response = client.post("/collections", data={"csrf_token": token, "name": "paged",
+                                                 "files": [(io.BytesIO(make_zip([("a.mid", tune)])), "a.zip")]},
+                           content_type="multipart/form-data")
+    assert response.status_code == 303
+    job_page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Genre paged" in job_page and "queued" in job_page
+    job_id = response.headers["Location"].rsplit("/", 1)[1]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', job_page)[1]
+    assert client.post(f"/jobs/{job_id}/cancel", data={"csrf_token": token}).status_code == 303
+    untouched(project)
+
+
+def test_a_token_guards_writes_when_the_app_asks_one(project, tune):
+    client = create_app({"PROJECT": str(project), "TOKEN": "s3cret"}).test_client()
+    assert client.get("/").status_code == 200, "reading needs no token"
+    refused = post_files(client, [("t.mid", tune)])
+    assert refused.status_code == 401 and refused.get_json()["field"] == "Authorization"
+    wrong = post_files(client, [], Authorization="Bearer nope")
+    assert wrong.status_code == 401
+    allowed = post_files(client, [], Authorization="Bearer s3cret")
+    assert allowed.status_code == 400 and "no files" in allowed.get_json()["error"]
+    assert client.post("/collections", data={}).headers["Location"].startswith("/login")
+    token = csrf_token(client, "/login")
+    assert client.post("/login", data={"csrf_token": token, "token": "nope"}).status_code == 401
+    assert client.post("/login", data={"csrf_token": token, "token": "s3cret"}).status_code == 303
+    assert post_files(client, []).status_code == 400, "the browser session now holds the token"
+    untouched(project)
