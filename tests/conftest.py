@@ -52,3 +52,37 @@ def copy_project(dest: Path) -> Path:
                 ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init"]):
         subprocess.run(cmd, cwd=dest, check=True)
     return dest
+
+
+# Small enough that a genre goes through every stage in about half a minute on two cores.
+WEB_TINY = dict(seq_len=8, units=8, embedding_dim=8, epochs=1, windows_per_epoch=64, val_windows=32, batch_size=32,
+                n_notes=20, n_samples=1, val_fraction=0.25, patience=1, jobs=1, min_count=1)
+
+
+def run_dvc(project: Path, *args: str) -> str:
+    """Run dvc in a project with this environment's Python first on PATH (the stages call `python`)."""
+    import os
+    import sys
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(["dvc", *args], cwd=project, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory) -> Path:
+    """A project copy with tiny parameters whose one genre, `base`, went through the whole pipeline (web tests)."""
+    import yaml
+
+    root = copy_project(tmp_path_factory.mktemp("trained"))
+    tunes = tmp_path_factory.mktemp("base-tunes")
+    for i, shift in enumerate([0, 2, 3, 5, 7, 8]):
+        write_tune(tunes / f"tune_{i}.mid", shift, repeats=2)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params.update({k: v for k, v in WEB_TINY.items() if k in params or k != "min_count"})
+    params["genres"] = {"base": {"source": "local", "path": str(tunes)}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "tiny"], cwd=root, check=True)
+    run_dvc(root, "repro")
+    return root
