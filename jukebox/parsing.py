@@ -24,11 +24,12 @@ RECORD_FORMAT = 1  # raise when a cached record changes shape
 
 def parser_version() -> str:
     """A short hash of everything that decides a file's notes: midi_io.py, music21's version, the record format."""
-    import music21
+    from importlib.metadata import version
 
     from . import midi_io
 
-    fingerprint = Path(midi_io.__file__).read_bytes() + f"|{music21.__version__}|{RECORD_FORMAT}".encode()
+    # The installed version from package metadata: importing music21 would cost a warm run most of its time.
+    fingerprint = Path(midi_io.__file__).read_bytes() + f"|{version('music21')}|{RECORD_FORMAT}".encode()
     return sha256(fingerprint)[:16]
 
 

@@ -1,0 +1,162 @@
+"""The measurements of `benchmarks.speed`, one per child process: `python -m benchmarks.measurements TASK SPEC`.
+
+Each prints one line `BENCHMARK-RESULT {json}`; running alone in its process makes its peak RSS its own.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULT = "BENCHMARK-RESULT "
+
+def rss_mb() -> float:
+    """This process's resident memory now, in MB (Linux /proc; elsewhere the peak so far)."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, in MB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def epoch_clock(target: float | None = None, budget: float | None = None):
+    """A Keras callback timing training apart from validation, recording (training seconds, val_loss) per epoch."""
+    import keras
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.seconds, self.epochs, self.curve, self.started = 0.0, [], [], None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_test_begin(self, logs=None):
+            self._stop_clock()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self._stop_clock()
+            self.epochs.append(self.seconds)
+            if "val_loss" in logs:
+                self.curve.append((round(self.seconds, 2), float(logs["val_loss"])))
+                if (target is not None and logs["val_loss"] <= target) or (budget and self.seconds > budget):
+                    self.model.stop_training = True
+
+        def _stop_clock(self):
+            if self.started is not None:
+                self.seconds += time.perf_counter() - self.started
+                self.started = None
+
+    return Clock()
+
+
+def measure_training(spec: dict) -> dict:
+    """Training windows per second after a warm-up epoch, and peak RSS, for `approach` this or 2018."""
+    profile = {"python": rss_mb()}
+    import keras
+
+    from benchmarks import approach_2018
+    from jukebox.dataset import training_dataset
+    from jukebox.model import build_model
+
+    profile["tensorflow"] = rss_mb()
+    keras.utils.set_random_seed(0)
+    tokens = np.load(spec["train"])
+    seq_len, vocab, batch, windows = spec["seq_len"], spec["vocab_size"], spec["batch_size"], spec["windows"]
+    if spec["approach"] == "2018":
+        model = approach_2018.build_model(seq_len, vocab, spec["units"], spec["dropout"], spec["learning_rate"])
+        profile["model"] = rss_mb()
+        x, y = approach_2018.training_arrays(tokens, seq_len, vocab)
+        input_bytes = x.nbytes + y.nbytes
+        fit = dict(x=x, y=y, batch_size=batch, steps_per_epoch=windows // batch)
+    else:
+        model = build_model(vocab, seq_len, "bilstm", spec["embedding_dim"], spec["units"], spec["dropout"],
+                            spec["learning_rate"])
+        profile["model"] = rss_mb()
+        input_bytes = tokens.nbytes
+        fit = dict(x=training_dataset(tokens, seq_len, batch, windows, seed=0))
+    profile["data"] = rss_mb()
+    clock = epoch_clock()
+    model.fit(**fit, epochs=spec["epochs"], callbacks=[clock], verbose=0)
+    profile["trained"] = rss_mb()
+    timed = clock.epochs[-1] - clock.epochs[0]
+    return {"windows_per_second": windows * (spec["epochs"] - 1) / timed, "peak_rss_mb": peak_rss_mb(),
+            "profile_mb": {k: round(v) for k, v in profile.items()}, "input_mb": input_bytes / 2**20}
+
+
+def measure_generation(spec: dict) -> dict:
+    """Notes per second composing n_samples pieces: this project's generate(), or the 2018 predict-per-note loop."""
+    import keras
+
+    from benchmarks import approach_2018
+    from jukebox.dataset import window_starts, windows
+    from jukebox.generation import generate
+    from jukebox.model import build_model, next_token_model
+
+    keras.utils.set_random_seed(0)
+    val = np.load(spec["val"])
+    seq_len, vocab, n_samples = spec["seq_len"], spec["vocab_size"], spec["n_samples"]
+    primers, _ = windows(val, window_starts(len(val), seq_len, n_samples), seq_len)
+    if spec["architecture"] == "2018":
+        model = approach_2018.build_model(seq_len, vocab, spec["units"], spec["dropout"], spec["learning_rate"])
+        approach_2018.compose(model, primers[0], 1, vocab)  # warm-up call, not timed: favours the baseline
+        started = time.perf_counter()
+        for primer in primers:
+            approach_2018.compose(model, primer, spec["n_notes"], vocab)
+    else:
+        model = next_token_model(build_model(vocab, seq_len, spec["architecture"], spec["embedding_dim"],
+                                             spec["units"], spec["dropout"], spec["learning_rate"],
+                                             layers=spec["layers"]))
+        started = time.perf_counter()  # includes building and compiling the step: what a stage pays
+        generate(model, primers, spec["n_notes"], 1.0, seed=0)
+    seconds = time.perf_counter() - started
+    return {"notes_per_second": len(primers) * spec["n_notes"] / seconds, "seconds": seconds}
+
+
+def measure_race(spec: dict) -> dict:
+    """Train with the project's trainer; the curve of (training seconds, next-token val_loss) per epoch."""
+    import keras
+
+    from jukebox.dataset import training_dataset, validation_data
+    from jukebox.model import build_model, is_causal
+
+    keras.utils.set_random_seed(0)
+    train, val = np.load(spec["train"]), np.load(spec["val"])
+    causal = is_causal(spec["architecture"])
+    model = build_model(spec["vocab_size"], spec["seq_len"], spec["architecture"], spec["embedding_dim"],
+                        spec["units"], spec["dropout"], spec["learning_rate"], layers=spec["layers"])
+    data = training_dataset(train, spec["seq_len"], spec["batch_size"], spec["windows_per_epoch"], 0,
+                            every_position=causal)
+    clock = epoch_clock(spec.get("target"), spec.get("budget"))
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec["patience"])
+    model.fit(data, validation_data=validation_data(val, spec["seq_len"], spec["val_windows"], causal),
+              epochs=spec["epochs"], callbacks=[clock, stop], verbose=0)
+    return {"curve": clock.curve, "parameters": model.count_params()}
+
+
+def measure_parsing(spec: dict) -> dict:
+    """Files per second parsing with `jobs` processes and the cache folder given (cold when it is empty)."""
+    from jukebox.parsing import NoteCache, parse_files, parser_version
+
+    files = [Path(f) for f in spec["files"]]
+    started = time.perf_counter()
+    _, cached = parse_files(files, spec["jobs"], NoteCache(spec["cache"], parser_version()))
+    return {"files_per_second": len(files) / (time.perf_counter() - started), "cached": cached}
+
+
+MEASUREMENTS = {"training": measure_training, "generation": measure_generation, "race": measure_race,
+                "parsing": measure_parsing}
+
+
+if __name__ == "__main__":
+    task, spec = sys.argv[1], json.loads(sys.argv[2])
+    print(RESULT + json.dumps(MEASUREMENTS[task](spec)), flush=True)
