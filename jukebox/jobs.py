@@ -24,6 +24,7 @@ import psutil
 import yaml
 from huey import SqliteHuey
 from huey.constants import EmptyData
+from huey.exceptions import TaskLockedException
 from huey.signals import SIGNAL_INTERRUPTED
 
 from .app_genres import STATE_DIR, remove_genre
@@ -121,8 +122,7 @@ class Jobs:
         self.huey = huey
         # One training at a time, across every worker on this backend (DVC locks a project to one run anyway).
         self._training = huey.lock_task("jukebox-training")
-        # A second worker finding the lock taken retries later instead of failing the job.
-        self._task = huey.task(name="jukebox.pipeline", retries=100_000, retry_delay=10)(self._execute)
+        self._task = huey.task(name="pipeline")(self._execute)
         self._stopping = threading.Event()
         self._current: dict | None = None
         huey.signal(SIGNAL_INTERRUPTED)(self._on_interrupted)
@@ -240,8 +240,13 @@ class Jobs:
         record = self._load(job_id)
         if record is None or record["status"] != "queued":
             return  # cancelled while queued, or run already
-        with self._training:
-            self._run(record)
+        try:
+            with self._training:
+                self._run(record)
+        except TaskLockedException:
+            # Another worker on this backend is training: this job waits its turn in the queue.
+            record["task_id"] = self._task.schedule((job_id,), delay=10).id
+            self._save(record)
 
     def _run(self, record: dict) -> None:
         genre, job_id = record["genre"], record["id"]

@@ -43,7 +43,8 @@ class _Gunicorn(BaseApplication):
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # an option older gunicorns lack is skipped, as gunicorn's own example does
+                self.cfg.set(key, value)
 
     def load(self):
         from . import create_app
@@ -63,7 +64,9 @@ def serve(project: Path, host: str, port: int, token: str | None, hosts: list[st
                 "SECRET_KEY": secrets.token_hex(32), "REDIS_URL": redis_url}
     options = {"bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}", "workers": 1,
                "worker_class": "gthread", "threads": threads, "timeout": 120, "graceful_timeout": 10,
-               "loglevel": "info", "proc_name": "jukebox-web"}
+               "loglevel": "info", "proc_name": "jukebox-web",
+               # gunicorn >= 25 opens a control socket in ~/.gunicorn; the app needs none, and two apps would share it
+               "control_socket_disable": True}
     jobs = None
     if worker:
         # Its own session: Ctrl-C reaches serve alone, which then stops the worker with SIGTERM (jobs interrupted).
