@@ -159,7 +159,9 @@ def _rhythm_encode(notes: Sequence[Note]) -> list[str]:
         onset = _on_grid(onset)
         tokens += shift_tokens(onset - time)
         time = onset
-        tokens += [f"{pitch_token((p,))}:{Fraction(d).limit_denominator(GRID.denominator)}" for _, d, p in group]
+        # Lowest note first: with one note per pitch and onset, pitches rise strictly within a chord.
+        tokens += [f"{pitch_token((p,))}:{Fraction(d).limit_denominator(GRID.denominator)}"
+                   for _, d, p in sorted(group, key=lambda n: n[2])]
     return tokens
 
 
@@ -204,6 +206,32 @@ def decode(tokens: Sequence[str], encoding: str, step: float = 0.5) -> list[Even
                 i += 1
         return events
     return _rhythm_decode(tokens)
+
+
+def follow_matrix(tokens: Sequence[str], encoding: str):
+    """Which token may follow which in a well-formed sequence: a (vocab, vocab) 0/1 array, or None (`pitch`).
+
+    `rhythm` writes each onset's notes lowest first and each gap's shifts largest first (only the largest
+    shift repeats), so after a note only a higher note or a shift may come, and after a shift only a note
+    or a smaller shift. Masking the rest keeps sampling, and argmax above all, out of silent shift loops.
+    """
+    import numpy as np
+
+    _check(encoding)
+    if encoding == "pitch":
+        return None
+    parsed = [parse_rhythm_token(t) for t in tokens]
+    valid = np.array([p is not None for p in parsed])
+    shift = np.array([p is not None and p[0] is None for p in parsed])
+    note = valid & ~shift
+    pitch = np.array([p[0] if p is not None and p[0] is not None else -1 for p in parsed])
+    value = np.array([float(p[1]) if p is not None else 0.0 for p in parsed])
+    longest = shift & (value == float(SHIFTS[-1]))
+    after_note = note[:, None] & ((note[None, :] & (pitch[None, :] > pitch[:, None])) | shift[None, :])
+    smaller_shift = shift[None, :] & ((value[None, :] < value[:, None]) | (longest[:, None] & longest[None, :]))
+    after_shift = shift[:, None] & (note[None, :] | smaller_shift)
+    # Anything may follow a token outside the grammar (the unknown token in a primer).
+    return (after_note | after_shift | ~valid[:, None]).astype(np.float64)
 
 
 def is_note(token: str, encoding: str) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .encoding import decode, first_notes, is_note
+from .encoding import decode, first_notes, follow_matrix, is_note
 
 log = logging.getLogger(__name__)
 # Rounds of generation Composer.compose runs at most to reach n_notes notes in every sample.
@@ -48,11 +48,13 @@ def sample(probs: np.ndarray, temperature: float, rng: np.random.Generator, top_
 
 
 def generate(model, primers: np.ndarray, n_notes: int, temperature: float, seed: int,
-             banned: tuple[int, ...] = (0,), top_k: int = 0, top_p: float = 1.0) -> np.ndarray:
+             banned: tuple[int, ...] = (0,), top_k: int = 0, top_p: float = 1.0,
+             follow: np.ndarray | None = None) -> np.ndarray:
     """Continue every primer window (batch, seq_len) by n_notes tokens, all samples in one batch.
 
     One compiled step per note for the whole batch (a causal model carries its state forward and reads one
-    token; a bilstm re-reads the window); `banned` ids (the unknown token) are never drawn.
+    token; a bilstm re-reads the window); `banned` ids (the unknown token) are never drawn, and with a
+    `follow` matrix (vocab, vocab) of 0/1 only tokens allowed after each sample's previous one.
     """
     import tensorflow as tf
 
@@ -65,6 +67,9 @@ def generate(model, primers: np.ndarray, n_notes: int, temperature: float, seed:
     for i in tqdm(range(n_notes), desc="generate", unit="note", leave=False):
         p = probs.numpy()
         p[:, list(banned)] = 0.0
+        if follow is not None:
+            allowed = p * follow[out[:, i - 1] if i else np.asarray(primers)[:, -1]]
+            p = np.where(allowed.sum(axis=-1, keepdims=True) > 0, allowed, p)
         out[:, i] = sample(p, temperature, rng, top_k, top_p)
         if i + 1 < n_notes:
             probs, state = advance(state, tf.constant(out[:, i]))
@@ -135,19 +140,26 @@ class Composer:
         window = np.asarray(primers, dtype=np.int32)
         pieces: list[list[str]] = [[] for _ in window]
         per_note = self.tokens_per_note()
+        follow = follow_matrix(self.vocab.tokens, self.encoding)
+        counts = [0] * len(pieces)
         for round_ in range(MAX_ROUNDS):
-            missing = max(n_notes - sum(is_note(t, self.encoding) for t in piece) for piece in pieces)
+            missing = max(n_notes - c for c in counts)
             if missing <= 0:
                 break
             # A little more than the genre's usual share of time shifts; the rare piece still short gets another round.
             n_tokens = int(np.ceil(missing * per_note * 1.1))
-            ids = generate(self.model, window, n_tokens, temperature, seed + round_, top_k=top_k, top_p=top_p)
+            ids = generate(self.model, window, n_tokens, temperature, seed + round_, top_k=top_k, top_p=top_p,
+                           follow=follow)
             window = np.concatenate([window, ids], axis=1)[:, -window.shape[1] :]
             for piece, row in zip(pieces, ids):
                 piece.extend(self.vocab.decode(row))
-        else:
-            log.warning("after %d rounds some samples have fewer than %d notes (the model mostly writes time shifts)",
-                        MAX_ROUNDS, n_notes)
+            new_counts = [sum(is_note(t, self.encoding) for t in piece) for piece in pieces]
+            if new_counts == counts:
+                break
+            counts = new_counts
+        if min(counts) < n_notes:
+            log.warning("some samples have fewer than %d notes (%d): the model writes mostly time shifts",
+                        n_notes, min(counts))
         return [first_notes(piece, n_notes, self.encoding) for piece in pieces]
 
     def write_midi(self, tokens: list[str], path: str | Path, program: int = 0, bpm: float = 120.0) -> None:

@@ -42,6 +42,28 @@ def read_notes(path: str | Path) -> list[Note]:
     return sorted(set(notes))
 
 
+def played_notes(path: str | Path) -> list[Note]:
+    """Every note exactly as a MIDI file plays it, note-on to note-off, all tracks merged, in time order.
+
+    Reads the MIDI events alone (no score: no quantizing, no chords, no ties), so it is fast and exact;
+    read_notes is the musical reading the pipeline learns from.
+    """
+    from music21 import midi
+    from music21.midi.translate import getNotesFromEvents, getTimeForEvents
+
+    file = midi.MidiFile()
+    try:
+        file.open(str(path))
+        file.read()
+    except Exception as exc:
+        raise ValueError(f"{path}: not a readable MIDI file ({type(exc).__name__}: {exc})") from exc
+    finally:
+        file.close()
+    tpq = file.ticksPerQuarterNote
+    return sorted((_q(n.onTime / tpq), _q((n.offTime - n.onTime) / tpq), int(n.event.pitch))
+                  for track in file.tracks for n in getNotesFromEvents(getTimeForEvents(track)))
+
+
 def notes_to_stream(events: Sequence[tuple[float, float, Sequence[int]]], program: int = 0, bpm: float = 120.0):
     """A music21 Score from events `(onset, duration, pitches)`: one pitch makes a note, several a chord."""
     from music21 import chord, instrument, note, stream, tempo

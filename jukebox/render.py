@@ -14,7 +14,7 @@ from typing import Sequence
 
 from .artifacts import atomic_path, write_text
 from .encoding import pitch_token
-from .midi_io import Note, read_notes
+from .midi_io import Note, played_notes
 
 log = logging.getLogger(__name__)
 
@@ -115,17 +115,22 @@ def render_sample(midi_path: str | Path, program: int, bpm: float, soundfont: st
     Returns what the listening page shows: file names (relative to the MIDI file's folder; `wav` is None
     without audio), the instrument, the tempo and the length in seconds.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     midi_path = Path(midi_path)
-    notes = read_notes(midi_path)
+    notes = played_notes(midi_path)
     stem = midi_path.with_suffix("")
     files = {"midi": midi_path.name, "wav": None, "png": f"{stem.name}.png", "musicxml": f"{stem.name}.musicxml"}
     tools = audio_tools(soundfont)
-    if tools:
-        write_wav(midi_path, stem.with_suffix(".wav"), *tools)
-        files["wav"] = f"{stem.name}.wav"
     name = instrument_name(program)
-    write_piano_roll(notes, stem.with_suffix(".png"), f"{stem.name} · {name} · {bpm:g} bpm")
-    write_musicxml(midi_path, stem.with_suffix(".musicxml"), stem.name)
+    # FluidSynth runs in its own process while Python draws the piano roll and writes the score.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        audio = pool.submit(write_wav, midi_path, stem.with_suffix(".wav"), *tools) if tools else None
+        write_piano_roll(notes, stem.with_suffix(".png"), f"{stem.name} · {name} · {bpm:g} bpm")
+        write_musicxml(midi_path, stem.with_suffix(".musicxml"), stem.name)
+        if audio:
+            audio.result()
+            files["wav"] = f"{stem.name}.wav"
     quarters = max((o + d for o, d, _ in notes), default=0.0)
     return {"files": files, "instrument": name, "program": program, "bpm": bpm, "seconds": round(quarters * 60 / bpm, 1)}
 

@@ -11,6 +11,7 @@ from jukebox.encoding import (
     decode,
     encode,
     first_notes,
+    follow_matrix,
     group_onsets,
     is_note,
     nearest_token,
@@ -20,27 +21,12 @@ from jukebox.encoding import (
     snap_duration,
     token_pitches,
 )
-from jukebox.midi_io import notes_to_stream, read_notes, write_midi
+from jukebox.midi_io import notes_to_stream, played_notes, read_notes, write_midi
 from tests.conftest import phrase_events
 
 
 def notes_of(events):
     return sorted((on, dur, p) for on, dur, pitches in events for p in pitches)
-
-
-def midi_file_notes(path):
-    """Every note of a MIDI file as stored (note-on to note-off, in quarter notes), bypassing music21's stream
-    reader, which merges notes that start together and end within a sixteenth into one chord."""
-    from music21 import midi
-    from music21.midi.translate import getNotesFromEvents, getTimeForEvents
-
-    mf = midi.MidiFile()
-    mf.open(str(path))
-    mf.read()
-    mf.close()
-    tpq = mf.ticksPerQuarterNote
-    return sorted((round(n.onTime / tpq, 4), round((n.offTime - n.onTime) / tpq, 4), n.event.pitch)
-                  for track in mf.tracks for n in getNotesFromEvents(getTimeForEvents(track)))
 
 
 # --- pitch: the 2018 encoding ------------------------------------------------------------------------------
@@ -133,6 +119,18 @@ def test_notes_and_first_notes():
     assert first_notes(["C4", "<unk>", "0.4.7", "D4"], 2, "pitch") == ["C4", "<unk>", "0.4.7"]
 
 
+def test_follow_matrix_is_the_grammar_of_rhythm_tokens():
+    tokens = ["<unk>", "C4:1", "E4:1", "E4:1/2", "G4:1", "+1/2", "+1/4", "+1", "+4"]
+    follow = follow_matrix(tokens, "rhythm")
+    allowed = {(a, b) for i, a in enumerate(tokens) for j, b in enumerate(tokens) if follow[i, j]}
+    assert {("E4:1", "G4:1"), ("E4:1", "+1/2"), ("+1/2", "+1/4"), ("+1/2", "C4:1"), ("+4", "+4"), ("+4", "+1"),
+            ("<unk>", "+1/2")} <= allowed
+    forbidden = {("E4:1", "C4:1"), ("E4:1", "E4:1/2"), ("E4:1", "E4:1"), ("+1/2", "+1/2"), ("+1/2", "+1"),
+                 ("+1/4", "+1/2"), ("+1", "+1")}
+    assert not forbidden & allowed
+    assert follow_matrix(["C4", "0.4.7"], "pitch") is None, "the 2018 encoding has no grammar"
+
+
 def test_nearest_token_keeps_kind_pitch_class_and_rhythm():
     known = ["C#6:1/2", "D4:1/2", "E4:1/4", "E4:1", "+1/6", "+1/2", "C4:1"]
     assert nearest_token("C#8:1/2", known, "rhythm") == "C#6:1/2", "out of range: the same note, octaves in"
@@ -175,6 +173,11 @@ def test_midi_to_tokens_to_midi_keeps_every_note_of_real_pieces(real_pieces, col
         assert len(on_grid) > 20
         tokens = encode(on_grid, "rhythm")
         assert len(set(tokens)) < len(tokens) / 2, "a small vocabulary: tokens repeat"
+        vocab = sorted(set(tokens))
+        follow, index = follow_matrix(vocab, "rhythm"), {t: i for i, t in enumerate(vocab)}
+        assert all(follow[index[a], index[b]] for a, b in zip(tokens, tokens[1:])), "real music obeys the grammar"
         out = tmp_path / path.name
         write_midi(notes_to_stream(decode(tokens, "rhythm"), program=40, bpm=120), out)
-        assert midi_file_notes(out) == on_grid, f"{path.name}: every pitch, onset and duration survives"
+        # played_notes reads the file's note events: music21's score reader would merge notes that start
+        # together and end within a sixteenth into one chord.
+        assert played_notes(out) == on_grid, f"{path.name}: every pitch, onset and duration survives"

@@ -3,7 +3,7 @@ import logging
 import numpy as np
 import pytest
 
-from jukebox.encoding import is_note
+from jukebox.encoding import follow_matrix, is_note
 from jukebox.generation import Composer, generate, sample
 from jukebox.midi_io import notes_to_stream, read_notes, write_midi
 from jukebox.model import build_model
@@ -56,6 +56,15 @@ def test_banned_tokens_are_never_drawn_even_when_hot():
     assert 0 not in draws and 2 in draws
 
 
+def test_generate_draws_only_what_may_follow():
+    model = build_model(5, 4, "bilstm", 4, 4, 0.0, 0.01)
+    follow = np.array([[1, 1, 1, 1, 1], [0, 0, 1, 0, 0], [0, 0, 0, 1, 1], [0, 1, 0, 0, 0], [0, 1, 0, 0, 0]], float)
+    primers = np.array([[1, 2, 3, 4], [4, 3, 2, 1]], dtype=np.int32)
+    out = generate(model, primers, 30, 2.0, seed=1, follow=follow)
+    rows = np.concatenate([primers[:, -1:], out], axis=1)
+    assert all(follow[a, b] for row in rows for a, b in zip(row, row[1:]))
+
+
 def test_generate_passes_top_k_and_top_p_on():
     model = build_model(6, 5, "bilstm", 4, 4, 0.0, 0.01)
     primers = np.array([[1, 2, 3, 4, 5]] * 3, dtype=np.int32)
@@ -81,6 +90,9 @@ def test_compose_gives_every_sample_its_notes_in_one_reproducible_batch(composer
         assert "<unk>" not in tokens
         assert {t for t in tokens if t.startswith("+")}, "rhythm: time moves on between onsets"
     assert composer.compose(primers, 40, 1.0, seed=5, top_p=0.95) == pieces, "same seed, same music"
+    follow, index = follow_matrix(composer.vocab.tokens, "rhythm"), {t: i for i, t in enumerate(composer.vocab.tokens)}
+    assert all(follow[index[a], index[b]] for tokens in pieces for a, b in zip(tokens, tokens[1:])), \
+        "well-formed: chords rise, shifts shrink"
     greedy = composer.compose(primers, 40, 0.0, seed=1)
     assert greedy[0] == greedy[1], "temperature 0 is deterministic: same primer, same piece"
     assert composer.tokens_per_note() > 1.5
