@@ -90,6 +90,7 @@ def measure_training(spec: dict) -> dict:
     profile["trained"] = rss_mb()
     timed = clock.epochs[-1] - clock.epochs[0]
     return {"windows_per_second": windows * (spec["epochs"] - 1) / timed, "peak_rss_mb": peak_rss_mb(),
+            "load_1min": os.getloadavg()[0],
             "profile_mb": {k: round(v) for k, v in profile.items()}, "input_mb": input_bytes / 2**20}
 
 
@@ -148,9 +149,17 @@ def measure_parsing(spec: dict) -> dict:
     from jukebox.parsing import NoteCache, parse_files, parser_version
 
     files = [Path(f) for f in spec["files"]]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     _, cached = parse_files(files, spec["jobs"], NoteCache(spec["cache"], parser_version()))
-    return {"files_per_second": len(files) / (time.perf_counter() - started), "cached": cached}
+    seconds = time.perf_counter() - started
+    # CPU seconds per wall second: how many cores the parse really got (2 workers on 2 free cores give ~2).
+    return {"files_per_second": len(files) / seconds, "cached": cached,
+            "cores_used": round((_cpu_seconds() - cpu) / seconds, 2), "load_1min": os.getloadavg()[0]}
+
+
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 MEASUREMENTS = {"training": measure_training, "generation": measure_generation, "race": measure_race,

@@ -163,7 +163,8 @@ def table(r: dict) -> str:
                     f" | bilstm: {race_['bilstm_seconds']:.0f} s | "
                     f"1/{race_['bilstm_seconds'] / race_['lstm_seconds']:.1f} | <= 1/5 |")
     one, two, warm = p["cold_1"]["files_per_second"], p["cold_2"]["files_per_second"], p["warm_2"]["files_per_second"]
-    rows.append(f"| parsing files/s, 2 workers vs 1 | {two:.1f} | {one:.1f} | {two / one:.2f}x | >= 1.7x |")
+    cores = f"{p['cold_2'].get('cores_used', 0):.1f} vs {p['cold_1'].get('cores_used', 0):.1f} cores busy"
+    rows.append(f"| parsing files/s, 2 workers vs 1 ({cores}) | {two:.1f} | {one:.1f} | {two / one:.2f}x | >= 1.7x |")
     rows.append(f"| parsing files/s, warm cache vs cold (2 workers) | {warm:.0f} | {two:.1f} | {warm / two:.0f}x |"
                 f" >= 20x |")
     return "\n".join(rows)
