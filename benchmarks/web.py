@@ -40,7 +40,8 @@ def _call(method: str, url: str, body: bytes | None = None, headers: dict | None
 def _multipart(fields: dict[str, str], files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
     """A multipart/form-data body (fields, then every file under the name `files`)."""
     boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+             for k, v in fields.items()]
     for name, data in files:
         parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
                      f'Content-Type: audio/midi\r\n\r\n'.encode() + data + b"\r\n")
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     where.add_argument("--project", type=Path, help="a project with a trained genre (give --genre)")
     where.add_argument("--clone", type=Path, help="git-clone this repository into a scratch folder and use that")
     parser.add_argument("--genre", help="the trained genre to compose in (default: the uploaded one)")
-    parser.add_argument("--upload-corpus", help="first upload this many pieces of a music21 corpus collection (e.g. bach)")
+    parser.add_argument("--upload-corpus", help="first upload --files pieces of this music21 collection (e.g. bach)")
     parser.add_argument("--files", type=int, default=20, help="pieces to upload (default 20)")
     parser.add_argument("--requests", type=int, default=20, help="concurrent generate requests (default 20)")
     parser.add_argument("--n-notes", type=int, default=500, help="notes per sample (default 500)")

@@ -77,7 +77,7 @@ def add_genre(project: Path, name: str, files: dict[str, bytes]) -> Path:
 
 
 def remove_genre(project: Path, name: str) -> None:
-    """Take an app genre out of app_genres.yaml and delete its uploads and every output; params.yaml genres are refused."""
+    """Take an app genre out of app_genres.yaml, delete its uploads and every output; params.yaml's are refused."""
     if not GENRE_NAME.match(name):
         raise ValueError(f"genre name {name!r} is not a genre slug")
     with _lock(project):

@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(run=_generate)
 
     web = commands.add_parser("serve", help="start the web app at http://127.0.0.1:8000, with one job worker")
-    web.add_argument("--host", default="127.0.0.1", help="address to bind; any other than 127.0.0.1 needs JUKEBOX_TOKEN")
+    web.add_argument("--host", default="127.0.0.1", help="address to bind; any but 127.0.0.1 needs JUKEBOX_TOKEN")
     web.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     web.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                      help="another Host name the app may be reached by (e.g. behind a proxy); repeatable")

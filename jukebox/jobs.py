@@ -154,12 +154,12 @@ class Jobs:
         records = [json.loads(v) for k, v in self.huey.storage.result_items().items() if k.startswith("jukebox.job.")]
         return sorted((self._view(r) for r in records), key=lambda r: r["created"], reverse=True)
 
-    def active_for(self, genre: str) -> dict | None:
-        """The newest job of a genre, if it is queued, running or interrupted."""
+    def latest_by_genre(self) -> dict[str, dict]:
+        """The newest job of each genre that has one."""
+        latest: dict[str, dict] = {}
         for record in self.all():
-            if record["genre"] == genre:
-                return record if record["status"] in ("queued", "running", "interrupted") else None
-        return None
+            latest.setdefault(record["genre"], record)
+        return latest
 
     # -- the web side ---------------------------------------------------------------------------------------
     def submit(self, genre: str) -> dict:
@@ -183,12 +183,13 @@ class Jobs:
         if record is None:
             raise KeyError(job_id)
         view = self._view(record)
+        # The worker polls this flag (also if it picks the job up right now), stops `dvc repro`, removes the genre.
+        self.huey.storage.put_data(f"jukebox.cancel.{job_id}", b"1")
         if view["status"] == "running":
-            # The worker polls this flag, stops `dvc repro`, and removes the genre itself.
-            self.huey.storage.put_data(f"jukebox.cancel.{job_id}", b"1")
-            return view
+            return {**view, "message": "cancelling"}
         if view["status"] not in ("queued", "interrupted"):
-            raise ValueError(f"job {job_id} is {view['status']}; only a queued, running or interrupted job can be cancelled")
+            raise ValueError(f"job {job_id} is {view['status']}; only a queued, running or interrupted job can be "
+                             "cancelled")
         self.huey.revoke_by_id(record["task_id"])
         _kill_group(record.get("child"))
         remove_genre(self.project, record["genre"])
@@ -218,7 +219,8 @@ class Jobs:
             if stored["status"] != "running":
                 continue
             worker = stored.get("worker", {})
-            orphaned = worker.get("host") == HOST and not psutil.pid_exists(worker.get("pid", -1))
+            pid = worker.get("pid", -1)
+            orphaned = worker.get("host") == HOST and (pid == os.getpid() or not psutil.pid_exists(pid))
             if orphaned or record["status"] == "interrupted":
                 _kill_group(stored.get("child"))
                 stored.update(status="interrupted", message=record.get("message") or
@@ -267,7 +269,7 @@ class Jobs:
 
         def follow() -> None:
             for line in proc.stdout:
-                lines.append(line.rstrip())
+                lines.append(line.rstrip().split("\r")[-1])  # a progress bar's last state, not all of them
                 match = RUNNING_STAGE.search(line)
                 if match:
                     record["stage"] = match.group(1)

@@ -102,8 +102,8 @@ def test_generate_refuses_parameters_out_of_range(client, change, field, limit):
 
 def test_generate_with_a_primer(client, tmp_path):
     primer = write_tune(tmp_path / "my primer.mid", 3).read_bytes()
-    response = client.post("/api/generate", data={"genre": "base", "n_notes": "12", "primer": (io.BytesIO(primer), "my primer.mid")},
-                           content_type="multipart/form-data")
+    form = {"genre": "base", "n_notes": "12", "primer": (io.BytesIO(primer), "my primer.mid")}
+    response = client.post("/api/generate", data=form, content_type="multipart/form-data")
     assert response.status_code == 200 and response.get_json()["primer"] == "opening of my primer.mid"
     write_midi(notes_to_stream([]), tmp_path / "silence.mid")
     for name, data, message in [("notes.mid", b"not midi", "is not a MIDI file"),
@@ -127,7 +127,8 @@ def test_pages_show_the_trained_genre_and_compose(client):
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "Your new piece" in page and 'class="piano-roll"' in page
     bad = client.post("/generate", data={"csrf_token": token, "genre": "base", "n_notes": "0"})
-    assert bad.status_code == 400 and 'id="n_notes-error">must be a whole number of notes from 1 to 2000' in bad.get_data(as_text=True)
+    assert bad.status_code == 400
+    assert 'id="n_notes-error">must be a whole number of notes from 1 to 2000' in bad.get_data(as_text=True)
 
 
 def test_collection_job_runs_the_genre_pipeline_through_dvc(client, trained_project, tmp_path):
@@ -166,7 +167,8 @@ def test_worker_killed_mid_job_then_restarted(client, trained_project, tmp_path)
     few = upload(client, "few", tunes(tmp_path, 2, repeats=1)[:1])  # one short piece cannot be split to train
     worker = start_worker(trained_project, log)
     try:
-        running = wait_for(client, cut["id"], lambda j: j["stage"] == "train" or j["status"] not in ("queued", "running"))
+        running = wait_for(client, cut["id"],
+                           lambda j: j["stage"] == "train" or j["status"] not in ("queued", "running"))
         assert running["status"] == "running" and running["stage"] == "train", running
         stored = client.application.extensions["jukebox"].jobs._load(cut["id"])
         orphan = stored["child"]["pid"]

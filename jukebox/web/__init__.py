@@ -27,7 +27,7 @@ LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """Settings for a WSGI server start: JUKEBOX_PROJECT, JUKEBOX_TOKEN, JUKEBOX_HOSTS, JUKEBOX_SECRET_KEY, JUKEBOX_REDIS_URL."""
+    """Settings from JUKEBOX_PROJECT, _TOKEN, _HOSTS (comma-separated), _SECRET_KEY and _REDIS_URL (WSGI servers)."""
     hosts = environ.get("JUKEBOX_HOSTS", "")
     return {"PROJECT": environ.get("JUKEBOX_PROJECT", "."), "TOKEN": environ.get("JUKEBOX_TOKEN") or None,
             "TRUSTED_HOSTS": [h.strip() for h in hosts.split(",") if h.strip()] or None,
@@ -35,7 +35,7 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]
 
 
 def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
-    """The app for one project: PROJECT (folder), TOKEN (for writes; None = none asked), TRUSTED_HOSTS, SECRET_KEY, REDIS_URL."""
+    """The app for one project; settings PROJECT, TOKEN (None: none asked), TRUSTED_HOSTS, SECRET_KEY, REDIS_URL."""
     settings = dict(settings_from_env() if settings is None else settings)
     project = Path(settings.get("PROJECT") or ".").resolve()
     params = load_params(project / "params.yaml")
@@ -97,7 +97,8 @@ def _guard():
     # Browsers label every request with where it comes from; a form on another site must not reach us.
     fetch_site = request.headers.get("Sec-Fetch-Site")
     origin = request.headers.get("Origin")
-    if fetch_site not in (None, "same-origin", "none") or (origin is not None and origin != request.host_url.rstrip("/")):
+    foreign_origin = origin is not None and origin != request.host_url.rstrip("/")
+    if fetch_site not in (None, "same-origin", "none") or foreign_origin:
         return _error(403, f"cross-site request refused (Origin {origin!r}, Sec-Fetch-Site {fetch_site!r}); "
                            "use the app's own pages, or a script that sends no Origin")
     token = _app_token()
@@ -124,7 +125,8 @@ def _has_token(token: str) -> bool:
 def _too_large(exc):
     from flask import current_app
 
-    max_bytes, max_files = current_app.config["JUKEBOX_UPLOAD_MAX_BYTES"], current_app.config["JUKEBOX_UPLOAD_MAX_FILES"]
+    config = current_app.config
+    max_bytes, max_files = config["JUKEBOX_UPLOAD_MAX_BYTES"], config["JUKEBOX_UPLOAD_MAX_FILES"]
     if request.content_length is not None and request.content_length > current_app.config["MAX_CONTENT_LENGTH"]:
         message = (f"the upload is {request.content_length} bytes; the limit is upload_max_bytes = {max_bytes} "
                    "(params.yaml)")
@@ -141,7 +143,7 @@ def _too_large(exc):
 
 
 def _csrf_failed(exc: CSRFError):
-    return _error(400, f"the form expired or came from elsewhere ({exc.description}); reload the page and send it again",
+    return _error(400, f"the form expired or came from elsewhere ({exc.description}); reload the page, send it again",
                   "csrf_token")
 
 

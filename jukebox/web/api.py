@@ -19,7 +19,8 @@ def _error(status: int, field: str | None, message: str, limit: dict | None = No
 
 def _with_urls(genre: dict) -> dict:
     base = url_for("pages.generated_file", genre=genre["name"], name="")
-    samples = [{**s, "urls": {kind: base + name for kind, name in s["files"].items() if name}} for s in genre["samples"]]
+    samples = [{**s, "urls": {kind: base + name for kind, name in s["files"].items() if name}}
+               for s in genre["samples"]]
     return {**genre, "samples": samples}
 
 
@@ -28,7 +29,7 @@ def _job(record: dict) -> dict:
     public["url"] = url_for("api.job", job_id=record["id"])
     public["page"] = url_for("pages.job", job_id=record["id"])
     if record["status"] == "succeeded":
-        genre = next((g for g in services().genres() if g["name"] == record["genre"]), None)
+        genre = services().genre(record["genre"])
         public["samples"] = _with_urls(genre)["samples"] if genre else []
     return public
 

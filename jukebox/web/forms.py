@@ -32,7 +32,8 @@ def generate_form(max_notes: int) -> type[FlaskForm]:
     class GenerateForm(FlaskForm):
         # Choices are the trained genres, set per request; an unknown one gets its own clear message.
         genre = SelectField("Genre", validators=[InputRequired("choose a genre")], validate_choice=False)
-        n_notes = IntegerField("Notes", validators=[Optional(), _in_range(1, max_notes, "a whole number of notes", "generate_max_notes")])
+        n_notes = IntegerField("Notes", validators=[
+            Optional(), _in_range(1, max_notes, "a whole number of notes", "generate_max_notes")])
         temperature = FloatField("Temperature", validators=[Optional(), _in_range(0.0, MAX_TEMPERATURE, "a number")])
         top_k = IntegerField("Top-k", validators=[Optional(), _in_range(0, MAX_TOP_K, "a whole number")])
         top_p = FloatField("Top-p", validators=[Optional(), _share])

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, session, url_for
+from flask import (Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, session,
+                   url_for)
 
 from ..app_genres import STATE_DIR
 from ..params import GENRE_NAME
@@ -89,7 +90,7 @@ def job(job_id: str):
     record = services().jobs.get(job_id)
     if record is None:
         abort(404, f"no job {job_id!r}")
-    genre = next((g for g in services().genres() if g["name"] == record["genre"]), None)
+    genre = services().genre(record["genre"])
     return render_template("job.html", job=record, genre=genre)
 
 
@@ -116,7 +117,8 @@ def generated_file(genre: str, name: str):
     """A file of a ready genre's samples (data/generated/<genre>/)."""
     if not GENRE_NAME.match(genre) or not name.endswith(SERVED_SUFFIXES):
         abort(404)
-    if not any(g["name"] == genre and g["ready"] for g in services().genres()):
+    summary = services().genre(genre)
+    if not (summary and summary["ready"]):
         abort(404, f"genre {genre!r} has no finished samples")
     return send_from_directory(services().project / "data" / "generated" / genre, name)
 

@@ -29,14 +29,17 @@ class Services:
         """params.yaml and app_genres.yaml, read afresh (the app adds genres while it runs)."""
         return load_params(self.project / "params.yaml")
 
-    def genres(self) -> list[dict]:
-        """Every genre with its figures, metrics, samples and job, params.yaml's first."""
+    def genres(self, only: str | None = None) -> list[dict]:
+        """Every genre (or the one called `only`) with its figures, metrics, samples and latest job."""
         params, recorded, app_made = self.params(), recorded_stages(self.project), set(app_genre_names(self.project))
-        jobs = {}
-        for job in reversed(self.jobs.all()):  # oldest first, so the newest job of a genre wins
-            jobs[job["genre"]] = job
+        jobs = self.jobs.latest_by_genre()
         return [genre_summary(self.project, name, params, recorded, name in app_made, jobs.get(name))
-                for name in params.genres]
+                for name in params.genres if only in (None, name)]
+
+    def genre(self, name: str) -> dict | None:
+        """One genre as genres() shows it, or None."""
+        found = self.genres(only=name)
+        return found[0] if found else None
 
     def create_collection(self, name: str, uploads: list[tuple[str, bytes]]) -> dict:
         """Check and store an uploaded collection as a new genre and queue its pipeline; returns the job."""
