@@ -19,7 +19,7 @@ SEQ_LEN = 8
 def tiny_genre(tmp_path, monkeypatch):
     """A project folder with one genre built up to the generate stage's output."""
     monkeypatch.chdir(tmp_path)
-    params = {"seed": 1, "seq_len": SEQ_LEN, "val_fraction": 0.25, "val_windows": 16, "batch_size": 8,
+    params = {"seed": 1, "seq_len": SEQ_LEN, "val_fraction": 0.25, "val_windows": 16, "batch_size": 8, "encoding": "pitch",
               "genres": {"tiny": {"source": "local", "path": "tunes"}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     pieces = [{"piece": f"tune_{i}.mid", "status": "kept",
