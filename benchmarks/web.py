@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "jukebox.cli", "--project", str(project), "serve", "--port",
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               str(port)], cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results: dict = {"project": str(project)}
     try:
         for _ in range(120):

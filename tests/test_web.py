@@ -256,7 +256,18 @@ def test_page_upload_redirects_to_its_job(client, project, tune):
     job_id = response.headers["Location"].rsplit("/", 1)[1]
     token = re.search(r'name="csrf_token" value="([^"]+)"', job_page)[1]
     assert client.post(f"/jobs/{job_id}/cancel", data={"csrf_token": token}).status_code == 303
+    assert "cancelled" in client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert client.post(f"/jobs/{job_id}/retry", data={"csrf_token": token}).status_code == 409
+    assert client.post(f"/jobs/{job_id}/restart", data={"csrf_token": token}).status_code == 404
     untouched(project)
+
+
+def test_files_are_served_only_from_their_folders(client):
+    assert client.get("/files/base/sample_01.mid").status_code == 404, "base has no finished samples"
+    assert client.get("/files/Bad/x.mid").status_code == 404
+    assert client.get("/samples/0123456789ab/x.mid").status_code == 404
+    assert client.get("/samples/..%2F..%2Fparams/params.yaml").status_code == 404
+    assert client.get("/static/style.css").status_code == 200
 
 
 def test_a_token_guards_writes_when_the_app_asks_one(project, tune):

@@ -82,6 +82,16 @@ def test_generate_composes_a_playable_sample_reproducibly(client):
     assert client.get(second["urls"]["midi"]).data == midi.data, "same settings and seed, same piece"
 
 
+def test_generate_is_the_same_as_the_jukebox_command(client, trained_project, tmp_path):
+    from jukebox.cli import main
+
+    body = {"genre": "base", "n_notes": 16, "temperature": 1.0, "top_k": 0, "top_p": 0.9, "seed": 11}
+    web = client.get(client.post("/api/generate", json=body).get_json()["urls"]["midi"]).data
+    main(["--project", str(trained_project), "generate", "--genre", "base", "--n-notes", "16", "--temperature", "1",
+          "--top-k", "0", "--top-p", "0.9", "--seed", "11", "--out", str(tmp_path / "cli.mid")])
+    assert (tmp_path / "cli.mid").read_bytes() == web
+
+
 @pytest.mark.parametrize("change, field, limit", [
     ({"n_notes": 0}, "n_notes", {"min": 1, "max": 2000}),
     ({"n_notes": 2001}, "n_notes", {"min": 1, "max": 2000}),
