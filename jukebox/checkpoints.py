@@ -113,7 +113,7 @@ class Checkpoint(keras.callbacks.Callback):
 
     def _save(self, epochs_done: int) -> None:
         arrays = {**_named("model", self.model.variables), **_named("optimizer", self.model.optimizer.variables)}
-        arrays = {k: np.asarray(v) for k, v in arrays.items()}
+        arrays = {k: v.numpy() for k, v in arrays.items()}
         arrays.update({f"best_{i}": w for i, w in enumerate(self.stop.best_weights or [])})
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)

@@ -102,7 +102,15 @@ class Composer:
         """
         from .encoding import encode, nearest_token
         from .midi_io import read_notes
+        from .parsing import size_problem
 
+        with open(midi_path, "rb") as f:
+            if f.read(4) != b"MThd":
+                raise ValueError(f"{midi_path}: the primer is not a MIDI file (it does not start with the MIDI header "
+                                 "MThd); choose a .mid file")
+        problem = size_problem(midi_path)  # a primer reads like a training file: an absurd one would hang music21
+        if problem:
+            raise ValueError(f"{midi_path}: the primer is too big to read: {problem}; choose a shorter MIDI file")
         notes = read_notes(midi_path)
         if not notes:
             raise ValueError(f"{midi_path}: the primer has no pitched notes; choose a MIDI file with notes in it")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,7 @@ class Params:
     top_p: float = 1.0
     step: float = 0.5
     jobs: int = 0
+    parse_timeout: float = 120.0
     strategy: str = "single"
     request_delay: float = 1.0
     max_bytes: int = 2_000_000
@@ -109,6 +111,7 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "top_p": (float, lambda v: 0 < v <= 1, "a number in (0, 1] (1 = no nucleus filter)"),
     "step": (float, lambda v: v > 0, "a number of quarter notes > 0"),
     "jobs": (int, lambda v: v >= 0, "an integer >= 0 (0 uses every core)"),
+    "parse_timeout": (float, lambda v: 0 < v <= 86_400, "seconds from 0 (exclusive) to 86400 per MIDI file"),
     "strategy": (str, lambda v: v in STRATEGIES, f"one of {STRATEGIES}"),
     "request_delay": (float, lambda v: 0 <= v <= 60, "seconds from 0 to 60 (keep >= 1 for real web sites)"),
     "max_bytes": (int, lambda v: 1_000 <= v <= 1_000_000_000, "an integer from 1000 to 1000000000 (bytes)"),
@@ -133,7 +136,8 @@ _GENRE_RULES: dict[str, tuple[type, Any, str]] = {
 
 def _checked(where: str, key: str, value: Any, rules: dict[str, tuple[type, Any, str]]) -> Any:
     if key not in rules:
-        raise ParamError(f"{where}: unknown key {key!r}; known keys are {sorted(rules)}")
+        raise ParamError(f"{where}: unknown key {key!r} (= {reprlib.repr(value)}); "
+                         f"known keys are {sorted(rules)}")
     kind, ok, allowed = rules[key]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -187,6 +191,17 @@ def parse_genre(name: str, spec: Any, where: str = "params.yaml", table: str = "
         raise ParamError(f"{where}: {table}.{name}.urls_file is required for source 'urls' "
                          "(a text file of MIDI URLs, one a line)")
     return genre
+
+
+def check_inputs(genre: Genre) -> None:
+    """The files a genre's source reads exist: its local folder or its URL list; a ParamError names the key if not."""
+    where = f"genres.{genre.name}"
+    if genre.source == "local" and not Path(genre.path).is_dir():
+        raise ParamError(f"{where}.path = {genre.path!r} is not a folder; it must be a folder of .mid files "
+                         "(absolute, or relative to the project)")
+    if genre.source == "urls" and not Path(genre.urls_file).is_file():
+        raise ParamError(f"{where}.urls_file = {genre.urls_file!r} is not a file; it must be a text file of MIDI "
+                         "URLs, one a line (e.g. urls/game.txt)")
 
 
 def _read_yaml(path: Path) -> Any:

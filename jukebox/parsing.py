@@ -3,12 +3,17 @@
 The cache holds one JSON file per distinct MIDI file, `<folder>/<parser version>/<sha256 of the file>.json`, so
 adding ten files to a genre of five hundred parses ten. The parser version is a hash of `midi_io.py`, music21's
 version and the record format: changing how notes are read starts a fresh cache instead of serving stale notes.
+
+A bad file never stops the stage: whatever music21 raises on it becomes a skipped record with the reason. A file
+beyond the size caps below is skipped before music21 builds its score, and with a time limit every file is parsed
+in a worker process that is killed (and replaced) when the file takes longer; neither of those two is cached, so
+raising the limit and rerunning tries the file again.
 """
 from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Sequence
 
@@ -20,6 +25,12 @@ from .midi_io import read_notes
 log = logging.getLogger(__name__)
 
 RECORD_FORMAT = 1  # raise when a cached record changes shape
+# Size caps: music21's time grows faster than a file's length (one note at quarter 16000 takes it 25 s, 64 tracks
+# of one late note each take minutes), so absurd files are refused from their events before a score is built.
+MAX_TRACKS = 256
+MAX_NOTES = 100_000
+MAX_QUARTERS = 20_000  # about 2 h 45 min at 120 quarter notes a minute
+REASON_CHARS = 300  # music21's messages can quote a whole stream; a reason is one readable line
 
 
 def parser_version() -> str:
@@ -29,16 +40,54 @@ def parser_version() -> str:
     from . import midi_io
 
     # The installed version from package metadata: importing music21 would cost a warm run most of its time.
-    fingerprint = Path(midi_io.__file__).read_bytes() + f"|{version('music21')}|{RECORD_FORMAT}".encode()
+    caps = f"{MAX_TRACKS}|{MAX_NOTES}|{MAX_QUARTERS}"
+    fingerprint = Path(midi_io.__file__).read_bytes() + f"|{version('music21')}|{RECORD_FORMAT}|{caps}".encode()
     return sha256(fingerprint)[:16]
 
 
-def read_piece(path: str | Path) -> dict:
-    """One file's record: `{"status": "kept", "notes": [...]}` or `{"status": "skipped", "reason": ...}`."""
+def size_problem(path: str | Path) -> str:
+    """Why a MIDI file is too big to parse in reasonable time ('' when it is not): tracks, notes or length.
+
+    Reads the MIDI events only, which is quick; raises ValueError naming the file when they cannot be read.
+    """
+    from music21 import midi
+
+    file = midi.MidiFile()
     try:
+        file.open(str(path))
+        file.read()
+    except Exception as exc:  # music21 raises several kinds on broken files
+        raise ValueError(f"{path}: not a readable MIDI file ({type(exc).__name__}: {exc})") from exc
+    finally:
+        file.close()
+    if len(file.tracks) > MAX_TRACKS:
+        return f"{len(file.tracks)} tracks, more than {MAX_TRACKS}"
+    notes = sum(event.isNoteOn() for track in file.tracks for event in track.events)
+    if notes > MAX_NOTES:
+        return f"{notes} notes, more than {MAX_NOTES}"
+    if file.ticksPerQuarterNote <= 0:
+        return "0 ticks per quarter note: its times cannot be read"
+    ticks = max((sum(e.time or 0 for e in track.events if e.isDeltaTime()) for track in file.tracks), default=0)
+    if ticks / file.ticksPerQuarterNote > MAX_QUARTERS:
+        return f"{ticks / file.ticksPerQuarterNote:.0f} quarter notes long, more than {MAX_QUARTERS}"
+    return ""
+
+
+def read_piece(path: str | Path) -> dict:
+    """One file's record: `{"status": "kept", "notes": [...]}` or `{"status": "skipped", "reason": ...}`.
+
+    Never raises for a bad file: anything music21 raises on it is this file's fault, and becomes its reason.
+    """
+    try:
+        problem = size_problem(path)
+        if problem:
+            return {"status": "skipped", "reason": f"{path}: too big to parse: {problem}"}
         notes = read_notes(path)
     except ValueError as exc:
-        return {"status": "skipped", "reason": str(exc)}
+        return {"status": "skipped", "reason": str(exc)[:REASON_CHARS]}
+    except Exception as exc:  # music21 fails on odd files in many ways (IndexError, ZeroDivisionError, ...)
+        return {"status": "skipped", "reason": f"{path}: music21 failed on it ({type(exc).__name__}: {exc})"
+                                               [:REASON_CHARS]}
     if not notes:
         return {"status": "skipped", "reason": "no pitched notes"}
     return {"status": "kept", "notes": [list(n) for n in notes]}
@@ -63,15 +112,18 @@ class NoteCache:
         return record if isinstance(record, dict) and record.get("status") in ("kept", "skipped") else None
 
     def put(self, digest: str, record: dict) -> None:
-        """Store a record atomically."""
+        """Store a record atomically; a timeout or a dead worker is not the file's verdict, so it is not stored."""
+        if record["status"] not in ("kept", "skipped"):
+            return
         write_text(self.folder / f"{digest}.json", json.dumps(record, separators=(",", ":")))
 
 
 def parse_files(paths: Sequence[Path], jobs: int, cache: NoteCache | None = None,
-                desc: str = "parse") -> tuple[list[dict], int]:
+                desc: str = "parse", timeout: float | None = None) -> tuple[list[dict], int]:
     """Records for `paths` in order, each with its `piece` (file name); returns them and how many came from cache.
 
-    Files missing from the cache are parsed by `jobs` processes (1 parses here, with no pool).
+    Files missing from the cache are parsed by `jobs` processes (1 without a timeout parses here, with no pool).
+    With a timeout (seconds per file) a file that takes longer is skipped, status "timeout", and its worker replaced.
     """
     paths = [Path(p) for p in paths]
     digests = [sha256(p.read_bytes()) for p in paths]
@@ -79,7 +131,9 @@ def parse_files(paths: Sequence[Path], jobs: int, cache: NoteCache | None = None
     todo = [i for i, r in enumerate(records) if r is None]
     todo_paths = [paths[i] for i in todo]
     with tqdm(total=len(todo), desc=desc, unit="file", leave=False) as bar:
-        if jobs <= 1 or len(todo) <= 1:
+        if timeout:
+            _collect_within(todo_paths, max(1, min(jobs, len(todo))), timeout, todo, digests, records, cache, bar)
+        elif jobs <= 1 or len(todo) <= 1:
             _collect(map(read_piece, todo_paths), todo, digests, records, cache, bar)
         else:
             with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
@@ -95,3 +149,27 @@ def _collect(parsed, todo, digests, records, cache, bar) -> None:
         if cache:
             cache.put(digests[i], record)
         bar.update()
+
+
+def _collect_within(paths, jobs, timeout, todo, digests, records, cache, bar) -> None:
+    """Parse in a pool of `jobs` worker processes, `timeout` seconds per file; records are cached as they finish."""
+    from pebble import ProcessExpired, ProcessPool
+
+    pool = ProcessPool(max_workers=jobs)  # pebble kills a worker past its task's timeout and starts a new one
+    try:
+        futures = {pool.schedule(read_piece, (path,), timeout=timeout): k for k, path in enumerate(paths)}
+        for future in as_completed(futures):
+            k = futures[future]
+            try:
+                record = future.result()
+            except TimeoutError:
+                record = {"status": "timeout", "reason": f"{paths[k]}: still parsing after parse_timeout = {timeout:g} "
+                                                         "s; raise parse_timeout to give it longer, or remove the file"}
+            except ProcessExpired as exc:  # killed from outside, or by the kernel for memory
+                record = {"status": "crashed", "reason": f"{paths[k]}: the parser process died on it "
+                                                         f"(exit code {exc.exitcode}); out of memory?"}
+            _collect([record], [todo[k]], digests, records, cache, bar)
+    finally:
+        # After Ctrl-C the workers are stopped at once rather than finishing the queue.
+        pool.stop()
+        pool.join()

@@ -4,12 +4,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from pathlib import Path
 
 from jukebox.artifacts import read_jsonl, read_npy, stage_logger, write_json, write_text
 from jukebox.dataset import window_starts, windows
 from jukebox.encoding import decode, group_onsets
+from jukebox.entrypoint import run_stage
 from jukebox.evaluation import (
     COPY_N,
     PITCH_CLASSES,
@@ -78,4 +78,4 @@ def pitch_class_table(generated, held_out) -> str:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    run_stage("evaluate", main)

@@ -3,7 +3,6 @@ and render each as MIDI, .wav, piano roll and MusicXML with a listening page (da
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ from tqdm import tqdm
 from jukebox.artifacts import read_npy, stage_logger, write_json
 from jukebox.dataset import window_starts, windows
 from jukebox.encoding import is_note
+from jukebox.entrypoint import run_stage
 from jukebox.generation import Composer
 from jukebox.params import load_params
 from jukebox.render import render_sample, write_listening_page
@@ -50,4 +50,4 @@ def main(genre_name: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    run_stage("generate", main)

@@ -1,20 +1,23 @@
 """Stage parse: read every MIDI file of a genre with music21 into a note list, one JSON record per piece.
 
 Parsed files are cached in .jukebox-cache/notes/ by content hash (outside DVC's outputs, which DVC deletes
-before a run), so a rerun after adding files parses only the new ones.
+before a run), so a rerun after adding files parses only the new ones. A file music21 cannot read, one beyond the
+size caps or one still parsing after parse_timeout seconds is skipped with its reason (summary.json, `skipped`);
+the stage fails only when fewer than MIN_PIECES files of the genre are left.
 """
 from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 from jukebox.artifacts import stage_logger, write_json, write_jsonl
+from jukebox.entrypoint import run_stage
 from jukebox.params import load_params
 from jukebox.parsing import NoteCache, parse_files, parser_version
 
 CACHE = Path(".jukebox-cache/notes")
+MIN_PIECES = 2  # one to train on and one to validate with (the split is by piece)
 
 
 def main(genre_name: str) -> None:
@@ -25,7 +28,8 @@ def main(genre_name: str) -> None:
     manifest = json.loads((raw / "manifest.json").read_text())
     files = [raw / r["file"] for r in manifest["files"] if r["status"] == "kept"]
     jobs = params.jobs or os.cpu_count() or 1
-    records, cached = parse_files(files, jobs, NoteCache(CACHE, parser_version()), desc=f"parse {genre.name}")
+    records, cached = parse_files(files, jobs, NoteCache(CACHE, parser_version()), desc=f"parse {genre.name}",
+                                  timeout=params.parse_timeout)
     pieces = [r for r in records if r["status"] == "kept"]
     skipped = [r for r in records if r["status"] != "kept"]
     for r in skipped:
@@ -35,9 +39,13 @@ def main(genre_name: str) -> None:
     summary = {"files": len(pieces), "skipped_files": len(skipped) + manifest["skipped"],
                "notes": sum(len(p["notes"]) for p in pieces), "skipped": skipped}
     write_json(out / "summary.json", summary)
+    if len(pieces) < MIN_PIECES:
+        raise ValueError(f"only {len(pieces)} of its {len(files)} MIDI files could be read as music ({len(skipped)} "
+                         f"skipped, each with its reason in {out / 'summary.json'}); a genre needs at least "
+                         f"{MIN_PIECES} to train: add readable MIDI files to genre {genre.name}'s source")
     log.info("parsed %d files with %d processes, %d more from the cache; %d pieces, %d notes, skipped %d files",
              len(files) - cached, jobs, cached, summary["files"], summary["notes"], len(skipped))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    run_stage("parse", main)

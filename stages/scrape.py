@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from collections import Counter
 from pathlib import Path
 
 from jukebox.artifacts import stage_logger, write_json
-from jukebox.params import Genre, Params, load_params
+from jukebox.entrypoint import run_stage
+from jukebox.params import Genre, Params, check_inputs, load_params
 from jukebox.scraper import scrape, site_links, url_list
 from jukebox.sources import export_corpus, import_folder
 from jukebox.http_session import FetchError, PoliteSession, SiteUnreachable
@@ -41,6 +41,7 @@ def scrape_web(genre: Genre, params: Params, out_dir: Path) -> tuple[list[dict],
 def main(genre_name: str) -> None:
     params = load_params()
     genre = params.genre(genre_name)
+    check_inputs(genre)  # before anything is cleared or fetched
     log = stage_logger("scrape", genre.name)
     out_dir = Path("data/raw") / genre.name
     # DVC removes outputs before running a stage; clearing here too keeps a manual rerun from mixing old files in.
@@ -72,4 +73,4 @@ def main(genre_name: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    run_stage("scrape", main)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,8 @@ import numpy as np
 from jukebox.artifacts import read_jsonl, stage_logger, write_json, write_npy
 from jukebox.dataset import Vocabulary, split_pieces
 from jukebox.encoding import encode
-from jukebox.params import load_params
+from jukebox.entrypoint import run_stage
+from jukebox.params import ParamError, load_params
 
 
 def main(genre_name: str) -> None:
@@ -26,12 +26,12 @@ def main(genre_name: str) -> None:
     # Pieces are concatenated per split, as in 2018; no window ever mixes training and validation notes.
     train = np.concatenate([vocab.ids(tokens[i]) for i in train_idx])
     val = np.concatenate([vocab.ids(tokens[i]) for i in val_idx])
-    for split, array in (("train", train), ("validation", val)):
+    for split, array, n_pieces in (("training", train, len(train_idx)), ("validation", val, len(val_idx))):
         if len(array) <= params.seq_len:
-            raise SystemExit(
-                f"genre {genre.name}: the {split} split has {len(array)} tokens, not more than seq_len={params.seq_len}; "
-                "lower seq_len, raise val_fraction, or add pieces (max_pieces)"
-            )
+            raise ParamError(
+                f"seq_len = {params.seq_len} is too long for genre {genre.name}: its {split} split has {len(array)} "
+                f"tokens ({n_pieces} pieces), and a window needs seq_len + 1; seq_len must be from 1 to "
+                f"{len(array) - 1} here, or raise val_fraction, or add pieces (max_pieces)")
     out = Path("data/sequences") / genre.name
     write_npy(out / "train.npy", train)
     write_npy(out / "val.npy", val)
@@ -56,4 +56,4 @@ def main(genre_name: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    run_stage("sequences", main)

@@ -3,28 +3,35 @@
 `val_loss` is, for every architecture, the loss of the token that follows each validation window, so runs of
 `bilstm`, `lstm` and `gru` compare directly. Under `strategy: multi_worker` every machine runs this stage with its
 own TF_CONFIG; only the chief writes models/ and metrics/, the others write to a temporary folder.
+
+After every epoch the training state is saved in .jukebox-cache/train/<genre>/ (jukebox/checkpoints.py): an
+interrupted run, rerun with the same parameters and data, resumes after its last finished epoch and ends with the
+same model as an uninterrupted one. Multi-worker runs start afresh.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 from jukebox.artifacts import atomic_path, read_npy, stage_logger, write_json
 from jukebox.dataset import training_dataset, validation_data
 from jukebox.distribute import is_chief, make_strategy
+from jukebox.entrypoint import run_stage
 from jukebox.model import build_model, is_causal, next_token_model
-from jukebox.params import load_params
+from jukebox.params import as_dict, load_params
+
+CHECKPOINTS = Path(".jukebox-cache/train")
 
 
 def main(genre_name: str) -> None:
     import keras
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
+
+    from jukebox.checkpoints import Checkpoint, checkpoint_key, resumable_stream
 
     params = load_params()
     genre = params.genre(genre_name)
@@ -52,12 +59,22 @@ def main(genre_name: str) -> None:
     shutil.rmtree(live_dir, ignore_errors=True)
     with Live(str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
         stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=params.patience, restore_best_weights=True)
-        started = time.perf_counter()
+        live_callback = DVCLiveCallback(live=live)
+        # Every worker of a multi-worker run would have to resume the same epoch: those runs keep no checkpoint.
+        folder = (CHECKPOINTS / genre.name if params.strategy != "multi_worker"
+                  else Path(tempfile.mkdtemp(prefix="jukebox-checkpoint-")))
+        settings = {"genre": genre.name, **{k: v for k, v in as_dict(params).items() if not k.startswith("genres")}}
+        checkpoint = Checkpoint(folder, checkpoint_key(settings, [seq_dir / f for f in ("train.npy", "val.npy",
+                                                                                        "vocab.json")]), stop)
+        done = checkpoint.restore(model, replay=[live_callback])  # the resumed epochs' logs go to dvclive again
+        steps = -(-params.windows_per_epoch // params.batch_size)
         # shuffle=False: the stream already draws random windows; validation order does not matter.
-        history = model.fit(train_ds, validation_data=val_data, batch_size=params.batch_size, shuffle=False,
-                            epochs=params.epochs, callbacks=[stop, DVCLiveCallback(live=live)], verbose=2)
-        seconds = time.perf_counter() - started
-        h = history.history
+        model.fit(resumable_stream(train_ds, steps, done), steps_per_epoch=steps, initial_epoch=done,
+                  validation_data=val_data, batch_size=params.batch_size, shuffle=False,
+                  epochs=done if checkpoint.stopped else params.epochs, callbacks=[stop, live_callback, checkpoint],
+                  verbose=2)
+        seconds = checkpoint.seconds
+        h = checkpoint.history()
         best = min(range(len(h["val_loss"])), key=h["val_loss"].__getitem__)
         live.summary.update({
             "loss": h["loss"][best], "val_loss": h["val_loss"][best], "val_accuracy": h["val_accuracy"][best],
@@ -65,16 +82,18 @@ def main(genre_name: str) -> None:
             "windows_per_second": round(len(h["loss"]) * params.windows_per_epoch / seconds, 1),
         })
     out = root / "models" / genre.name
-    # Saved as window -> next-token probabilities for every architecture: what generate and evaluate expect.
-    with atomic_path(out / "model.keras", suffix=".keras") as tmp:
-        next_token_model(model).save(tmp)
     write_json(out / "vocab.json", vocab)
     write_json(out / "config.json", {"seq_len": params.seq_len, "encoding": params.encoding, "step": params.step,
                                      "architecture": params.architecture, "layers": params.layers})
+    # Saved last, so a model.keras is never beside another run's vocabulary. Saved as window -> next-token
+    # probabilities for every architecture: what generate and evaluate expect.
+    with atomic_path(out / "model.keras", suffix=".keras") as tmp:
+        next_token_model(model).save(tmp)
+    checkpoint.remove()
     log.info("best val_loss %.4f at epoch %d of %d, %.0f s", h["val_loss"][best], best + 1, len(h["loss"]), seconds)
     if root != Path("."):
         shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    run_stage("train", main)

@@ -38,7 +38,7 @@ def test_render_sample_writes_picture_score_and_audio(tmp_path):
     assert png.startswith(b"\x89PNG") and len(png) > 5000
     from music21 import converter
 
-    score = converter.parse(tmp_path / files["musicxml"])
+    score = converter.parse(tmp_path / files["musicxml"], forceSource=True)  # no pickle in the shared temp folder
     assert sorted({p.midi for p in score.pitches}) == sorted({n[2] for n in read_notes(midi)})
     if HAVE_AUDIO:
         with wave.open(str(tmp_path / files["wav"])) as wav:
