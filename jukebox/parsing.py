@@ -29,7 +29,7 @@ RECORD_FORMAT = 1  # raise when a cached record changes shape
 # of one late note each take minutes), so absurd files are refused from their events before a score is built.
 MAX_TRACKS = 256
 MAX_NOTES = 100_000
-MAX_QUARTERS = 20_000  # about 2 h 45 min at 120 quarter notes a minute
+MAX_QUARTERS = 10_000  # over 80 minutes at 120 quarter notes a minute
 REASON_CHARS = 300  # music21's messages can quote a whole stream; a reason is one readable line
 
 
