@@ -26,12 +26,14 @@ def main(genre_name: str) -> None:
     # Pieces are concatenated per split, as in 2018; no window ever mixes training and validation notes.
     train = np.concatenate([vocab.ids(tokens[i]) for i in train_idx])
     val = np.concatenate([vocab.ids(tokens[i]) for i in val_idx])
-    for split, array, n_pieces in (("training", train, len(train_idx)), ("validation", val, len(val_idx))):
-        if len(array) <= params.seq_len:
-            raise ParamError(
-                f"seq_len = {params.seq_len} is too long for genre {genre.name}: its {split} split has {len(array)} "
-                f"tokens ({n_pieces} pieces), and a window needs seq_len + 1; seq_len must be from 1 to "
-                f"{len(array) - 1} here, or raise val_fraction, or add pieces (max_pieces)")
+    # The shorter split limits seq_len: a window and the token after it must fit in each.
+    split, array, n_pieces, more = min((("training", train, len(train_idx), "add pieces (max_pieces)"),
+                                        ("validation", val, len(val_idx), "raise val_fraction or add pieces")),
+                                       key=lambda s: len(s[1]))
+    if len(array) <= params.seq_len:
+        raise ParamError(f"seq_len = {params.seq_len} is too long for genre {genre.name}: its {split} split has "
+                         f"{len(array)} tokens ({n_pieces} pieces), and a window needs seq_len + 1; seq_len must be "
+                         f"from 1 to {len(array) - 1} here, or {more}")
     out = Path("data/sequences") / genre.name
     write_npy(out / "train.npy", train)
     write_npy(out / "val.npy", val)
