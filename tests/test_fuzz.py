@@ -1,4 +1,4 @@
-"""Fuzzing the parser: generated and byte-mutated MIDI files are parsed, or skipped with a reason; none crashes or hangs.
+"""Fuzzing the parser: generated and byte-mutated MIDI files are parsed or skipped with a reason; none crashes or hangs.
 
 Every file goes through parse_files as the parse stage runs it (worker processes, a time limit per file). The
 counts of files tried, parsed and rejected are printed at the end of the run.

@@ -128,3 +128,20 @@ def test_write_midi_plays_the_instrument_at_the_tempo(composer, tmp_path):
     score = converter.parse(str(path), forceSource=True)
     assert score.recurse().getElementsByClass(instrument.Instrument).first().midiProgram == 73
     assert score.recurse().getElementsByClass(tempo.MetronomeMark).first().number == 100
+
+
+def test_primer_that_is_no_readable_midi_file_is_refused_with_its_name(composer, tmp_path):
+    from tests.test_fuzz import late_notes
+
+    text = tmp_path / "notes.txt"
+    text.write_text("C D E F G")
+    with pytest.raises(ValueError, match="notes.txt: the primer is not a MIDI file"):
+        composer.primer(text)
+    broken = tmp_path / "broken.mid"
+    broken.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01")
+    with pytest.raises(ValueError, match="broken.mid: not a readable MIDI file"):
+        composer.primer(broken)
+    endless = tmp_path / "endless.mid"
+    endless.write_bytes(late_notes(1, 2**27))  # music21 would take hours over its 37 bytes
+    with pytest.raises(ValueError, match="endless.mid: the primer is too big to read: .* quarter notes long"):
+        composer.primer(endless)
