@@ -20,11 +20,12 @@ import numpy as np
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside `path`; it replaces `path` only if the block finishes.
 
-    A crash or Ctrl-C mid-write leaves the old file (or none), never a half-written one.
+    A crash or Ctrl-C mid-write leaves the old file (or none), never a half-written one. A kill leaves the
+    temporary `.<name>.<random>.partial<suffix>` behind, which .dvcignore keeps out of every output.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".partial")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial" + suffix)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -32,6 +33,20 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def remove_stale_partials(folder: str | Path, older_than: float = 600.0) -> int:
+    """Delete the temporary files killed writers left in `folder`, not those of a write under way; returns how many.
+
+    For the caches outside DVC's outputs, which DVC never clears; a write takes milliseconds, so one older
+    than `older_than` seconds has no writer left.
+    """
+    import time
+
+    stale = [p for p in Path(folder).glob(".*.partial*") if time.time() - p.stat().st_mtime > older_than]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:

@@ -19,7 +19,7 @@ from typing import Sequence
 
 from tqdm import tqdm
 
-from .artifacts import sha256, write_text
+from .artifacts import remove_stale_partials, sha256, write_text
 from .midi_io import read_notes
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,8 @@ class NoteCache:
 
     def __init__(self, folder: str | Path, version: str):
         self.folder = Path(folder) / version
+        if self.folder.is_dir():
+            remove_stale_partials(self.folder)  # what a killed run was writing; the entry itself is parsed again
 
     def get(self, digest: str) -> dict | None:
         """The cached record, or None when absent or unreadable (it is then parsed and written again)."""

@@ -5,7 +5,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from jukebox.artifacts import stage_logger, write_json
+from jukebox.artifacts import remove_stale_partials, stage_logger, write_json
 from jukebox.entrypoint import run_stage
 from jukebox.params import Genre, Params, check_inputs, load_params
 from jukebox.scraper import scrape, site_links, url_list
@@ -18,6 +18,8 @@ DOWNLOADS = Path("data/downloads")
 
 def scrape_web(genre: Genre, params: Params, out_dir: Path) -> tuple[list[dict], str]:
     """Manifest records of a `web` or `urls` genre, and why the site stopped answering ('' if it did not)."""
+    if DOWNLOADS.is_dir():
+        remove_stale_partials(DOWNLOADS)  # what a killed run was downloading; it is fetched again
     session = PoliteSession(delay=params.request_delay)
     if genre.source == "web":
         links = site_links(session, genre.site, genre.listing, params.max_bytes)
