@@ -150,7 +150,8 @@ def measure_parsing(spec: dict) -> dict:
 
     files = [Path(f) for f in spec["files"]]
     started, cpu = time.perf_counter(), _cpu_seconds()
-    _, cached = parse_files(files, spec["jobs"], NoteCache(spec["cache"], parser_version()))
+    _, cached = parse_files(files, spec["jobs"], NoteCache(spec["cache"], parser_version()),
+                            timeout=spec.get("timeout"))
     seconds = time.perf_counter() - started
     # CPU seconds per wall second: how many cores the parse really got (2 workers on 2 free cores give ~2).
     return {"files_per_second": len(files) / seconds, "cached": cached,

@@ -101,7 +101,8 @@ def run(genre: Genre, params: Params, size: dict) -> dict:
         with tempfile.TemporaryDirectory() as scratch:
             paths = [str(f) for f in files]
             for name, jobs, cache in (("cold_1", 1, "one"), ("cold_2", 2, "two"), ("warm_2", 2, "two")):
-                runs.setdefault(name, []).append(child("parsing", files=paths, jobs=jobs, cache=f"{scratch}/{cache}"))
+                runs.setdefault(name, []).append(child("parsing", files=paths, jobs=jobs, cache=f"{scratch}/{cache}",
+                                                       timeout=params.parse_timeout))  # as the parse stage does
         for seq_len in (100, 200):
             for approach in ("this", "2018"):
                 runs.setdefault(f"{approach}_{seq_len}", []).append(child(
