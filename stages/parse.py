@@ -40,9 +40,10 @@ def main(genre_name: str) -> None:
                "notes": sum(len(p["notes"]) for p in pieces), "skipped": skipped}
     write_json(out / "summary.json", summary)
     if len(pieces) < MIN_PIECES:
-        raise ValueError(f"only {len(pieces)} of its {len(files)} MIDI files could be read as music ({len(skipped)} "
-                         f"skipped, each with its reason in {out / 'summary.json'}); a genre needs at least "
-                         f"{MIN_PIECES} to train: add readable MIDI files to genre {genre.name}'s source")
+        reasons = f" ({len(skipped)} skipped, each with its reason in {out / 'summary.json'})" if skipped else ""
+        raise ValueError(f"{len(pieces)} of its {len(files)} MIDI files can be read as music{reasons}; a genre needs "
+                         f"at least {MIN_PIECES} to train (one to learn from, one to validate on): add readable MIDI "
+                         f"files to genre {genre.name}'s source")
     log.info("parsed %d files with %d processes, %d more from the cache; %d pieces, %d notes, skipped %d files",
              len(files) - cached, jobs, cached, summary["files"], summary["notes"], len(skipped))
 

@@ -77,7 +77,7 @@ CASES = {
                                         "(1 pieces), and a window needs seq_len + 1; seq_len must be from 1 to",
                                         "or raise val_fraction or add pieces"]),
     "too little data": ("parse", "g", {}, None, one_readable_file,
-                        ["only 1 of its 2 MIDI files could be read as music (1 skipped, each with its reason in "
+                        ["1 of its 2 MIDI files can be read as music (1 skipped, each with its reason in "
                          "data/notes/g/summary.json); a genre needs at least 2 to train"]),
     "an earlier stage not run": ("train", "g", {}, None, None,
                                  ["data/sequences/g/train.npy does not exist; it is made by an earlier stage: run "

@@ -194,8 +194,8 @@ def test_worker_killed_mid_job_then_restarted(client, trained_project, tmp_path)
         assert not genres["cut"]["ready"] and genres["cut"]["samples"] == [], "partial outputs are not results"
 
         failed = wait_for(client, few["id"], lambda j: j["status"] not in ("queued", "running"))
-        assert failed["status"] == "failed" and failed["message"].startswith("sequences failed: ")
-        assert "pieces" in failed["message"] or "tokens" in failed["message"]
+        assert failed["status"] == "failed" and failed["message"].startswith("parse failed: parse[few]: ")
+        assert "a genre needs at least 2 to train" in failed["message"]
         assert "few" not in yaml.safe_load((trained_project / "app_genres.yaml").read_text())["genres"]
         assert not (trained_project / "collections" / "few").exists(), "the genre is not left half-made"
         assert not (trained_project / "data" / "raw" / "few").exists()
