@@ -1,15 +1,13 @@
 """End to end through real DVC: tiny parameters, every stage, then an experiment that changes seq_len."""
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from jukebox.midi_io import read_notes
-from tests.conftest import copy_project
+from tests.conftest import copy_project, run_dvc
 
 pytestmark = pytest.mark.slow
 
@@ -17,11 +15,7 @@ TINY = dict(seq_len=12, units=8, embedding_dim=8, epochs=2, windows_per_epoch=25
             n_notes=30, n_samples=2, val_fraction=0.25, patience=1, jobs=2)
 
 
-def dvc(project: Path, *args: str) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(["dvc", *args], cwd=project, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
+dvc = run_dvc
 
 
 @pytest.fixture(scope="module")
