@@ -22,6 +22,8 @@ SEGMENT = 32  # events (or tokens) per stretch for the per-stretch features: ~8 
 NGRAM_ORDERS = tuple(range(2, 9))  # candidate n for the Kneser-Ney baseline, chosen on the validation pieces
 COPY_N = 8  # a generated 8-gram found verbatim in training counts as copied
 DISTINCT_N = 4
+# Restating a whole phrase shows at 8-grams, where a short motif's repeats already show at 4-grams.
+DISTINCT_LONG_N = 8
 # Note values on a log2 scale in half-octave bins centred on a 32nd note .. a double whole note (in quarter
 # notes), so dotted and triplet values fall between the plain ones instead of onto them.
 RHYTHM_LOG2_EDGES = np.arange(-3.25, 3.26, 0.5)
@@ -35,8 +37,22 @@ def cross_entropy(target_probs: np.ndarray) -> float:
     return float(-np.mean(np.log(np.maximum(np.asarray(target_probs, dtype=np.float64), 1.2e-38))))
 
 
-def prediction_scores(probs: np.ndarray, targets: np.ndarray) -> dict:
-    """Cross-entropy (nats), perplexity, top-1 and top-5 accuracy of next-token probabilities (windows, vocab)."""
+def cross_entropy_per_note(target_probs: np.ndarray, target_is_note: np.ndarray) -> float:
+    """Negative log probabilities (nats) summed over all scored tokens, divided by how many of them are notes.
+
+    Encodings spend different numbers of tokens per note (`rhythm` adds time shifts), so a per-token loss does
+    not compare across them; the cost of writing down the same music, per note, does.
+    """
+    notes = int(np.count_nonzero(target_is_note))
+    if notes == 0:
+        raise ValueError(f"none of the {len(target_is_note)} scored validation tokens is a note, so there is no "
+                         "cross-entropy per note; raise val_windows in params.yaml")
+    return cross_entropy(target_probs) * len(target_probs) / notes
+
+
+def prediction_scores(probs: np.ndarray, targets: np.ndarray, target_is_note: np.ndarray) -> dict:
+    """Cross-entropy (nats; per token and per note), perplexity, top-1 and top-5 accuracy of next-token
+    probabilities (windows, vocab); `target_is_note` marks the targets that are notes."""
     probs, targets = np.asarray(probs), np.asarray(targets)
     rows = np.arange(len(targets))
     ce = cross_entropy(probs[rows, targets])
@@ -44,6 +60,7 @@ def prediction_scores(probs: np.ndarray, targets: np.ndarray) -> dict:
     top5 = np.argpartition(-probs, k - 1, axis=1)[:, :k]
     return {
         "cross_entropy": ce,
+        "cross_entropy_per_note": cross_entropy_per_note(probs[rows, targets], target_is_note),
         "perplexity": float(np.exp(ce)),
         "top1_accuracy": float(np.mean(probs.argmax(axis=1) == targets)),
         "top5_accuracy": float(np.mean((top5 == targets[:, None]).any(axis=1))),
@@ -105,17 +122,20 @@ def _by_context(grams: np.ndarray, counts: np.ndarray) -> dict[tuple, tuple[np.n
 
 
 def baseline_scores(train: np.ndarray, val: np.ndarray, positions: np.ndarray, vocab_size: int,
-                    model_perplexity: float, orders: Sequence[int] = NGRAM_ORDERS) -> dict:
-    """Unigram and Kneser-Ney perplexities on the validation targets, n chosen there, against the model's."""
-    def perplexity(order: int) -> float:
-        return float(np.exp(cross_entropy(NGramModel(train, order, vocab_size).target_probs(val, positions))))
+                    model_perplexity: float, target_is_note: np.ndarray, orders: Sequence[int] = NGRAM_ORDERS) -> dict:
+    """Unigram and Kneser-Ney perplexities on the validation targets, n chosen there, against the model's;
+    `target_is_note` marks the targets (val[positions]) that are notes, for the best n-gram's loss per note."""
+    def target_probs(order: int) -> np.ndarray:
+        return NGramModel(train, order, vocab_size).target_probs(val, positions)
 
-    by_n = {str(n): perplexity(n) for n in orders}
+    probs_by_n = {str(n): target_probs(n) for n in orders}
+    by_n = {n: float(np.exp(cross_entropy(probs))) for n, probs in probs_by_n.items()}
     best = min(by_n, key=by_n.__getitem__)
     return {
-        "unigram_perplexity": perplexity(1),
+        "unigram_perplexity": float(np.exp(cross_entropy(target_probs(1)))),
         "ngram_n": int(best),
         "ngram_perplexity": by_n[best],
+        "ngram_cross_entropy_per_note": cross_entropy_per_note(probs_by_n[best], target_is_note),
         "ngram_perplexity_by_n": by_n,
         "beats_ngram": bool(model_perplexity < by_n[best]),
         "perplexity_ratio": model_perplexity / by_n[best],
@@ -257,9 +277,11 @@ def longest_copies(samples: Sequence[Sequence[int]], training: Sequence[int]) ->
 
 
 def originality(samples: Sequence[Sequence[int]], training: np.ndarray, training_ngrams: set[tuple]) -> dict:
-    """Distinct-4-gram ratio (mean over samples), 8-gram copy rate and the longest verbatim copy of token-id samples."""
+    """Distinct-4- and 8-gram ratios (means over samples), 8-gram copy rate and the longest verbatim copy of
+    token-id samples. The ratios fall as a sequence grows, so compare only sets of samples of equal lengths."""
     return {
         "distinct_4grams": _mean(np.array([distinct_ngram_ratio(s, DISTINCT_N) for s in samples])),
+        "distinct_8grams": _mean(np.array([distinct_ngram_ratio(s, DISTINCT_LONG_N) for s in samples])),
         "copy_rate": copy_rate(samples, training_ngrams, COPY_N),
         "longest_copy": max(longest_copies(samples, training), default=0),
     }

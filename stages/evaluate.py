@@ -6,9 +6,11 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
+
 from jukebox.artifacts import read_jsonl, read_npy, stage_logger, write_json, write_text
 from jukebox.dataset import window_starts, windows
-from jukebox.encoding import decode, group_onsets
+from jukebox.encoding import decode, encode, group_onsets, is_note
 from jukebox.entrypoint import run_stage
 from jukebox.evaluation import (
     COPY_N,
@@ -22,6 +24,7 @@ from jukebox.evaluation import (
 )
 from jukebox.generation import Composer
 from jukebox.params import load_params
+from jukebox.realness import realness
 
 
 def main(genre_name: str) -> None:
@@ -37,21 +40,31 @@ def main(genre_name: str) -> None:
     starts = window_starts(len(val), composer.seq_len, params.val_windows)
     x, targets = windows(val, starts, composer.seq_len)
     log.info("scoring %d validation windows, vocabulary %d", len(targets), vocab_size)
-    model = prediction_scores(composer.model.predict(x, batch_size=params.batch_size, verbose=0), targets)
-    baselines = baseline_scores(train, val, starts + composer.seq_len, vocab_size, model["perplexity"])
-    log.info("perplexity: model %.2f, %d-gram %.2f, unigram %.2f", model["perplexity"], baselines["ngram_n"],
-             baselines["ngram_perplexity"], baselines["unigram_perplexity"])
+    # Model and n-gram are scored on these same targets; the notes among them divide their summed losses.
+    target_is_note = np.array([is_note(t, composer.encoding) for t in composer.vocab.tokens])[targets]
+    model = prediction_scores(composer.model.predict(x, batch_size=params.batch_size, verbose=0), targets,
+                              target_is_note)
+    baselines = baseline_scores(train, val, starts + composer.seq_len, vocab_size, model["perplexity"],
+                                target_is_note)
+    log.info("perplexity: model %.2f, %d-gram %.2f, unigram %.2f; nats per note: model %.3f, n-gram %.3f",
+             model["perplexity"], baselines["ngram_n"], baselines["ngram_perplexity"],
+             baselines["unigram_perplexity"], model["cross_entropy_per_note"],
+             baselines["ngram_cross_entropy_per_note"])
 
     samples = json.loads((Path("data/generated") / genre.name / "samples.json").read_text())
     generated_tokens = [s["tokens"] for s in samples]
     generated = [decode(tokens, composer.encoding, composer.step) for tokens in generated_tokens]
     held_out_names = set(json.loads((seq_dir / "split.json").read_text())["validation"])
-    held_out = [group_onsets([tuple(n) for n in p["notes"]])
-                for p in read_jsonl(Path("data/notes") / genre.name / "pieces.jsonl") if p["piece"] in held_out_names]
+    pieces = read_jsonl(Path("data/notes") / genre.name / "pieces.jsonl")
+    held_out_notes = [[tuple(n) for n in p["notes"]] for p in pieces if p["piece"] in held_out_names]
+    held_out = [group_onsets(notes) for notes in held_out_notes]
     generated_ids = [composer.vocab.ids(tokens) for tokens in generated_tokens]
-    # Held-out reference for the token statistics: as many stretches of val.npy as samples, each as long as one.
+    # Held-out reference for the token statistics: as many stretches of val.npy as samples, each exactly as long as
+    # its sample, because n-gram ratios fall as a sequence grows (a 500-note sample against a 60-note tune would
+    # compare lengths, not music).
     length = min(max(len(t) for t in generated_ids), len(val) - 1)
-    reference_ids = [val[s:s + length] for s in window_starts(len(val), length, len(generated_ids))]
+    reference_ids = [val[s:s + min(len(g), length)]
+                     for s, g in zip(window_starts(len(val), length, len(generated_ids)), generated_ids)]
     music = musical_statistics(generated, held_out, generated_ids, reference_ids)
     training_ngrams = ngram_set(train, COPY_N)
     structure = {"generated": originality(generated_ids, train, training_ngrams),
@@ -59,10 +72,16 @@ def main(genre_name: str) -> None:
     log.info("samples vs held-out: musical overlap %.2f, copy rate %.2f (held-out %.2f), longest copy %d",
              music["overlap_mean"], structure["generated"]["copy_rate"], structure["held_out"]["copy_rate"],
              structure["generated"]["longest_copy"])
+    # The real side goes through the encoding and back, as the samples did, so the classifier judges the music the
+    # model could have learnt, not what the encoding drops (rhythm under `pitch`, off-grid timing under `rhythm`).
+    real = [decode(encode(notes, composer.encoding), composer.encoding, composer.step) for notes in held_out_notes]
+    real_test = realness(generated, real, params.seed)
+    log.info("realness: a classifier tells generated from held-out stretches with accuracy %s (%d stretches each)",
+             real_test["classifier_accuracy"], real_test["stretches"])
 
     out = Path("metrics") / genre.name
     write_json(out / "evaluate.json", {"model": {**model, "windows": int(len(targets))}, "baselines": baselines,
-                                       "music": music, "originality": structure})
+                                       "music": music, "originality": structure, "realness": real_test})
     write_text(out / "pitch_classes.csv", pitch_class_table(pitch_class_histogram(generated),
                                                             pitch_class_histogram(held_out)))
 

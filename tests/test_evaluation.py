@@ -9,6 +9,7 @@ from jukebox.evaluation import (
     NGramModel,
     baseline_scores,
     copy_rate,
+    cross_entropy_per_note,
     distinct_ngram_ratio,
     distribution_overlap,
     histogram_overlap,
@@ -31,16 +32,27 @@ CYCLE = np.tile([1, 2, 3, 4], 100)
 
 
 def test_uniform_predictions_have_perplexity_vocab_size():
-    scores = prediction_scores(np.full((6, 10), 0.1), np.arange(6))
+    scores = prediction_scores(np.full((6, 10), 0.1), np.arange(6), np.ones(6, dtype=bool))
     assert scores["cross_entropy"] == pytest.approx(math.log(10))
     assert scores["perplexity"] == pytest.approx(10)
+    assert scores["cross_entropy_per_note"] == pytest.approx(math.log(10))  # every token a note: per note = per token
+
+
+def test_cross_entropy_per_note_sums_every_token_and_divides_by_notes():
+    # Two notes cost log 2 each, the time shift between them log 4: 2 log 2 + log 4 = 4 log 2 nats over 2 notes.
+    probs, is_note = np.array([0.5, 0.25, 0.5]), np.array([True, False, True])
+    assert cross_entropy_per_note(probs, is_note) == pytest.approx(2 * math.log(2))
+    # The same music written with its shift predicted for sure costs the same per note, though less per token.
+    assert cross_entropy_per_note(np.array([0.5, 1.0, 0.5]), is_note) == pytest.approx(math.log(2))
+    with pytest.raises(ValueError, match="raise val_windows"):
+        cross_entropy_per_note(probs, np.zeros(3, dtype=bool))
 
 
 def test_top1_and_top5_accuracy():
     probs = np.array([[0.40, 0.20, 0.15, 0.10, 0.08, 0.07],   # target 0: first choice
                       [0.40, 0.20, 0.15, 0.10, 0.08, 0.07],   # target 4: fifth choice
                       [0.40, 0.20, 0.15, 0.10, 0.08, 0.07]])  # target 5: sixth choice
-    scores = prediction_scores(probs, np.array([0, 4, 5]))
+    scores = prediction_scores(probs, np.array([0, 4, 5]), np.ones(3, dtype=bool))
     assert scores["top1_accuracy"] == pytest.approx(1 / 3)
     assert scores["top5_accuracy"] == pytest.approx(2 / 3)
     assert scores["cross_entropy"] == pytest.approx(-(math.log(0.4) + math.log(0.08) + math.log(0.07)) / 3)
@@ -68,11 +80,14 @@ def test_unigram_of_equally_used_tokens_is_uniform():
 
 def test_baselines_choose_n_and_compare_the_model():
     positions = np.arange(8, 200)
-    scores = baseline_scores(CYCLE, CYCLE, positions, vocab_size=6, model_perplexity=4.0, orders=(2, 3))
+    notes = CYCLE[positions] != 4  # token 4 plays the part of a time shift
+    scores = baseline_scores(CYCLE, CYCLE, positions, vocab_size=6, model_perplexity=4.0, target_is_note=notes,
+                             orders=(2, 3))
     assert scores["unigram_perplexity"] == pytest.approx(4, rel=0.02)
     assert scores["ngram_n"] in (2, 3) and scores["ngram_perplexity"] < 1.02
+    assert scores["ngram_cross_entropy_per_note"] == pytest.approx(math.log(scores["ngram_perplexity"]) * 4 / 3)
     assert scores["beats_ngram"] is False and scores["perplexity_ratio"] > 3.9
-    assert baseline_scores(CYCLE, CYCLE, positions, 6, 1.0, orders=(2,))["beats_ngram"] is True
+    assert baseline_scores(CYCLE, CYCLE, positions, 6, 1.0, notes, orders=(2,))["beats_ngram"] is True
 
 
 def test_histogram_overlap_and_kl():
@@ -141,6 +156,16 @@ def test_a_sequence_repeating_one_4gram_has_4_distinct_4grams():
     loop = [1, 2, 3, 4] * 5  # 17 4-grams, only the 4 rotations distinct
     assert distinct_ngram_ratio(loop, 4) == pytest.approx(4 / 17)
     assert distinct_ngram_ratio(list(range(20)), 4) == 1.0
+
+
+def test_distinct_8grams_count_a_restated_phrase_but_not_a_returning_motif():
+    phrase = list(range(1, 9)) + [1, 2, 3, 4]  # a motif (1 2 3 4) returns inside the phrase; the phrase is played twice
+    summary = originality([phrase * 2], np.arange(100, 120), set())
+    # 4-grams: 12 starts in one period, one of them the motif's return, so 11 distinct of 21.
+    assert summary["distinct_4grams"] == pytest.approx(11 / 21)
+    # 8-grams: the 12 starts of one period all differ; only the second statement of the phrase repeats them.
+    assert summary["distinct_8grams"] == pytest.approx(12 / 17)
+    assert originality([list(range(40))], np.arange(100, 120), set())["distinct_8grams"] == 1.0
 
 
 def test_a_sample_copied_from_training_has_copy_rate_one():
