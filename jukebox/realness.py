@@ -58,7 +58,7 @@ def pieces_to_stretches(pieces: Sequence[Sequence[Event]], length: int = SEGMENT
             if len(stretch) == length:
                 rows.append(stretch_vector(stretch))
                 piece_of.append(i)
-    return np.array(rows, dtype=float).reshape(len(rows), -1), np.array(piece_of, dtype=np.int64)
+    return np.array(rows, dtype=float) if rows else np.zeros((0, 0)), np.array(piece_of, dtype=np.int64)
 
 
 def realness(generated: Sequence[Sequence[Event]], real: Sequence[Sequence[Event]], seed: int,

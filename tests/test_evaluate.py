@@ -1,6 +1,7 @@
 """The evaluate stage on a tiny genre: real-format notes, sequences, model and samples in a temp project."""
 import csv
 import json
+import math
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import yaml
 
 from jukebox.artifacts import read_npy, write_json, write_jsonl
 from jukebox.dataset import window_starts, windows
+from jukebox.encoding import is_note
 from jukebox.model import build_model
 from stages import evaluate, sequences
 from tests.conftest import phrase_events
@@ -15,11 +17,12 @@ from tests.conftest import phrase_events
 SEQ_LEN = 8
 
 
-@pytest.fixture
-def tiny_genre(tmp_path, monkeypatch):
-    """A project folder with one genre built up to the generate stage's output."""
+@pytest.fixture(params=["pitch", "rhythm"])
+def tiny_genre(tmp_path, monkeypatch, request):
+    """A project folder with one genre built up to the generate stage's output, in each encoding."""
     monkeypatch.chdir(tmp_path)
-    params = {"seed": 1, "seq_len": SEQ_LEN, "val_fraction": 0.25, "val_windows": 16, "batch_size": 8, "encoding": "pitch",
+    encoding = request.param
+    params = {"seed": 1, "seq_len": SEQ_LEN, "val_fraction": 0.25, "val_windows": 16, "batch_size": 8, "encoding": encoding,
               "genres": {"tiny": {"source": "local", "path": "tunes"}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     pieces = [{"piece": f"tune_{i}.mid", "status": "kept",
@@ -33,38 +36,55 @@ def tiny_genre(tmp_path, monkeypatch):
     (tmp_path / "models/tiny").mkdir(parents=True)
     model.save(tmp_path / "models/tiny/model.keras")
     write_json("models/tiny/vocab.json", vocab)
-    write_json("models/tiny/config.json", {"seq_len": SEQ_LEN, "encoding": "pitch", "step": 0.5})
+    write_json("models/tiny/config.json", {"seq_len": SEQ_LEN, "encoding": encoding, "step": 0.5})
     train = read_npy("data/sequences/tiny/train.npy")
-    copied = [vocab["tokens"][i] for i in train[10:50]]
-    wandering = [vocab["tokens"][i] for i in np.random.default_rng(0).integers(1, len(vocab["tokens"]), 40)]
+    # Long enough for a few stretches of 32 events in either encoding, so the realness test has something to judge.
+    copied = [vocab["tokens"][i] for i in train[10:130]]
+    wandering = [vocab["tokens"][i] for i in np.random.default_rng(0).integers(1, len(vocab["tokens"]), 200)]
     write_json("data/generated/tiny/samples.json", [{"file": "sample_01.mid", "tokens": copied},
                                                     {"file": "sample_02.mid", "tokens": wandering}])
-    return tmp_path, model
+    return tmp_path, model, encoding
 
 
 def test_evaluate_writes_every_metric_and_the_pitch_class_plot(tiny_genre):
-    root, model = tiny_genre
+    root, model, encoding = tiny_genre
     evaluate.main("tiny")
     metrics = json.loads((root / "metrics/tiny/evaluate.json").read_text())
-    assert set(metrics) == {"model", "baselines", "music", "originality"}
+    assert set(metrics) == {"model", "baselines", "music", "originality", "realness"}
 
     val = read_npy(root / "data/sequences/tiny/val.npy")
     x, y = windows(val, window_starts(len(val), SEQ_LEN, 16), SEQ_LEN)
     assert metrics["model"]["windows"] == len(y)
     # The same number Keras reports as the validation loss of these windows.
     assert metrics["model"]["cross_entropy"] == pytest.approx(model.evaluate(x, y, verbose=0)[0], rel=1e-4)
+    # Per note: the same targets' summed loss over the notes among them (rhythm's time shifts are no notes).
+    tokens = json.loads((root / "models/tiny/vocab.json").read_text())["tokens"]
+    notes = sum(is_note(tokens[t], encoding) for t in y)
+    assert (notes == len(y)) == (encoding == "pitch")
+    assert metrics["model"]["cross_entropy_per_note"] == pytest.approx(
+        metrics["model"]["cross_entropy"] * len(y) / notes)
 
     baselines = metrics["baselines"]
     assert baselines["ngram_perplexity"] < baselines["unigram_perplexity"]
     assert isinstance(baselines["beats_ngram"], bool)
     assert baselines["perplexity_ratio"] == pytest.approx(metrics["model"]["perplexity"] / baselines["ngram_perplexity"])
+    assert baselines["ngram_cross_entropy_per_note"] == pytest.approx(
+        math.log(baselines["ngram_perplexity"]) * len(y) / notes)
 
     music = metrics["music"]
     for name in ("pitch_classes", "durations", "inter_onsets", "pitch_range", "distinct_pitches", "chord_share",
                  "token_entropy"):
         assert 0 <= music[name]["overlap"] <= 1
-    assert metrics["originality"]["generated"]["longest_copy"] >= 40
+    assert metrics["originality"]["generated"]["longest_copy"] >= 120
     assert 0 < metrics["originality"]["generated"]["copy_rate"] < 1
+    for side in ("generated", "held_out"):
+        assert 0 < metrics["originality"][side]["distinct_8grams"] <= 1
+    # The held-out tunes play one phrase four times: far fewer distinct 8-grams than the random sample's.
+    assert metrics["originality"]["held_out"]["distinct_8grams"] < 0.6
+
+    realness = metrics["realness"]
+    assert realness["stretches"] >= 2 and realness["folds"] >= 2
+    assert 0 <= realness["classifier_accuracy"] <= 1
 
     with open(root / "metrics/tiny/pitch_classes.csv") as f:
         rows = list(csv.DictReader(f))
