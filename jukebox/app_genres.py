@@ -13,7 +13,7 @@ import yaml
 from filelock import FileLock
 
 from .artifacts import write_bytes, write_text
-from .params import APP_GENRES, GENRE_NAME, load_params
+from .params import APP_GENRES, is_genre_name, load_params
 
 COLLECTIONS = "collections"
 STATE_DIR = ".jukebox"  # the app's own files: the job database, composed samples, locks
@@ -51,7 +51,7 @@ def add_genre(project: Path, name: str, files: dict[str, bytes]) -> Path:
 
     Raises GenreExists if the name is taken anywhere, so nothing existing is ever overwritten.
     """
-    if not GENRE_NAME.match(name):
+    if not is_genre_name(name):
         raise ValueError(f"genre name {name!r} must be a short lowercase slug (letters, digits, - or _)")
     folder = project / COLLECTIONS / name
     with _lock(project):
@@ -78,7 +78,7 @@ def add_genre(project: Path, name: str, files: dict[str, bytes]) -> Path:
 
 def remove_genre(project: Path, name: str) -> None:
     """Take an app genre out of app_genres.yaml, delete its uploads and every output; params.yaml's are refused."""
-    if not GENRE_NAME.match(name):
+    if not is_genre_name(name):
         raise ValueError(f"genre name {name!r} is not a genre slug")
     with _lock(project):
         path = project / APP_GENRES

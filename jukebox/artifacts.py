@@ -16,6 +16,25 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 
+def umask() -> int:
+    """The process's umask (read without changing it where Linux tells it, since threads may be creating files)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere the only way to read it is to set it, and set it back at once
+    os.umask(mask)
+    return mask
+
+
+def usual_mode(folder: bool = False) -> int:
+    """The mode open() and mkdir() give a new file or folder: 0666 or 0777 less the umask (mkstemp gives 0600)."""
+    return (0o777 if folder else 0o666) & ~umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside `path`; it replaces `path` only if the block finishes.
@@ -26,6 +45,9 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial" + suffix)
+    # mkstemp makes the file 0600, private to this user; an output is for every reader the umask allows
+    # (a web server's account, a colleague), as a plain open() would make it.
+    os.fchmod(fd, usual_mode())
     os.close(fd)
     tmp_path = Path(tmp)
     try:

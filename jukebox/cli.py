@@ -70,7 +70,8 @@ def _serve(args: argparse.Namespace) -> None:
 
     # Secrets and addresses are read here, at the edge; the app gets them as plain arguments.
     serve(args.project, args.host, args.port, os.environ.get("JUKEBOX_TOKEN") or None, args.allow_host,
-          worker=not args.no_worker, redis_url=args.redis_url or os.environ.get("JUKEBOX_REDIS_URL"))
+          worker=not args.no_worker, redis_url=args.redis_url or os.environ.get("JUKEBOX_REDIS_URL"),
+          proxies=args.proxies)
 
 
 def _worker(args: argparse.Namespace) -> None:
@@ -110,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     web.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                      help="another Host name the app may be reached by (e.g. behind a proxy); repeatable")
+    web.add_argument("--proxies", type=_at_least(0, int), default=0, metavar="N",
+                     help="reverse proxies in front of the app whose X-Forwarded-* headers to trust (default 0)")
     web.add_argument("--no-worker", action="store_true", help="start no job worker (run `jukebox worker` instead)")
     web.add_argument("--redis-url", help="share the job queue through Redis instead of .jukebox/jobs.sqlite3")
     web.set_defaults(run=_serve)

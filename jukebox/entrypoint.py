@@ -31,6 +31,13 @@ def run_stage(stage: str, main: Callable[[str], None], argv: Sequence[str] | Non
     if not args:
         sys.exit(f"usage: python -m stages.{stage} <genre>  (a genre of params.yaml)")
     genre = args[0]
+    from .params import is_genre_name
+
+    if not is_genre_name(genre):
+        # dvc.yaml quotes the name, but a stage run by hand, or a table DVC reads unchecked, could pass anything;
+        # a name that is not a slug never reaches a path or a log line.
+        sys.exit(f"{stage}: genre name {genre!r} is not a genre slug (a lowercase letter, then up to 31 lowercase "
+                 "letters, digits, - or _); use a genre of params.yaml")
     try:
         main(genre)
     except KeyboardInterrupt:

@@ -33,7 +33,7 @@ from .params import load_params
 log = logging.getLogger("jukebox.jobs")
 
 HOST = socket.gethostname()
-JOB_ID = re.compile(r"^[0-9a-f]{12}$")
+JOB_ID = re.compile(r"\A[0-9a-f]{12}\Z")  # \Z: `$` would let "<id>\n" through
 HEARTBEAT_S = 1.0  # how often a running job's record is refreshed (stage, epoch, losses)
 STALE_S = 30.0  # a running record not refreshed for this long has lost its worker: it reads as interrupted
 RUNNING_STAGE = re.compile(r"Running stage '([\w-]+)@")
@@ -132,7 +132,7 @@ class Jobs:
         self.huey.storage.put_data(f"jukebox.job.{record['id']}", json.dumps(record).encode())
 
     def _load(self, job_id: str) -> dict | None:
-        if not JOB_ID.match(job_id or ""):
+        if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
             return None
         raw = self.huey.storage.peek_data(f"jukebox.job.{job_id}")
         return None if raw is EmptyData else json.loads(raw)

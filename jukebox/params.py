@@ -15,7 +15,14 @@ SITES = ("tadpoletunes", "midiworld")
 ENCODINGS = ("pitch", "rhythm")
 ARCHITECTURES = ("bilstm", "lstm", "gru")
 STRATEGIES = ("single", "mirrored", "multi_worker")
-GENRE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+# \A and \Z, not ^ and $: `$` also matches before a trailing newline, and "folk\n" must not pass for "folk".
+# Checked with fullmatch everywhere; the anchors keep a caller using match (WTForms' Regexp) just as strict.
+GENRE_NAME = re.compile(r"\A[a-z][a-z0-9_-]{0,31}\Z")
+
+
+def is_genre_name(name: object) -> bool:
+    """True for a genre slug: a lowercase letter, then up to 31 lowercase letters, digits, - or _ (nothing else)."""
+    return isinstance(name, str) and GENRE_NAME.fullmatch(name) is not None
 # Genres made by the web app live in this file beside params.yaml (dvc.yaml reads it through `vars`, and DVC
 # merges its `genres` with params.yaml's), so the app never rewrites the user's params.yaml.
 APP_GENRES = "app_genres.yaml"
@@ -172,7 +179,7 @@ def parse_params(raw: dict[str, Any], where: str = "params.yaml") -> Params:
 
 def parse_genre(name: str, spec: Any, where: str = "params.yaml", table: str = "genres") -> Genre:
     """Validate one entry of the genre table."""
-    if not isinstance(name, str) or not GENRE_NAME.match(name):
+    if not is_genre_name(name):
         raise ParamError(f"{where}: genre name {name!r} must be a short lowercase slug (letters, digits, - or _)")
     if not isinstance(spec, dict) or "source" not in spec:
         raise ParamError(f"{where}: {table}.{name} must be a mapping with a `source` ({SOURCES})")

@@ -34,3 +34,21 @@ def test_unique_name_is_deterministic():
     taken: set[str] = set()
     assert [unique_name("a.mid", taken) for _ in range(3)] == ["a.mid", "a-2.mid", "a-3.mid"]
     assert unique_name("A.MID", taken) == "A-4.MID"
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_outputs_get_the_mode_the_umask_gives_a_new_file(tmp_path, mask, mode):
+    """mkstemp's 0600 made samples, raw MIDI and token arrays unreadable to a web server's account."""
+    import os
+    import stat
+
+    from jukebox.artifacts import write_bytes
+
+    old = os.umask(mask)
+    try:
+        write_bytes(tmp_path / "sample.mid", b"MThd")
+        write_npy(tmp_path / "train.npy", np.arange(3))
+    finally:
+        os.umask(old)
+    for name in ("sample.mid", "train.npy"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name

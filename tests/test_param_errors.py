@@ -120,3 +120,14 @@ def test_the_stage_command_prints_only_that_line(stage, params, words, tmp_path)
 def test_a_stage_without_a_genre_says_how_to_call_it():
     with pytest.raises(SystemExit, match=r"usage: python -m stages.parse <genre>"):
         run_stage("parse", lambda genre: None, [])
+
+
+@pytest.mark.parametrize("name", ["folk\n", "folk; rm -rf data", "../folk"])
+def test_a_stage_refuses_a_genre_name_that_is_not_a_slug(tmp_path, monkeypatch, capsys, name):
+    """Whatever reaches a stage's command line, a name that is not a slug touches nothing."""
+    monkeypatch.chdir(project(tmp_path))
+    ran = []
+    with pytest.raises(SystemExit) as exit_:
+        run_stage("scrape", ran.append, [name])
+    assert ran == [] and "is not a genre slug" in str(exit_.value) and repr(name) in str(exit_.value)
+    assert (tmp_path / "data/raw/g/manifest.json").read_text() == '{"earlier": "output"}'

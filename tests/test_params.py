@@ -56,3 +56,19 @@ def test_load_reports_missing_and_broken_files(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(BASE))
     assert load_params(good).seq_len == 16
+
+
+@pytest.mark.parametrize("name", ["celtic\n", "folk\n", "a\nb", "x" * 33, "Folk", "1abc", "", "a b", "a/b"])
+def test_a_genre_name_that_is_not_a_slug_is_refused(name):
+    """`$` lets a trailing newline through `re.match`; the name reached DVC's shell command and split it there."""
+    from jukebox.params import is_genre_name
+
+    assert not is_genre_name(name)
+    with pytest.raises(ParamError, match="must be a short lowercase slug"):
+        parse_params({**BASE, "genres": {name: {"source": "corpus", "collection": "oneills1850"}}})
+
+
+def test_genre_slugs_pass():
+    from jukebox.params import is_genre_name
+
+    assert all(is_genre_name(n) for n in ("celtic", "folk-2", "a", "my_tunes", "x" * 32))

@@ -75,3 +75,16 @@ def test_experiment_on_seq_len_reruns_only_what_depends_on_it(project):
     assert {row.split(",")[column] for row in table[1:]} >= {"12", "10"}, "baseline and experiment are listed"
     diff = dvc(project, "metrics", "diff")
     assert "val_loss" in diff
+
+
+def test_every_stage_command_passes_the_genre_name_as_one_quoted_word():
+    """Whatever the genre table holds, its name reaches the stage as one argument, never split into a second command."""
+    import shlex
+
+    from tests.conftest import ROOT
+
+    hostile = "folk\necho split"  # what an unchecked name with a newline did: the real genre's scrape ran
+    for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
+        command = stage["do"]["cmd"].replace("${item}", "--source local").replace("${key}", hostile)
+        words = shlex.split(command)
+        assert words[:4] == ["python", "-m", f"stages.{name}", hostile], f"{name}: {stage['do']['cmd']}"

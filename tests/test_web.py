@@ -171,6 +171,8 @@ def test_zip_bomb_names_its_limit(client):
     ("../etc", 400, "must be a short lowercase slug"),
     ("x" * 40, 400, "must be a short lowercase slug"),
     ("base", 409, "exists already"),
+    ("base\n", 400, "must be a short lowercase slug"),  # `$` let a trailing newline through re.match
+    ("celtic\n", 400, "must be a short lowercase slug"),
 ])
 def test_bad_genre_names(client, project, tune, name, status, message):
     response = post_files(client, [("t.mid", tune)], name=name)
@@ -285,3 +287,98 @@ def test_a_token_guards_writes_when_the_app_asks_one(project, tune):
     assert client.post("/login", data={"csrf_token": token, "token": "s3cret"}).status_code == 303
     assert post_files(client, []).status_code == 400, "the browser session now holds the token"
     untouched(project)
+
+
+def test_the_page_form_refuses_a_name_ending_in_a_newline(client, project, tune):
+    token = csrf_token(client, "/collections")
+    response = client.post("/collections", data={"csrf_token": token, "name": "folk\n",
+                                                 "files": [(io.BytesIO(tune), "t.mid")]},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and "must be a short lowercase slug" in response.get_data(as_text=True)
+    untouched(project)
+
+
+def test_ids_with_a_trailing_newline_are_not_ids(client):
+    from jukebox.jobs import JOB_ID
+    from jukebox.web.composing import SAMPLE_ID
+
+    assert not JOB_ID.match("0123456789ab\n") and not SAMPLE_ID.match("0123456789ab\n")
+    assert client.get("/api/jobs/0123456789ab%0A").status_code == 404
+    assert client.get("/samples/0123456789ab%0A/x.mid").status_code == 404
+    assert client.get("/files/base%0A/sample_01.mid").status_code == 404
+
+
+def test_without_a_token_writes_come_only_from_this_machine(client, project, tune):
+    """The README's gunicorn route ran without a token and took writes from anyone who sent `Host: localhost`."""
+    remote = {"REMOTE_ADDR": "203.0.113.9"}
+    for path in ("/api/collections", "/api/generate", "/collections", "/api/jobs/0123456789ab/cancel"):
+        response = client.post(path, data={"name": "mine"}, headers={"Host": "localhost"}, environ_overrides=remote)
+        assert response.status_code == 403 and "from this machine only" in response.get_data(as_text=True), path
+    assert client.get("/", environ_overrides=remote).status_code == 200, "reading stays open"
+    forwarded = post_files(client, [("t.mid", tune)], **{"X-Forwarded-For": "203.0.113.9"})
+    assert forwarded.status_code == 403, "a proxy the app was not told about speaks for clients anywhere"
+    for local in ("127.0.0.1", "::1"):
+        response = client.post("/api/collections", data={"name": "mine"}, environ_overrides={"REMOTE_ADDR": local})
+        assert response.status_code == 400 and "no files" in response.get_json()["error"], local
+    untouched(project)
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_address_counts(project, tune):
+    client = create_app({"PROJECT": str(project), "PROXIES": 1}).test_client()
+    via_proxy = {"environ_overrides": {"REMOTE_ADDR": "127.0.0.1"}}
+    remote = post_files(client, [("t.mid", tune)], **{"X-Forwarded-For": "203.0.113.9"}, **{})
+    assert remote.status_code == 403 and "203.0.113.9" in remote.get_json()["error"]
+    local = client.post("/api/collections", data={"name": "mine"}, headers={"X-Forwarded-For": "127.0.0.1"},
+                        **via_proxy)
+    assert local.status_code == 400
+    untouched(project)
+
+
+def test_a_non_ascii_token_is_a_401_not_a_500(project):
+    client = create_app({"PROJECT": str(project), "TOKEN": "s3cret"}).test_client()
+    assert post_files(client, [], Authorization="Bearer sécrèt").status_code == 401
+    client = create_app({"PROJECT": str(project), "TOKEN": "sécrèt"}).test_client()
+    assert post_files(client, [], Authorization="Bearer nope").status_code == 401
+    token = csrf_token(client, "/login")
+    assert client.post("/login", data={"csrf_token": token, "token": "sécrèt"}).status_code == 303
+
+
+def test_settings_from_env():
+    from jukebox.web import settings_from_env
+
+    assert settings_from_env({}) == {"PROJECT": ".", "TOKEN": None, "TRUSTED_HOSTS": None, "SECRET_KEY": None,
+                                     "REDIS_URL": None, "PROXIES": 0}
+    settings = settings_from_env({"JUKEBOX_PROJECT": "/srv/jukebox", "JUKEBOX_TOKEN": "t", "JUKEBOX_PROXIES": "1",
+                                  "JUKEBOX_HOSTS": " music.example , ,10.0.0.2", "JUKEBOX_SECRET_KEY": "k",
+                                  "JUKEBOX_REDIS_URL": "redis://r"})
+    assert settings == {"PROJECT": "/srv/jukebox", "TOKEN": "t", "TRUSTED_HOSTS": ["music.example", "10.0.0.2"],
+                        "SECRET_KEY": "k", "REDIS_URL": "redis://r", "PROXIES": 1}
+    assert settings_from_env({"JUKEBOX_TOKEN": ""})["TOKEN"] is None, "an empty token is no token"
+    with pytest.raises(ValueError, match="JUKEBOX_PROXIES = 'yes'"):
+        settings_from_env({"JUKEBOX_PROXIES": "yes"})
+
+
+@pytest.mark.parametrize("host, extra, names", [
+    ("127.0.0.1", [], ["127.0.0.1", "localhost", "::1"]),
+    ("::1", ["music.local"], ["127.0.0.1", "localhost", "::1", "music.local"]),
+    ("0.0.0.0", ["music.example"], ["music.example"]),
+    ("192.168.1.5", ["192.168.1.5", "box"], ["192.168.1.5", "box"]),
+])
+def test_trusted_hosts(host, extra, names):
+    from jukebox.web.server import trusted_hosts
+
+    assert trusted_hosts(host, extra) == names
+
+
+def test_serve_refuses_a_public_bind_without_a_token(project, monkeypatch):
+    from jukebox.web import server
+
+    started = []
+    monkeypatch.setattr(server._Gunicorn, "run", lambda self: started.append(self.settings))
+    monkeypatch.setattr(server.subprocess, "Popen", lambda *a, **k: started.append(a))
+    with pytest.raises(SystemExit, match="set JUKEBOX_TOKEN"):
+        server.serve(project, "0.0.0.0", 8000, None, [])
+    assert started == [], "nothing was started"
+    server.serve(project, "127.0.0.1", 8000, None, [], worker=False, proxies=1)
+    assert started[0]["TOKEN"] is None and started[0]["PROXIES"] == 1
+    assert started[0]["TRUSTED_HOSTS"] == ["127.0.0.1", "localhost", "::1"]

@@ -6,6 +6,7 @@ gunicorn calls it bare (`gunicorn 'jukebox.web:create_app()'`) and it reads the 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -15,6 +16,7 @@ from flask import Flask, jsonify, redirect, render_template, request, session, u
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, SecurityError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..jobs import Jobs, make_huey
 from ..params import load_params
@@ -27,19 +29,33 @@ LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """Settings from JUKEBOX_PROJECT, _TOKEN, _HOSTS (comma-separated), _SECRET_KEY and _REDIS_URL (WSGI servers)."""
+    """Settings from JUKEBOX_PROJECT, _TOKEN, _HOSTS (comma-separated), _SECRET_KEY, _REDIS_URL and _PROXIES.
+
+    JUKEBOX_PROXIES is how many reverse proxies stand in front of the app (0, the default: none is trusted); with
+    it the app reads the client's address, scheme and host from their X-Forwarded-* headers (Werkzeug's ProxyFix).
+    """
     hosts = environ.get("JUKEBOX_HOSTS", "")
+    proxies = environ.get("JUKEBOX_PROXIES", "").strip() or "0"
+    if not proxies.isdigit():
+        raise ValueError(f"JUKEBOX_PROXIES = {proxies!r} must be a whole number: how many reverse proxies stand in "
+                         "front of the app (0 = none)")
     return {"PROJECT": environ.get("JUKEBOX_PROJECT", "."), "TOKEN": environ.get("JUKEBOX_TOKEN") or None,
             "TRUSTED_HOSTS": [h.strip() for h in hosts.split(",") if h.strip()] or None,
-            "SECRET_KEY": environ.get("JUKEBOX_SECRET_KEY") or None, "REDIS_URL": environ.get("JUKEBOX_REDIS_URL")}
+            "SECRET_KEY": environ.get("JUKEBOX_SECRET_KEY") or None, "REDIS_URL": environ.get("JUKEBOX_REDIS_URL"),
+            "PROXIES": int(proxies)}
 
 
 def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
-    """The app for one project; settings PROJECT, TOKEN (None: none asked), TRUSTED_HOSTS, SECRET_KEY, REDIS_URL."""
+    """The app for one project; settings PROJECT, TOKEN (None: none asked), TRUSTED_HOSTS, SECRET_KEY, REDIS_URL,
+    PROXIES (how many reverse proxies to trust for X-Forwarded-*; 0: none)."""
     settings = dict(settings_from_env() if settings is None else settings)
     project = Path(settings.get("PROJECT") or ".").resolve()
     params = load_params(project / "params.yaml")
     app = Flask(__name__)
+    if settings.get("PROXIES"):
+        # Opt-in: trusting X-Forwarded-* from a client that is not the proxy would let it claim any address.
+        hops = int(settings["PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
     # The app's pages first, then the package's shared templates (the sample card of the listening page).
     app.jinja_loader = ChoiceLoader([FileSystemLoader(Path(__file__).parent / "templates"),
                                      PackageLoader("jukebox", "templates")])
@@ -53,6 +69,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         SESSION_COOKIE_SAMESITE="Strict",
         JUKEBOX_TOKEN=settings.get("TOKEN"),
+        JUKEBOX_PROXIES=int(settings.get("PROXIES") or 0),
         JUKEBOX_UPLOAD_MAX_BYTES=params.upload_max_bytes,
         JUKEBOX_UPLOAD_MAX_FILES=params.upload_max_files,
         TESTING=bool(settings.get("TESTING")),
@@ -102,12 +119,37 @@ def _guard():
         return _error(403, f"cross-site request refused (Origin {origin!r}, Sec-Fetch-Site {fetch_site!r}); "
                            "use the app's own pages, or a script that sends no Origin")
     token = _app_token()
-    if token and request.endpoint != "pages.login" and not _has_token(token):
+    if not token:
+        # No token: writes only from this machine, judged by the connection's peer address (the Host header is
+        # the client's to choose). Whichever server runs the app, gunicorn by hand included.
+        if not _from_this_machine():
+            return _error(403, f"this server takes uploads and generations from this machine only (the request came "
+                               f"from {request.remote_addr}); its operator sets JUKEBOX_TOKEN to let other machines "
+                               "in, or JUKEBOX_PROXIES behind a reverse proxy", "Authorization")
+        return None
+    if request.endpoint != "pages.login" and not _has_token(token):
         if _wants_json():
             return _error(401, "this server asks for a token: send the header `Authorization: Bearer <JUKEBOX_TOKEN>`",
                           "Authorization")
         return redirect(url_for("pages.login", next=request.path))
     return None
+
+
+def _from_this_machine() -> bool:
+    """The request's peer is a loopback address, and no proxy the app was not told about forwarded it."""
+    from flask import current_app
+
+    if not current_app.config["JUKEBOX_PROXIES"] and "X-Forwarded-For" in request.headers:
+        return False  # a proxy on this machine speaks for clients anywhere: without a token, trust none of them
+    try:
+        return ipaddress.ip_address((request.remote_addr or "").split("%")[0]).is_loopback
+    except ValueError:
+        return False  # no address (a Unix socket): the server's operator names the proxy or sets a token
+
+
+def same_secret(sent: str, token: str) -> bool:
+    """Compare a sent token with the app's in constant time; any characters (hmac refuses non-ASCII str)."""
+    return hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), token.encode("utf-8", "surrogateescape"))
 
 
 def _app_token() -> str | None:
@@ -119,7 +161,7 @@ def _app_token() -> str | None:
 def _has_token(token: str) -> bool:
     header = request.headers.get("Authorization", "")
     sent = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-    return bool(session.get("token_ok")) or (bool(sent) and hmac.compare_digest(sent, token))
+    return bool(session.get("token_ok")) or (bool(sent) and same_secret(sent, token))
 
 
 def _too_large(exc):

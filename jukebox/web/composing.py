@@ -1,6 +1,7 @@
 """Composing on request: the steps of `jukebox generate`, with each genre's model kept loaded between requests."""
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from ..dataset import window_starts, windows
 from ..params import Genre
 
 SAMPLE_ID_LENGTH = 12
+SAMPLE_ID = re.compile(r"\A[0-9a-f]{12}\Z")  # uuid4's hex; \Z, not $, which allows a trailing newline
 
 
 @dataclass(frozen=True)

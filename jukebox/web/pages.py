@@ -1,14 +1,13 @@
 """The pages: Home (every genre), Generate, Your collection, and a page per job."""
 from __future__ import annotations
 
-import hmac
-
 from flask import (Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, session,
                    url_for)
 
 from ..app_genres import STATE_DIR
-from ..params import GENRE_NAME
-from .composing import SAMPLE_ID_LENGTH
+from ..params import is_genre_name
+from . import same_secret
+from .composing import SAMPLE_ID
 from .forms import CollectionForm, TokenForm, generate_form
 from .services import services
 from .uploads import UploadError
@@ -115,7 +114,7 @@ def job_action(job_id: str, action: str):
 @pages.get("/files/<genre>/<name>")
 def generated_file(genre: str, name: str):
     """A file of a ready genre's samples (data/generated/<genre>/)."""
-    if not GENRE_NAME.match(genre) or not name.endswith(SERVED_SUFFIXES):
+    if not is_genre_name(genre) or not name.endswith(SERVED_SUFFIXES):
         abort(404)
     summary = services().genre(genre)
     if not (summary and summary["ready"]):
@@ -126,7 +125,7 @@ def generated_file(genre: str, name: str):
 @pages.get("/samples/<sample_id>/<name>")
 def sample_file(sample_id: str, name: str):
     """A file of a sample composed on the Generate page or by POST /api/generate."""
-    if len(sample_id) != SAMPLE_ID_LENGTH or not sample_id.isalnum() or not name.endswith(SERVED_SUFFIXES):
+    if not SAMPLE_ID.fullmatch(sample_id) or not name.endswith(SERVED_SUFFIXES):
         abort(404)
     return send_from_directory(services().project / STATE_DIR / "samples" / sample_id, name)
 
@@ -137,7 +136,7 @@ def login():
     token = current_app.config.get("JUKEBOX_TOKEN")
     form = TokenForm()
     if token and form.validate_on_submit():
-        if hmac.compare_digest(form.token.data, token):
+        if same_secret(form.token.data, token):
             session["token_ok"] = True
             target = request.args.get("next", "/")
             return redirect(target if target.startswith("/") and not target.startswith("//") else "/", 303)

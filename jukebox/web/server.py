@@ -53,7 +53,7 @@ class _Gunicorn(BaseApplication):
 
 
 def serve(project: Path, host: str, port: int, token: str | None, hosts: list[str], threads: int = 8,
-          worker: bool = True, redis_url: str | None = None) -> None:
+          worker: bool = True, redis_url: str | None = None, proxies: int = 0) -> None:
     """Serve the app at http://host:port with gunicorn, and run one job worker until Ctrl-C."""
     project = project.resolve()
     load_params(project / "params.yaml")  # a broken params.yaml stops here, with its message, not in a worker
@@ -61,7 +61,8 @@ def serve(project: Path, host: str, port: int, token: str | None, hosts: list[st
         raise SystemExit(f"jukebox serve: bound to {host}, other machines can reach the app; set JUKEBOX_TOKEN to a "
                          "secret of your choice (every upload and generation then asks for it), or bind 127.0.0.1")
     settings = {"PROJECT": str(project), "TOKEN": token, "TRUSTED_HOSTS": trusted_hosts(host, hosts),
-                "SECRET_KEY": secrets.token_hex(32), "REDIS_URL": redis_url}
+                "SECRET_KEY": secrets.token_hex(32), "REDIS_URL": redis_url,
+                "PROXIES": proxies}
     options = {"bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}", "workers": 1,
                "worker_class": "gthread", "threads": threads, "timeout": 120, "graceful_timeout": 10,
                "loglevel": "info", "proc_name": "jukebox-web",

@@ -9,7 +9,7 @@ from flask import current_app
 
 from ..app_genres import GenreExists, add_genre, app_genre_names
 from ..jobs import Jobs
-from ..params import GENRE_NAME, Params, load_params
+from ..params import Params, is_genre_name, load_params
 from .catalog import genre_summary, recorded_stages
 from .composing import Request, Studio
 from .uploads import Limits, UploadError, collect_midi, midi_problem
@@ -43,7 +43,7 @@ class Services:
 
     def create_collection(self, name: str, uploads: list[tuple[str, bytes]]) -> dict:
         """Check and store an uploaded collection as a new genre and queue its pipeline; returns the job."""
-        if not isinstance(name, str) or not GENRE_NAME.match(name):
+        if not is_genre_name(name):
             raise UploadError("name", f"genre name {name!r} must be a short lowercase slug: a letter, then up to 31 "
                                       "letters, digits, - or _")
         if name in self.params().genres:
