@@ -4,6 +4,7 @@ params.yaml stays the user's: the app only ever writes app_genres.yaml, which th
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -12,7 +13,7 @@ from pathlib import Path
 import yaml
 from filelock import FileLock
 
-from .artifacts import write_bytes, write_text
+from .artifacts import usual_mode, write_text
 from .params import APP_GENRES, is_genre_name, load_params
 
 COLLECTIONS = "collections"
@@ -46,10 +47,21 @@ def _write_table(project: Path, table: dict) -> None:
     write_text(project / APP_GENRES, HEADER + yaml.safe_dump({"genres": table}, sort_keys=True))
 
 
-def add_genre(project: Path, name: str, files: dict[str, bytes]) -> Path:
-    """Store a collection's files (safe, unique names) in collections/<name>/ and add it as a `local` genre.
+def staging_folder(project: Path, name: str) -> Path:
+    """A new hidden folder in collections/ that an upload streams its files into before add_genre moves it in."""
+    if not is_genre_name(name):
+        raise ValueError(f"genre name {name!r} must be a short lowercase slug (letters, digits, - or _)")
+    (project / COLLECTIONS).mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=project / COLLECTIONS))
+    os.chmod(staging, usual_mode(folder=True))  # mkdtemp's 0700 would hide the collection from other accounts
+    return staging
 
-    Raises GenreExists if the name is taken anywhere, so nothing existing is ever overwritten.
+
+def add_genre(project: Path, name: str, staging: Path) -> Path:
+    """Move a staged collection (staging_folder) to collections/<name>/ whole and add it as a `local` genre.
+
+    Raises GenreExists if the name is taken anywhere, so nothing existing is ever overwritten; the staging
+    folder is then the caller's to remove.
     """
     if not is_genre_name(name):
         raise ValueError(f"genre name {name!r} must be a short lowercase slug (letters, digits, - or _)")
@@ -60,15 +72,8 @@ def add_genre(project: Path, name: str, files: dict[str, bytes]) -> Path:
         if folder.exists() or any((project / out / name).exists() for out in GENRE_OUTPUTS):
             raise GenreExists(f"genre {name!r} has files left in the project ({COLLECTIONS}/, data/ or models/); "
                               "choose another name")
-        # Files go to a hidden folder first, renamed into place whole: a crash never leaves half a collection.
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder.parent))
-        try:
-            for file_name, data in files.items():
-                write_bytes(staging / file_name, data)
-            os.rename(staging, folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        # One rename: a crash never leaves half a collection under the genre's name.
+        os.rename(staging, folder)
         raw = yaml.safe_load((project / APP_GENRES).read_text()) if (project / APP_GENRES).exists() else None
         table = dict((raw or {}).get("genres") or {})
         table[name] = {"source": "local", "path": f"{COLLECTIONS}/{name}"}
@@ -77,7 +82,11 @@ def add_genre(project: Path, name: str, files: dict[str, bytes]) -> Path:
 
 
 def remove_genre(project: Path, name: str) -> None:
-    """Take an app genre out of app_genres.yaml, delete its uploads and every output; params.yaml's are refused."""
+    """Take an app genre out of app_genres.yaml, delete its uploads and every output, and forget it in DVC.
+
+    params.yaml's genres are refused. Its stages leave dvc.lock and its outputs' files leave DVC's cache (those
+    no other stage of dvc.lock records), so a failed or cancelled job leaves nothing behind.
+    """
     if not is_genre_name(name):
         raise ValueError(f"genre name {name!r} is not a genre slug")
     with _lock(project):
@@ -90,3 +99,56 @@ def remove_genre(project: Path, name: str) -> None:
             _write_table(project, table)
         for folder in (COLLECTIONS, *GENRE_OUTPUTS):
             shutil.rmtree(project / folder / name, ignore_errors=True)
+        forget_in_dvc(project, name)
+
+
+def _recorded_hashes(entries, cache: Path) -> set[str]:
+    """The md5 of every output in some dvc.lock entries, with the files inside each directory output."""
+    hashes = set()
+    for entry in entries:
+        for out in entry.get("outs") or []:
+            md5 = out.get("md5")
+            if not md5:
+                continue
+            hashes.add(md5)
+            if md5.endswith(".dir"):
+                listing = cache / md5[:2] / md5[2:]
+                try:
+                    hashes.update(item["md5"] for item in json.loads(listing.read_text()))
+                except (OSError, ValueError, KeyError, TypeError):
+                    pass  # not in the cache (never pushed there, or removed): nothing of it to remove
+    return hashes
+
+
+def forget_in_dvc(project: Path, name: str) -> list[str]:
+    """Remove `<stage>@<name>` from dvc.lock and its outputs from DVC's cache and run cache; returns the stages.
+
+    Under DVC's own repository lock (what `dvc repro` holds), and through DVC's own YAML round-trip, so the
+    rest of dvc.lock is kept as DVC wrote it. Files another stage of dvc.lock records stay (content-addressed).
+    """
+    from dvc.repo import Repo
+    from dvc.utils.serialize import modify_yaml
+
+    lock_file = project / "dvc.lock"
+    if not lock_file.exists():
+        return []
+    with Repo(str(project)) as repo, repo.lock:
+        cache = Path(repo.cache.local.path)
+        with modify_yaml(str(lock_file)) as lock:
+            stages = lock.get("stages") or {}
+            gone = {key: stages.pop(key) for key in [k for k in stages if k.endswith(f"@{name}")]}
+        if not gone:
+            return []
+        unused = _recorded_hashes(gone.values(), cache) - _recorded_hashes(stages.values(), cache)
+        for md5 in unused:
+            (cache / md5[:2] / md5[2:]).unlink(missing_ok=True)
+        runs = Path(repo.stage_cache.cache_dir)
+        for entry in runs.glob("*/*/*") if runs.is_dir() else []:
+            # A run-cache entry would restore those outputs on the next `dvc repro`; without its files it is useless.
+            try:
+                outs = (yaml.safe_load(entry.read_text()) or {}).get("outs") or []
+            except (OSError, yaml.YAMLError):
+                continue
+            if any(out.get("md5") in unused for out in outs if isinstance(out, dict)):
+                entry.unlink(missing_ok=True)
+    return sorted(gone)

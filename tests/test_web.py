@@ -382,3 +382,42 @@ def test_serve_refuses_a_public_bind_without_a_token(project, monkeypatch):
     server.serve(project, "127.0.0.1", 8000, None, [], worker=False, proxies=1)
     assert started[0]["TOKEN"] is None and started[0]["PROXIES"] == 1
     assert started[0]["TRUSTED_HOSTS"] == ["127.0.0.1", "localhost", "::1"]
+
+
+def busy_midi(n_notes: int, seed: int) -> bytes:
+    """A valid MIDI file of random notes: it deflates only a few times over, so zips of it pass upload_max_ratio."""
+    import random
+    import struct
+
+    rng = random.Random(seed)
+    body = b"".join(bytes([rng.randrange(1, 100), 0x90, rng.randrange(40, 90), 80, rng.randrange(1, 100), 0x80,
+                           rng.randrange(40, 90), 0]) for _ in range(n_notes)) + b"\x00\xff\x2f\x00"
+    return b"MThd" + struct.pack(">IHHH", 6, 0, 1, 96) + b"MTrk" + struct.pack(">I", len(body)) + body
+
+
+def test_the_unzipped_size_limit_holds_over_the_whole_request(client, project):
+    """Five zips, each within upload_max_bytes, together over it: 240 MB reached collections/ this way."""
+    zips = [(f"part{i}.zip", make_zip([(f"m{i}.mid", busy_midi(2500, i))])) for i in range(4)]
+    assert all(len(data) < LIMITS["upload_max_bytes"] / 4 for _, data in zips), "the request itself is small"
+    assert all(20_000 < zipfile.ZipFile(io.BytesIO(d)).infolist()[0].file_size < LIMITS["upload_max_bytes"]
+               for _, d in zips), "each zip alone is within the limit"
+    response = post_files(client, zips)
+    body = response.get_json()
+    assert response.status_code == 413 and body["limit"] == {"upload_max_bytes": 60_000}, body
+    assert "m2.mid" in body["error"] and "upload_max_bytes = 60000" in body["error"]
+    untouched(project)
+    files = post_files(client, [(f"z{i}.zip", make_zip([("a.mid", busy_midi(10, i))])) for i in range(3)]
+                       + [("b.mid", busy_midi(10, 9)), ("c.zip", make_zip([("c.mid", busy_midi(10, 8)), ("d.mid", busy_midi(10, 7))]))])
+    assert files.status_code == 413 and "file 6 of this upload" in files.get_json()["error"], "files count too"
+    untouched(project)
+
+
+def test_uploaded_files_stream_to_disk_under_safe_names(tmp_path):
+    from jukebox.web.uploads import Limits, collect_midi
+
+    tune = busy_midi(50, 1)
+    archive = make_zip([("dir/Süß.mid", tune), ("__MACOSX/._x", b"junk"), ("other.mid", tune)])
+    names = collect_midi([("one.mid", io.BytesIO(tune)), ("music.zip", io.BytesIO(archive))],
+                         Limits(5, 10_000, 50), tmp_path)
+    assert names == ["one.mid", "Su.mid", "other.mid"]
+    assert all((tmp_path / n).read_bytes() == tune for n in names)

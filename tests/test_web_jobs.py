@@ -199,6 +199,8 @@ def test_worker_killed_mid_job_then_restarted(client, trained_project, tmp_path)
         assert "few" not in yaml.safe_load((trained_project / "app_genres.yaml").read_text())["genres"]
         assert not (trained_project / "collections" / "few").exists(), "the genre is not left half-made"
         assert not (trained_project / "data" / "raw" / "few").exists()
+        lock = yaml.safe_load((trained_project / "dvc.lock").read_text())["stages"]
+        assert not [stage for stage in lock if stage.endswith("@few")], "its scrape is not left in dvc.lock"
 
         retried = client.post(f"{cut['url']}/retry").get_json()
         assert retried["status"] == "queued" and retried["attempt"] == 2

@@ -69,7 +69,7 @@ def generate():
 @api.post("/collections")
 def collections():
     """Add a genre from multipart fields `name` and `files` (MIDI files or one zip); 202 with its job."""
-    uploads = [(f.filename or "", f.read()) for f in request.files.getlist("files")]
+    uploads = [(f.filename or "", f.stream) for f in request.files.getlist("files")]
     try:
         job = services().create_collection(request.form.get("name", ""), uploads)
     except UploadError as exc:

@@ -74,7 +74,7 @@ def collection():
         return collection_page()
     if not form.validate_on_submit():
         return render_template("collection.html", form=form, limits=services().limits), 400
-    uploads = [(f.filename or "", f.read()) for f in request.files.getlist(form.files.name)]
+    uploads = [(f.filename or "", f.stream) for f in request.files.getlist(form.files.name)]
     try:
         job = services().create_collection(form.name.data, uploads)
     except UploadError as exc:

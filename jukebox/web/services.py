@@ -1,13 +1,15 @@
 """What the pages and the API share: the project's jobs, composer and limits, and the two actions that write."""
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from flask import current_app
 
-from ..app_genres import GenreExists, add_genre, app_genre_names
+from ..app_genres import GenreExists, add_genre, app_genre_names, staging_folder
 from ..jobs import Jobs
 from ..params import Params, is_genre_name, load_params
 from .catalog import genre_summary, recorded_stages
@@ -41,18 +43,21 @@ class Services:
         found = self.genres(only=name)
         return found[0] if found else None
 
-    def create_collection(self, name: str, uploads: list[tuple[str, bytes]]) -> dict:
-        """Check and store an uploaded collection as a new genre and queue its pipeline; returns the job."""
+    def create_collection(self, name: str, uploads: list[tuple[str, BinaryIO]]) -> dict:
+        """Check and store an uploaded collection (names and streams) as a new genre and queue its pipeline."""
         if not is_genre_name(name):
             raise UploadError("name", f"genre name {name!r} must be a short lowercase slug: a letter, then up to 31 "
                                       "letters, digits, - or _")
         if name in self.params().genres:
             raise UploadError("name", f"genre {name!r} exists already; choose another name", status=409)
-        files = collect_midi(uploads, self.limits)
+        staging = staging_folder(self.project, name)
         try:
-            add_genre(self.project, name, files)
+            collect_midi(uploads, self.limits, staging)
+            add_genre(self.project, name, staging)
         except GenreExists as exc:
             raise UploadError("name", str(exc), status=409) from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # gone already when add_genre moved it into place
         return self.jobs.submit(name)
 
     def compose(self, genre: str, n_notes: int, temperature: float, top_k: int, top_p: float, seed: int,

@@ -1,16 +1,17 @@
 """Checking what a user uploads: MIDI by content, zips without escapes, links, nesting or bombs, within the limits."""
 from __future__ import annotations
 
-import io
 import stat
 import zipfile
 from dataclasses import dataclass
-from pathlib import PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import BinaryIO
 
 from ..artifacts import safe_name, unique_name
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first local header, or the end record of an empty zip
 MACOS_CLUTTER = ("__MACOSX/", ".DS_Store")  # what a Mac's "Compress" adds to every zip
+CHUNK = 1 << 20  # bytes read and written at a time while a file streams to disk
 
 
 class UploadError(ValueError):
@@ -75,59 +76,102 @@ def _check_member(info: zipfile.ZipInfo, archive: str, limits: Limits) -> None:
                           {"upload_max_ratio": limits.max_ratio})
 
 
-def unzip(data: bytes, archive: str, limits: Limits) -> list[tuple[str, bytes]]:
-    """The MIDI members of a zip as (name, bytes), after checking every member's header before reading any."""
+class Budget:
+    """One running total of files and unzipped bytes over a whole upload request, every zip in it included.
+
+    Each file is counted before a byte of it is read, so five zips each within the limits cannot together
+    write five times upload_max_bytes.
+    """
+
+    def __init__(self, limits: Limits, field: str):
+        self.limits, self.field, self.files, self.bytes = limits, field, 0, 0
+
+    def take(self, what: str, size: int) -> None:
+        """Count one more file of `size` bytes; an UploadError (413) names the limit it would pass."""
+        if self.files + 1 > self.limits.max_files:
+            raise UploadError(self.field, f"{what} is file {self.files + 1} of this upload; the limit is "
+                                          f"upload_max_files = {self.limits.max_files}",
+                              {"upload_max_files": self.limits.max_files}, 413)
+        if self.bytes + size > self.limits.max_bytes:
+            raise UploadError(self.field, f"{what} brings this upload to {self.bytes + size} bytes unzipped; the "
+                                          f"limit is upload_max_bytes = {self.limits.max_bytes}",
+                              {"upload_max_bytes": self.limits.max_bytes}, 413)
+        self.files, self.bytes = self.files + 1, self.bytes + size
+
+
+def _copy(source: BinaryIO, target: Path, size: int, what: str, field: str) -> None:
+    """Stream `source` into `target` chunk by chunk, never more than the `size` bytes it was counted for."""
+    written = 0
+    with open(target, "wb") as out:
+        while chunk := source.read(min(CHUNK, size + 1 - written)):
+            if written == 0 and chunk.startswith(ZIP_MAGIC):
+                raise UploadError(field, f"{what} is a zip inside the zip; upload one zip of MIDI files")
+            written += len(chunk)
+            if written > size:
+                raise UploadError(field, f"{what} is larger than its header says; refused")
+            out.write(chunk)
+
+
+def _unzip(stream: BinaryIO, archive: str, limits: Limits, budget: Budget, store) -> None:
+    """Check every member's header, then stream each MIDI member to disk through `store`, counted by `budget`."""
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
+        zf = zipfile.ZipFile(stream)
         infos = [i for i in zf.infolist() if not i.is_dir() and not i.filename.startswith(MACOS_CLUTTER)
                  and not i.filename.endswith(MACOS_CLUTTER)]
     except zipfile.BadZipFile as exc:
         raise UploadError("files", f"zip {archive!r} is not a readable zip ({exc})") from None
-    if len(infos) > limits.max_files:
-        raise UploadError("files", f"zip {archive!r} holds {len(infos)} files; the limit is upload_max_files = "
-                                   f"{limits.max_files}", {"upload_max_files": limits.max_files}, 413)
-    total = sum(i.file_size for i in infos)
-    if total > limits.max_bytes:
-        raise UploadError("files", f"zip {archive!r} unzips to {total} bytes; the limit is upload_max_bytes = "
-                                   f"{limits.max_bytes}", {"upload_max_bytes": limits.max_bytes}, 413)
     for info in infos:
         _check_member(info, archive, limits)
-    members = []
     for info in infos:
-        with zf.open(info) as f:
-            content = f.read(info.file_size + 1)  # never more than the header promised, whatever the stream says
-        if len(content) > info.file_size:
-            raise UploadError("files", f"zip {archive!r}: member {info.filename!r} is larger than its header says")
-        if content.startswith(ZIP_MAGIC):
-            raise UploadError("files", f"zip {archive!r}: member {info.filename!r} is a zip inside the zip; "
-                                       "upload one zip of MIDI files")
-        members.append((PurePosixPath(info.filename).name, content))
-    return members
+        what = f"zip {archive!r}: member {info.filename!r}"
+        budget.take(what, info.file_size)
+        with zf.open(info) as member:
+            store(PurePosixPath(info.filename).name, member, info.file_size, what)
 
 
-def collect_midi(uploads: list[tuple[str, bytes]], limits: Limits, field: str = "files") -> dict[str, bytes]:
-    """Every uploaded MIDI file under a safe, unique name; zips are opened; anything else refuses the upload."""
-    uploads = [(name, data) for name, data in uploads if name or data]  # a browser sends an empty part for "no file"
-    if not uploads:
-        raise UploadError(field, "no files were uploaded; choose MIDI files (.mid) or one zip of them")
-    files: list[tuple[str, bytes]] = []
-    for name, data in uploads:
-        plain_name(name, field)
-        if data.startswith(ZIP_MAGIC):
-            files.extend(unzip(data, name, limits))
-        else:
-            files.append((name, data))
-    if len(files) > limits.max_files:
-        raise UploadError(field, f"{len(files)} files uploaded; the limit is upload_max_files = {limits.max_files}",
-                          {"upload_max_files": limits.max_files}, 413)
-    if not files:
-        raise UploadError(field, "the upload holds no files; choose MIDI files (.mid) or one zip of them")
-    stored: dict[str, bytes] = {}
+def _size(stream: BinaryIO) -> int:
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    return size
+
+
+def collect_midi(uploads: list[tuple[str, BinaryIO]], limits: Limits, folder: Path, field: str = "files") -> list[str]:
+    """Stream every uploaded MIDI file into `folder` under a safe, unique name; zips are opened; returns the names.
+
+    Anything that is not MIDI refuses the whole upload (the caller removes `folder`). Files go to disk as they
+    are read, never all into memory, and one Budget counts them all against upload_max_files and _bytes.
+    """
+    budget = Budget(limits, field)
+    stored: dict[str, str] = {}  # stored name -> the name the user knows it by
     taken: set[str] = set()
-    for name, data in files:
-        problem = midi_problem(data)
+
+    def store(name: str, source: BinaryIO, size: int, what: str) -> None:
+        stem = name.rsplit(".", 1)[0] if "." in name else name
+        target = unique_name(safe_name(stem, ".mid"), taken)
+        _copy(source, folder / target, size, what, field)
+        stored[target] = name
+
+    seen_any = False
+    for name, stream in uploads:
+        size = _size(stream)
+        if not name and not size:
+            continue  # a browser sends an empty part for "no file"
+        seen_any = True
+        plain_name(name, field)
+        if stream.read(4) in ZIP_MAGIC:
+            stream.seek(0)
+            _unzip(stream, name, limits, budget, store)
+        else:
+            stream.seek(0)
+            budget.take(f"file {name!r}", size)
+            store(name, stream, size, f"file {name!r}")
+    if not seen_any:
+        raise UploadError(field, "no files were uploaded; choose MIDI files (.mid) or one zip of them")
+    if not stored:
+        raise UploadError(field, "the upload holds no files; choose MIDI files (.mid) or one zip of them")
+    for target, name in stored.items():
+        problem = midi_problem((folder / target).read_bytes())  # one file in memory at a time, within the limits
         if problem:
             raise UploadError(field, f"file {name!r} {problem}; upload MIDI files (.mid) only")
-        stem = name.rsplit(".", 1)[0] if "." in name else name
-        stored[unique_name(safe_name(stem, ".mid"), taken)] = data
-    return stored
+    return list(stored)
