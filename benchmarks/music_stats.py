@@ -10,17 +10,15 @@ pieces against the genre's data (as parsed, and as the encoding's grid keeps it)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from jukebox.artifacts import read_jsonl, read_npy
-from jukebox.dataset import window_starts, windows
 from jukebox.encoding import Event, decode, encode
-from jukebox.generation import Composer
+from jukebox.generation import Composer, Sampling, validation_primers
 from jukebox.params import Params, load_params
 
 NGRAM = 8
@@ -41,11 +39,10 @@ def genre_stats(project: Path, genre: str, params: Params, n_notes: int) -> dict
     """Distinct 8-grams at temperature 0 and at the configured sampling, and durations used, for one genre."""
     composer = Composer.load(project / "models" / genre)
     val = read_npy(project / "data/sequences" / genre / "val.npy")
-    starts = np.random.default_rng(params.seed).choice(window_starts(len(val), composer.seq_len, len(val)),
-                                                       size=params.n_samples)
-    primers, _ = windows(val, starts, composer.seq_len)
-    greedy = composer.compose(primers, n_notes, 0.0, params.seed)
-    sampled = composer.compose(primers, n_notes, params.temperature, params.seed, params.top_k, params.top_p)
+    primers, _ = validation_primers(val, composer.seq_len, params.seed, params.n_samples)
+    sampling = Sampling.chosen(params, n_notes=n_notes)
+    greedy = composer.compose(primers, dataclasses.replace(sampling, temperature=0.0))
+    sampled = composer.compose(primers, sampling)
     pieces = [[tuple(n) for n in p["notes"]] for p in read_jsonl(project / "data/notes" / genre / "pieces.jsonl")]
     on_grid = [decode(encode(notes, composer.encoding), composer.encoding, composer.step) for notes in pieces]
     return {

@@ -6,8 +6,6 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from .params import ParamError, load_params
 
 log = logging.getLogger("jukebox.cli")
@@ -15,30 +13,24 @@ log = logging.getLogger("jukebox.cli")
 
 def _generate(args: argparse.Namespace) -> None:
     from .artifacts import read_npy
-    from .dataset import window_starts, windows
     from .encoding import is_note
-    from .generation import Composer
+    from .generation import Composer, Sampling, validation_primers
     from .render import render_sample
 
     params = load_params(args.project / "params.yaml")
     genre = params.genre(args.genre)
     composer = Composer.load(args.project / "models" / args.genre)
-    seed = params.seed if args.seed is None else args.seed
+    sampling = Sampling.chosen(params, args.n_notes, args.temperature, args.top_k, args.top_p, args.seed)
     if args.primer:
         primer = composer.primer(args.primer)[None, :]
     else:
         val = read_npy(args.project / "data/sequences" / args.genre / "val.npy")
-        start = np.random.default_rng(seed).choice(window_starts(len(val), composer.seq_len, len(val)))
-        primer, _ = windows(val, np.array([start]), composer.seq_len)
-    temperature = params.temperature if args.temperature is None else args.temperature
-    top_k = params.top_k if args.top_k is None else args.top_k
-    top_p = params.top_p if args.top_p is None else args.top_p
-    n_notes = args.n_notes or params.n_notes
-    tokens = composer.compose(primer, n_notes, temperature, seed, top_k, top_p)[0]
+        primer, _ = validation_primers(val, composer.seq_len, sampling.seed, 1)
+    tokens = composer.compose(primer, sampling)[0]
     composer.write_midi(tokens, args.out, genre.program, genre.bpm)
     notes = sum(is_note(t, composer.encoding) for t in tokens)
-    print(f"wrote {args.out} ({notes} notes, genre {args.genre}, temperature {temperature}, top_k {top_k}, "
-          f"top_p {top_p}, seed {seed})")
+    print(f"wrote {args.out} ({notes} notes, genre {args.genre}, temperature {sampling.temperature}, "
+          f"top_k {sampling.top_k}, top_p {sampling.top_p}, seed {sampling.seed})")
     if args.render:
         rendered = render_sample(args.out, genre.program, genre.bpm, args.soundfont)
         written = [name for kind, name in rendered["files"].items() if name and kind != "midi"]

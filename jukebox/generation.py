@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -47,6 +49,16 @@ def sample(probs: np.ndarray, temperature: float, rng: np.random.Generator, top_
     return np.minimum((cdf <= u).sum(axis=-1), weights.shape[-1] - 1)
 
 
+def _allowed(probs: np.ndarray, banned: tuple[int, ...], follow: np.ndarray | None,
+             previous: np.ndarray) -> np.ndarray:
+    """Next-token probabilities without the banned ids and, with a grammar, only what may follow `previous`."""
+    probs[:, list(banned)] = 0.0
+    if follow is None:
+        return probs
+    allowed = probs * follow[previous]
+    return np.where(allowed.sum(axis=-1, keepdims=True) > 0, allowed, probs)
+
+
 def generate(model, primers: np.ndarray, n_notes: int, temperature: float, seed: int,
              banned: tuple[int, ...] = (0,), top_k: int = 0, top_p: float = 1.0,
              follow: np.ndarray | None = None) -> np.ndarray:
@@ -65,15 +77,145 @@ def generate(model, primers: np.ndarray, n_notes: int, temperature: float, seed:
     probs, state = start(np.asarray(primers, dtype=np.int32))
     out = np.zeros((len(primers), n_notes), dtype=np.int32)
     for i in tqdm(range(n_notes), desc="generate", unit="note", leave=False):
-        p = probs.numpy()
-        p[:, list(banned)] = 0.0
-        if follow is not None:
-            allowed = p * follow[out[:, i - 1] if i else np.asarray(primers)[:, -1]]
-            p = np.where(allowed.sum(axis=-1, keepdims=True) > 0, allowed, p)
+        p = _allowed(probs.numpy(), banned, follow, out[:, i - 1] if i else np.asarray(primers)[:, -1])
         out[:, i] = sample(p, temperature, rng, top_k, top_p)
         if i + 1 < n_notes:
             probs, state = advance(state, tf.constant(out[:, i]))
     return out
+
+
+def generate_rows(steps, primers: np.ndarray, lengths: Sequence[int], rows: Sequence[Sampling],
+                  rngs: Sequence[np.random.Generator], banned: tuple[int, ...] = (0,),
+                  follow: np.ndarray | None = None) -> np.ndarray:
+    """generate with settings per row: row r draws lengths[r] tokens with its own temperature, top-k, top-p and rng.
+
+    `steps` is the model's compiled (start, advance) (Composer.steps), reused so that a batch size seen before
+    costs no new compilation.
+
+    A row draws its random numbers from its own generator and only for its own tokens, so what it composes is
+    what it would compose alone (the model's probabilities for a row do not depend on the other rows). Tokens
+    past a row's length are left 0.
+    """
+    import tensorflow as tf
+
+    start, advance = steps
+    primers = np.asarray(primers, dtype=np.int32)
+    probs, state = start(primers)
+    steps = max(lengths, default=0)
+    out = np.zeros((len(primers), steps), dtype=np.int32)
+    for i in tqdm(range(steps), desc="generate", unit="note", leave=False):
+        p = _allowed(probs.numpy(), banned, follow, out[:, i - 1] if i else primers[:, -1])
+        for r, row in enumerate(rows):
+            if i < lengths[r]:
+                out[r, i] = sample(p[r : r + 1], row.temperature, rngs[r], row.top_k, row.top_p)[0]
+        if i + 1 < steps:
+            probs, state = advance(state, tf.constant(out[:, i]))
+    return out
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How one piece is composed: its notes, temperature, top-k, top-p and random seed.
+
+    What the generate stage, `jukebox generate` and the web app share: each takes the values its user gave
+    (a form's fields, a command's options) and params.yaml's for the rest (Sampling.chosen).
+    """
+
+    n_notes: int
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: int = 0
+
+    @classmethod
+    def chosen(cls, params, n_notes: int | None = None, temperature: float | None = None, top_k: int | None = None,
+               top_p: float | None = None, seed: int | None = None) -> "Sampling":
+        """The values given, each one left None taken from `params` (params.yaml's n_notes, temperature, ...)."""
+        given = {"n_notes": n_notes, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
+        return cls(**{key: getattr(params, key) if value is None else value for key, value in given.items()})
+
+    def describe(self) -> str:
+        """The settings in one phrase, for logs and messages."""
+        return (f"{self.n_notes} notes, temperature {self.temperature:g}, top_k {self.top_k}, top_p {self.top_p:g}, "
+                f"seed {self.seed}")
+
+
+def validation_primers(val: np.ndarray, seq_len: int, seed: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` primer windows (count, seq_len) from a genre's validation tokens, chosen by the seed; and their starts."""
+    from .dataset import window_starts, windows
+
+    starts = np.random.default_rng(seed).choice(window_starts(len(val), seq_len, len(val)), size=count)
+    primers, _ = windows(val, starts, seq_len)
+    return primers, starts
+
+
+def opening_notes(midi_path: str | Path, max_notes: int) -> list[tuple[float, float, int]]:
+    """The notes of a MIDI file's opening: each track cut after its first `max_notes` note-ons (and their note-offs).
+
+    A primer only lends its opening seq_len tokens, so this is all of it the model reads, and music21 builds a
+    score of at most max_notes notes per track however long the file. Raises ValueError naming the file when it
+    is no MIDI file, cannot be read, or is absurd (the parse stage's caps on tracks and length).
+    """
+    import tempfile
+
+    from music21 import midi
+    from music21.midi.translate import getTimeForEvents
+
+    from .midi_io import read_notes
+    from .parsing import MAX_QUARTERS, MAX_TRACKS
+
+    with open(midi_path, "rb") as f:
+        if f.read(4) != b"MThd":
+            raise ValueError(f"{midi_path}: the primer is not a MIDI file (it does not start with the MIDI header "
+                             "MThd); choose a .mid file")
+    file = midi.MidiFile()
+    try:
+        file.open(str(midi_path))
+        file.read()
+    except Exception as exc:  # music21 raises several kinds on broken files
+        raise ValueError(f"{midi_path}: not a readable MIDI file ({type(exc).__name__}: {exc})") from exc
+    finally:
+        file.close()
+    if len(file.tracks) > MAX_TRACKS:
+        raise ValueError(f"{midi_path}: the primer is too big to read: {len(file.tracks)} tracks, more than "
+                         f"{MAX_TRACKS}; choose a shorter MIDI file")
+    if file.ticksPerQuarterNote <= 0:
+        raise ValueError(f"{midi_path}: the primer is too big to read: 0 ticks per quarter note, its times cannot "
+                         "be read; choose another MIDI file")
+    end = 0
+    for track in file.tracks:
+        kept, started, sounding = [], 0, set()
+        for time, event in getTimeForEvents(track):
+            if event.isNoteOn():
+                if started == max_notes:
+                    continue
+                started += 1
+                sounding.add((event.channel, event.pitch))
+            elif event.isNoteOff():
+                if started == max_notes and (event.channel, event.pitch) not in sounding:
+                    continue
+                sounding.discard((event.channel, event.pitch))
+            elif started == max_notes:
+                continue  # past the cut only the open notes' endings matter
+            kept.append((time, event))
+            if started == max_notes and not sounding:
+                break
+        events, previous = [], 0
+        for time, event in kept:
+            events += [midi.DeltaTime(track, time=time - previous), event]
+            previous = time
+        track.events = events
+        end = max(end, previous)
+    if end / file.ticksPerQuarterNote > MAX_QUARTERS:
+        raise ValueError(f"{midi_path}: the primer is too big to read: its opening is {end / file.ticksPerQuarterNote:.0f} "
+                         f"quarter notes long, more than {MAX_QUARTERS}; choose a shorter MIDI file")
+    with tempfile.TemporaryDirectory(prefix="jukebox-primer-") as tmp:
+        opening = Path(tmp) / "opening.mid"
+        opening.write_bytes(file.writestr())
+        try:
+            return read_notes(opening)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace(str(opening), str(midi_path))) from None
 
 
 class Composer:
@@ -100,26 +242,20 @@ class Composer:
         A token the genre never had (a note out of its range, an odd duration) becomes the nearest known
         token (None: none of its kind, dropped); the swaps map each such token to its replacement.
         """
-        from .encoding import encode, nearest_token
-        from .midi_io import read_notes
-        from .parsing import size_problem
+        return self.primer_tokens_of(opening_notes(midi_path, self.seq_len), midi_path)
 
-        with open(midi_path, "rb") as f:
-            if f.read(4) != b"MThd":
-                raise ValueError(f"{midi_path}: the primer is not a MIDI file (it does not start with the MIDI header "
-                                 "MThd); choose a .mid file")
-        problem = size_problem(midi_path)  # a primer reads like a training file: an absurd one would hang music21
-        if problem:
-            raise ValueError(f"{midi_path}: the primer is too big to read: {problem}; choose a shorter MIDI file")
-        notes = read_notes(midi_path)
+    def primer_tokens_of(self, notes: list, where: str | Path) -> tuple[list[str], dict[str, str | None]]:
+        """primer_tokens for notes already read (opening_notes, e.g. in the web app's time-limited pool)."""
+        from .encoding import encode, nearest_token
+
         if not notes:
-            raise ValueError(f"{midi_path}: the primer has no pitched notes; choose a MIDI file with notes in it")
-        tokens = encode(notes, self.encoding)[: self.seq_len]
+            raise ValueError(f"{where}: the primer has no notes (no pitched notes); choose a MIDI file with notes in it")
+        tokens = encode([tuple(n) for n in notes], self.encoding)[: self.seq_len]
         known = self.vocab.tokens[1:]
         swaps = {t: nearest_token(t, known, self.encoding) for t in dict.fromkeys(tokens) if t not in known}
         tokens = [swaps.get(t, t) for t in tokens if swaps.get(t, t) is not None]
         if not any(is_note(t, self.encoding) for t in tokens):
-            raise ValueError(f"{midi_path}: none of the primer's notes can be matched to this genre's vocabulary "
+            raise ValueError(f"{where}: none of the primer's notes can be matched to this genre's vocabulary "
                              f"({len(known)} tokens, {self.encoding} encoding); choose another primer or genre")
         return tokens, swaps
 
@@ -128,47 +264,66 @@ class Composer:
 
         Swapped tokens are logged; a primer shorter than the window is repeated so that it still ends the window.
         """
-        tokens, swaps = self.primer_tokens(midi_path)
+        return self.primer_window(*self.primer_tokens(midi_path), midi_path)
+
+    def primer_window(self, tokens: list[str], swaps: dict[str, str | None], where: str | Path) -> np.ndarray:
+        """The primer window of primer_tokens' result (swaps logged, a short primer repeated to fill it)."""
         if swaps:
             shown = ", ".join(f"{t} -> {s or 'dropped'}" for t, s in list(swaps.items())[:8])
             log.warning("primer %s: %d distinct tokens are not in this genre's vocabulary (%s encoding); using the "
-                        "nearest known ones: %s%s", midi_path, len(swaps), self.encoding, shown,
+                        "nearest known ones: %s%s", where, len(swaps), self.encoding, shown,
                         ", ..." if len(swaps) > 8 else "")
         ids = self.vocab.ids(tokens)
         return np.tile(ids, -(-self.seq_len // len(ids)))[-self.seq_len :]
+
+    def steps(self):
+        """The model's compiled (start, advance), made once: each new batch shape compiles once, then is reused."""
+        if getattr(self, "_steps", None) is None:
+            from .model import generation_steps
+
+            self._steps = generation_steps(self.model)
+        return self._steps
 
     def tokens_per_note(self) -> float:
         """How many tokens the genre's music spends per note (1 for `pitch`; time shifts add to it in `rhythm`)."""
         notes = sum(c for t, c in zip(self.vocab.tokens, self.vocab.counts) if is_note(t, self.encoding))
         return max(1.0, sum(self.vocab.counts) / max(notes, 1))
 
-    def compose(self, primers: np.ndarray, n_notes: int, temperature: float, seed: int, top_k: int = 0,
-                top_p: float = 1.0) -> list[list[str]]:
-        """Token lists continuing each primer window (all in one batch), each holding n_notes notes."""
-        window = np.asarray(primers, dtype=np.int32)
+    def compose(self, primers: np.ndarray, sampling: Sampling | Sequence[Sampling]) -> list[list[str]]:
+        """Token lists continuing each primer window (all in one batch), row r holding its Sampling's n_notes notes.
+
+        `sampling` is one for every row or one per row. Each row composes exactly what it would alone: its own
+        random generator (its seed), its own settings and its own rounds, however many rows share the batch.
+        """
+        window = np.array(primers, dtype=np.int32)
+        rows = [sampling] * len(window) if isinstance(sampling, Sampling) else list(sampling)
+        if len(rows) != len(window):
+            raise ValueError(f"{len(rows)} sampling settings for {len(window)} primer windows; give one per window")
+        rngs = [np.random.default_rng(row.seed) for row in rows]
         pieces: list[list[str]] = [[] for _ in window]
         per_note = self.tokens_per_note()
         follow = follow_matrix(self.vocab.tokens, self.encoding)
-        counts = [0] * len(pieces)
-        for round_ in range(MAX_ROUNDS):
-            missing = max(n_notes - c for c in counts)
-            if missing <= 0:
-                break
+        counts, done = [0] * len(rows), [False] * len(rows)
+        for _ in range(MAX_ROUNDS):
             # A little more than the genre's usual share of time shifts; the rare piece still short gets another round.
-            n_tokens = int(np.ceil(missing * per_note * 1.1))
-            ids = generate(self.model, window, n_tokens, temperature, seed + round_, top_k=top_k, top_p=top_p,
-                           follow=follow)
-            window = np.concatenate([window, ids], axis=1)[:, -window.shape[1] :]
-            for piece, row in zip(pieces, ids):
-                piece.extend(self.vocab.decode(row))
-            new_counts = [sum(is_note(t, self.encoding) for t in piece) for piece in pieces]
-            if new_counts == counts:
+            lengths = [0 if done[r] else int(np.ceil((row.n_notes - counts[r]) * per_note * 1.1))
+                       for r, row in enumerate(rows)]
+            if not any(lengths):
                 break
-            counts = new_counts
-        if min(counts) < n_notes:
-            log.warning("some samples have fewer than %d notes (%d): the model writes mostly time shifts",
-                        n_notes, min(counts))
-        return [first_notes(piece, n_notes, self.encoding) for piece in pieces]
+            ids = generate_rows(self.steps(), window, lengths, rows, rngs, follow=follow)
+            for r, length in enumerate(lengths):
+                if not length:
+                    continue
+                pieces[r].extend(self.vocab.decode(ids[r, :length]))
+                window[r] = np.concatenate([window[r], ids[r, :length]])[-window.shape[1] :]
+                count = sum(is_note(t, self.encoding) for t in pieces[r])
+                done[r] = count >= rows[r].n_notes or count == counts[r]
+                counts[r] = count
+        short = [c for c, row in zip(counts, rows) if c < row.n_notes]
+        if short:
+            log.warning("%d samples have fewer notes than asked (%s): the model writes mostly time shifts",
+                        len(short), ", ".join(map(str, short)))
+        return [first_notes(piece, row.n_notes, self.encoding) for piece, row in zip(pieces, rows)]
 
     def write_midi(self, tokens: list[str], path: str | Path, program: int = 0, bpm: float = 120.0) -> None:
         """Render tokens as a MIDI file for a General MIDI program at a tempo."""

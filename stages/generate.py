@@ -2,17 +2,16 @@
 and render each as MIDI, .wav, piano roll and MusicXML with a listening page (data/generated/<genre>/index.html)."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from jukebox.artifacts import read_npy, stage_logger, write_json
-from jukebox.dataset import window_starts, windows
 from jukebox.encoding import is_note
 from jukebox.entrypoint import run_stage
-from jukebox.generation import Composer
+from jukebox.generation import Composer, Sampling, validation_primers
 from jukebox.params import load_params
 from jukebox.render import render_sample, write_listening_page
 
@@ -23,12 +22,12 @@ def main(genre_name: str) -> None:
     log = stage_logger("generate", genre.name)
     composer = Composer.load(Path("models") / genre.name)
     val = read_npy(Path("data/sequences") / genre.name / "val.npy")
-    rng = np.random.default_rng(params.seed)
-    starts = rng.choice(window_starts(len(val), composer.seq_len, len(val)), size=params.n_samples)
-    primers, _ = windows(val, starts, composer.seq_len)
-    log.info("composing %d samples of %d notes (%s encoding) at temperature %s, top_k %d, top_p %s",
-             params.n_samples, params.n_notes, composer.encoding, params.temperature, params.top_k, params.top_p)
-    pieces = composer.compose(primers, params.n_notes, params.temperature, params.seed, params.top_k, params.top_p)
+    primers, starts = validation_primers(val, composer.seq_len, params.seed, params.n_samples)
+    sampling = Sampling.chosen(params)
+    # Sample i is composed with seed + i: each its own random stream, as `jukebox generate --seed` would compose it.
+    rows = [dataclasses.replace(sampling, seed=sampling.seed + i) for i in range(params.n_samples)]
+    log.info("composing %d samples (%s encoding): %s", params.n_samples, composer.encoding, sampling.describe())
+    pieces = composer.compose(primers, rows)
     out = Path("data/generated") / genre.name
     shutil.rmtree(out, ignore_errors=True)
     samples = []
@@ -39,8 +38,8 @@ def main(genre_name: str) -> None:
         samples.append({
             "name": midi.stem, "file": midi.name, **rendered,
             "n_notes": sum(is_note(t, composer.encoding) for t in tokens), "n_tokens": len(tokens),
-            "encoding": composer.encoding, "temperature": params.temperature, "top_k": params.top_k,
-            "top_p": params.top_p, "seed": params.seed,
+            "encoding": composer.encoding, "temperature": rows[i].temperature, "top_k": rows[i].top_k,
+            "top_p": rows[i].top_p, "seed": rows[i].seed,
             "primer": f"validation window at token {int(starts[i])}", "primer_start": int(starts[i]),
             "tokens": tokens,
         })

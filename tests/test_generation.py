@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from jukebox.encoding import follow_matrix, is_note
-from jukebox.generation import Composer, generate, sample
+from jukebox.generation import Composer, Sampling, generate, opening_notes, sample, validation_primers
 from jukebox.midi_io import notes_to_stream, read_notes, write_midi
 from jukebox.model import build_model
 from tests.tiny_genre import SEQ_LEN, write_tiny_genre
@@ -83,17 +83,17 @@ def composer(tmp_path_factory):
 
 def test_compose_gives_every_sample_its_notes_in_one_reproducible_batch(composer):
     primers = np.stack([np.arange(1, SEQ_LEN + 1) % len(composer.vocab)] * 2).astype(np.int32)
-    pieces = composer.compose(primers, 40, 1.0, seed=5, top_p=0.95)
+    pieces = composer.compose(primers, Sampling(40, 1.0, top_p=0.95, seed=5))
     assert len(pieces) == 2
     for tokens in pieces:
         assert sum(is_note(t, "rhythm") for t in tokens) == 40 and is_note(tokens[-1], "rhythm")
         assert "<unk>" not in tokens
         assert {t for t in tokens if t.startswith("+")}, "rhythm: time moves on between onsets"
-    assert composer.compose(primers, 40, 1.0, seed=5, top_p=0.95) == pieces, "same seed, same music"
+    assert composer.compose(primers, Sampling(40, 1.0, top_p=0.95, seed=5)) == pieces, "same seed, same music"
     follow, index = follow_matrix(composer.vocab.tokens, "rhythm"), {t: i for i, t in enumerate(composer.vocab.tokens)}
     assert all(follow[index[a], index[b]] for tokens in pieces for a, b in zip(tokens, tokens[1:])), \
         "well-formed: chords rise, shifts shrink"
-    greedy = composer.compose(primers, 40, 0.0, seed=1)
+    greedy = composer.compose(primers, Sampling(40, 0.0, seed=1))
     assert greedy[0] == greedy[1], "temperature 0 is deterministic: same primer, same piece"
     assert composer.tokens_per_note() > 1.5
 
@@ -145,3 +145,48 @@ def test_primer_that_is_no_readable_midi_file_is_refused_with_its_name(composer,
     endless.write_bytes(late_notes(1, 2**27))  # music21 would take hours over its 37 bytes
     with pytest.raises(ValueError, match="endless.mid: the primer is too big to read: .* quarter notes long"):
         composer.primer(endless)
+
+
+def test_every_row_composes_what_it_would_alone(composer):
+    """The web app batches concurrent requests: each answer must be the one its request gets alone."""
+    val = np.arange(1, 4 * SEQ_LEN + 1) % (len(composer.vocab) - 1) + 1
+    rows = [Sampling(30, 1.0, seed=3), Sampling(12, 0.7, top_k=3, seed=4), Sampling(45, 1.3, top_p=0.9, seed=5),
+            Sampling(30, 0.0, seed=6), Sampling(30, 1.0, seed=3)]
+    primers = np.stack([validation_primers(val, SEQ_LEN, row.seed, 1)[0][0] for row in rows])
+    together = composer.compose(primers, rows)
+    alone = [composer.compose(primers[r : r + 1], row)[0] for r, row in enumerate(rows)]
+    assert together == alone
+    assert [sum(is_note(t, "rhythm") for t in piece) for piece in together] == [30, 12, 45, 30, 30]
+    assert together[0] == together[4] and together[0] != together[1], "seed and settings decide, not the row"
+    with pytest.raises(ValueError, match="one per window"):
+        composer.compose(primers, rows[:2])
+
+
+def test_sampling_takes_the_given_values_else_the_params():
+    from jukebox.params import parse_params
+
+    params = parse_params({"n_notes": 99, "temperature": 0.8, "top_k": 5, "top_p": 0.9, "seed": 7,
+                           "genres": {"g": {"source": "local", "path": "x"}}})
+    assert Sampling.chosen(params) == Sampling(99, 0.8, 5, 0.9, 7)
+    assert Sampling.chosen(params, n_notes=10, temperature=0.0, top_k=0, seed=0) == Sampling(10, 0.0, 0, 0.9, 0), \
+        "0 is a value, not a missing one"
+
+
+def test_validation_primers_are_chosen_by_the_seed():
+    val = np.arange(100, dtype=np.int32)
+    primers, starts = validation_primers(val, 8, seed=3, count=4)
+    assert primers.shape == (4, 8) and all((primers[i] == val[s : s + 8]).all() for i, s in enumerate(starts))
+    again, _ = validation_primers(val, 8, seed=3, count=1)
+    assert (again[0] == primers[0]).all(), "the first window depends on the seed alone, not on how many"
+
+
+def test_only_the_opening_of_a_primer_is_read(tmp_path):
+    from tests.test_fuzz import midi_file, notes_track
+
+    long_piece = tmp_path / "long.mid"
+    long_piece.write_bytes(midi_file([notes_track([(0, 240, 60 + i % 12) for i in range(3000)]),
+                                      notes_track([(120, 120, 40 + i % 12) for i in range(3000)], channel=1)]))
+    notes = opening_notes(long_piece, 20)
+    assert len(notes) == 40 and max(on for on, _, _ in notes) < 20, "20 notes a track, from the start"
+    assert all(d == 0.5 for _, d, p in notes if p >= 60), "cut notes keep their endings"
+    assert opening_notes(long_piece, 10_000) == read_notes(long_piece), "a short file is read whole"

@@ -44,7 +44,6 @@ def genres():
 def generate():
     """Compose a sample: JSON or form fields genre, n_notes, temperature, top_k, top_p, seed; optional file `primer`."""
     s = services()
-    params = s.params()
     form = generate_form(s.max_notes)(meta={"csrf": False})
     form.genre.choices = [(g["name"], g["name"]) for g in s.genres() if g["ready"]]
     if not form.validate():
@@ -53,13 +52,9 @@ def generate():
     primer = request.files.get("primer")
     upload = (primer.filename or "primer.mid", primer.read()) if primer else None
 
-    def given(value, default):
-        return default if value is None else value
-
+    sampling = s.sampling(form.n_notes.data, form.temperature.data, form.top_k.data, form.top_p.data, form.seed.data)
     try:
-        sample = s.compose(form.genre.data, given(form.n_notes.data, min(params.n_notes, s.max_notes)),
-                           given(form.temperature.data, params.temperature), given(form.top_k.data, params.top_k),
-                           given(form.top_p.data, params.top_p), given(form.seed.data, params.seed), upload)
+        sample = s.compose(form.genre.data, sampling, upload)
     except UploadError as exc:
         return _error(exc.status, exc.field, exc.message, exc.limit)
     base = url_for("pages.sample_file", sample_id=sample["id"], name="")

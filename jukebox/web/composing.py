@@ -1,18 +1,20 @@
 """Composing on request: the steps of `jukebox generate`, with each genre's model kept loaded between requests."""
 from __future__ import annotations
 
+import json
+import multiprocessing
 import re
 import threading
 import uuid
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..app_genres import STATE_DIR
 from ..artifacts import read_npy, write_json
-from ..dataset import window_starts, windows
+from ..generation import Sampling, opening_notes, validation_primers
 from ..params import Genre
+from .uploads import UploadError
 
 SAMPLE_ID_LENGTH = 12
 SAMPLE_ID = re.compile(r"\A[0-9a-f]{12}\Z")  # uuid4's hex; \Z, not $, which allows a trailing newline
@@ -23,38 +25,101 @@ class Request:
     """What the Generate page and POST /api/generate ask for (already checked against the limits)."""
 
     genre: Genre
-    n_notes: int
-    temperature: float
-    top_k: int
-    top_p: float
-    seed: int
-    primer: Path | None = None  # a MIDI file whose opening starts the piece
+    sampling: Sampling
+    primer_notes: tuple | None = None  # the opening notes of an uploaded primer (PrimerReader), or None
     primer_name: str = ""
+
+
+class PrimerReader:
+    """Reads uploaded primers in a pebble process pool with a time limit per file, as the parse stage reads MIDI.
+
+    music21 can take a minute over a heavy file within every size cap; here such a primer costs one worker
+    process (killed and replaced at primer_timeout) and never a thread holding a genre's model.
+    """
+
+    def __init__(self, timeout: float, workers: int = 2):
+        self.timeout, self.workers = timeout, workers
+        self._pool = None
+        self._guard = threading.Lock()
+
+    def _started(self):
+        from pebble import ProcessPool
+
+        with self._guard:
+            if self._pool is None:
+                # spawn, not fork: the web process runs threads (and TensorFlow's), which a fork would copy mid-step.
+                self._pool = ProcessPool(max_workers=self.workers, context=multiprocessing.get_context("spawn"))
+            return self._pool
+
+    def opening(self, path: Path, max_notes: int, name: str) -> tuple:
+        """The opening notes of the primer file at `path` (at most max_notes a track); UploadError naming `name`."""
+        from pebble import ProcessExpired
+
+        future = self._started().schedule(opening_notes, (str(path), max_notes), timeout=self.timeout)
+        try:
+            return tuple(tuple(n) for n in future.result())
+        except (TimeoutError, FutureTimeout):
+            raise UploadError("primer", f"primer {name!r} took longer than primer_timeout = {self.timeout:g} s to "
+                                        "read; choose a shorter MIDI file (only its opening is used)",
+                              {"primer_timeout": self.timeout}, 422) from None
+        except ProcessExpired as exc:
+            raise UploadError("primer", f"primer {name!r}: its reader process died on it (exit code {exc.exitcode}); "
+                                        "choose another MIDI file", status=422) from None
+        except ValueError as exc:
+            raise UploadError("primer", str(exc).replace(str(path), repr(name))) from None
+
+    def close(self) -> None:
+        """Stop the pool's worker processes."""
+        with self._guard:
+            if self._pool is not None:
+                self._pool.stop()
+                self._pool.join()
+                self._pool = None
 
 
 class Studio:
     """Loads each genre's Composer once (again after retraining) and composes one sample per request."""
 
-    def __init__(self, project: Path):
+    def __init__(self, project: Path, primer_timeout: float = 10.0):
         self.project = project
         self.samples_dir = project / STATE_DIR / "samples"
+        self.primers = PrimerReader(primer_timeout)
         self._composers: dict[str, tuple[float, object]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+
+    def seq_len(self, genre: str) -> int:
+        """The window of a genre's trained model (its config.json), read without loading the model."""
+        return int(json.loads((self.project / "models" / genre / "config.json").read_text())["seq_len"])
 
     def _composer(self, genre: str):
         from ..generation import Composer
 
         model_dir = self.project / "models" / genre
         stamp = (model_dir / "model.keras").stat().st_mtime
-        cached = self._composers.get(genre)
-        if cached is None or cached[0] != stamp:
-            self._composers[genre] = (stamp, Composer.load(model_dir))
-        return self._composers[genre][1]
+        with self._guard:
+            cached = self._composers.get(genre)
+            if cached is None or cached[0] != stamp:
+                self._composers[genre] = (stamp, Composer.load(model_dir))
+            return self._composers[genre][1]
 
     def _lock(self, genre: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(genre, threading.Lock())
+
+    def primer(self, request: Request, composer):
+        """The primer window of a request and how the sample card describes it (a validation window by default)."""
+        if request.primer_notes is not None:
+            try:
+                window = composer.primer_window(*composer.primer_tokens_of(list(request.primer_notes),
+                                                                           request.primer_name), request.primer_name)
+            except ValueError as exc:  # no pitched notes, or none the genre knows
+                raise UploadError("primer", str(exc)) from None
+            return window[None, :], f"opening of {request.primer_name}"
+        # As `jukebox generate` does: a validation window chosen by the seed.
+        val = read_npy(self.project / "data" / "sequences" / request.genre.name / "val.npy")
+        window, starts = validation_primers(val, composer.seq_len, request.sampling.seed, 1)
+        return window, f"validation window at token {int(starts[0])}"
 
     def compose(self, request: Request) -> dict:
         """Compose, write and render one sample; returns its record (the fields of samples.json, plus `id`)."""
@@ -62,21 +127,12 @@ class Studio:
         from ..render import render_sample
 
         name = request.genre.name
-        # One generation at a time per model: Keras models are not meant to be called from many threads at once,
-        # and two at once on a laptop's cores would only take turns anyway.
+        composer = self._composer(name)
+        primer, primer_text = self.primer(request, composer)
+        # One generation at a time per model: Keras models are not meant to be called from many threads at once.
         with self._lock(name):
-            composer = self._composer(name)
-            if request.primer is not None:
-                primer = composer.primer(request.primer)[None, :]
-                primer_text = f"opening of {request.primer_name or request.primer.name}"
-            else:
-                # As `jukebox generate` does: a validation window chosen by the seed.
-                val = read_npy(self.project / "data" / "sequences" / name / "val.npy")
-                start = np.random.default_rng(request.seed).choice(window_starts(len(val), composer.seq_len, len(val)))
-                primer, _ = windows(val, np.array([start]), composer.seq_len)
-                primer_text = f"validation window at token {int(start)}"
-            tokens = composer.compose(primer, request.n_notes, request.temperature, request.seed, request.top_k,
-                                      request.top_p)[0]
+            tokens = composer.compose(primer, request.sampling)[0]
+        sampling = request.sampling
         sample_id = uuid.uuid4().hex[:SAMPLE_ID_LENGTH]
         folder = self.samples_dir / sample_id
         midi = folder / f"{name}_{sample_id}.mid"
@@ -84,7 +140,7 @@ class Studio:
         rendered = render_sample(midi, request.genre.program, request.genre.bpm)
         record = {"id": sample_id, "genre": name, "name": midi.stem, "file": midi.name, **rendered,
                   "n_notes": sum(is_note(t, composer.encoding) for t in tokens), "n_tokens": len(tokens),
-                  "encoding": composer.encoding, "temperature": request.temperature, "top_k": request.top_k,
-                  "top_p": request.top_p, "seed": request.seed, "primer": primer_text}
+                  "encoding": composer.encoding, "temperature": sampling.temperature, "top_k": sampling.top_k,
+                  "top_p": sampling.top_p, "seed": sampling.seed, "primer": primer_text}
         write_json(folder / "sample.json", record)
         return record

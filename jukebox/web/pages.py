@@ -24,31 +24,27 @@ def home():
 
 def _generate_form():
     s = services()
-    params = s.params()
     form = generate_form(s.max_notes)()
     form.genre.choices = [(g["name"], g["name"]) for g in s.genres() if g["ready"]]
     if request.method == "GET":
-        form.n_notes.data = min(params.n_notes, s.max_notes)
-        form.temperature.data, form.top_k.data, form.top_p.data = params.temperature, params.top_k, params.top_p
-        form.seed.data = params.seed
-    return form, params
+        defaults = s.sampling()
+        form.n_notes.data, form.temperature.data = defaults.n_notes, defaults.temperature
+        form.top_k.data, form.top_p.data, form.seed.data = defaults.top_k, defaults.top_p, defaults.seed
+    return form
 
 
 @pages.route("/generate", methods=["GET", "POST"])
 def generate():
     """Pick a genre and the sampling settings, optionally a primer; the new sample plays in the page."""
-    form, params = _generate_form()
+    form = _generate_form()
     sample, status = None, 200
     if form.validate_on_submit():
         primer = form.primer.data
         upload = (primer.filename or "primer.mid", primer.read()) if primer and primer.filename else None
         try:
-            sample = services().compose(
-                form.genre.data, form.n_notes.data or min(params.n_notes, services().max_notes),
-                params.temperature if form.temperature.data is None else form.temperature.data,
-                params.top_k if form.top_k.data is None else form.top_k.data,
-                params.top_p if form.top_p.data is None else form.top_p.data,
-                params.seed if form.seed.data is None else form.seed.data, upload)
+            sampling = services().sampling(form.n_notes.data, form.temperature.data, form.top_k.data,
+                                           form.top_p.data, form.seed.data)
+            sample = services().compose(form.genre.data, sampling, upload)
         except UploadError as exc:
             form.primer.errors = [exc.message]
             status = exc.status

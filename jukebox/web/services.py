@@ -1,6 +1,7 @@
 """What the pages and the API share: the project's jobs, composer and limits, and the two actions that write."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -10,11 +11,12 @@ from typing import BinaryIO
 from flask import current_app
 
 from ..app_genres import GenreExists, add_genre, app_genre_names, staging_folder
+from ..generation import Sampling
 from ..jobs import Jobs
 from ..params import Params, is_genre_name, load_params
 from .catalog import genre_summary, recorded_stages
 from .composing import Request, Studio
-from .uploads import Limits, UploadError, collect_midi, midi_problem
+from .uploads import Limits, UploadError, collect_midi
 
 
 @dataclass
@@ -60,24 +62,24 @@ class Services:
             shutil.rmtree(staging, ignore_errors=True)  # gone already when add_genre moved it into place
         return self.jobs.submit(name)
 
-    def compose(self, genre: str, n_notes: int, temperature: float, top_k: int, top_p: float, seed: int,
-                primer: tuple[str, bytes] | None = None) -> dict:
-        """Compose one sample; a primer upload is checked as MIDI with notes first."""
-        request = Request(self.params().genre(genre), n_notes, temperature, top_k, top_p, seed)
-        if primer is None:
-            return self.studio.compose(request)
-        name, data = primer
-        problem = midi_problem(data)
-        if problem:
-            raise UploadError("primer", f"primer {name!r} {problem}; choose a MIDI file with notes")
-        with tempfile.TemporaryDirectory(prefix="jukebox-primer-") as tmp:
-            path = Path(tmp) / "primer.mid"
-            path.write_bytes(data)
-            try:
-                return self.studio.compose(Request(request.genre, n_notes, temperature, top_k, top_p, seed,
-                                                   path, name))
-            except ValueError as exc:  # no pitched notes, or none the genre knows
-                raise UploadError("primer", str(exc).replace(str(path), repr(name))) from None
+    def sampling(self, n_notes: int | None = None, temperature: float | None = None, top_k: int | None = None,
+                 top_p: float | None = None, seed: int | None = None) -> Sampling:
+        """The form's values, else params.yaml's (n_notes within generate_max_notes)."""
+        params = self.params()
+        n_notes = min(params.n_notes, self.max_notes) if n_notes is None else n_notes
+        return Sampling.chosen(params, n_notes, temperature, top_k, top_p, seed)
+
+    def compose(self, genre: str, sampling: Sampling, primer: tuple[str, bytes] | None = None) -> dict:
+        """Compose one sample; a primer upload is read first, in the time-limited pool, before any model is used."""
+        request = Request(self.params().genre(genre), sampling)
+        if primer is not None:
+            name, data = primer
+            with tempfile.TemporaryDirectory(prefix="jukebox-primer-") as tmp:
+                path = Path(tmp) / "primer.mid"
+                path.write_bytes(data)
+                notes = self.studio.primers.opening(path, self.studio.seq_len(genre), name)
+            request = dataclasses.replace(request, primer_notes=notes, primer_name=name)
+        return self.studio.compose(request)
 
 
 def services() -> Services:

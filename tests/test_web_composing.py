@@ -1,0 +1,68 @@
+"""Composing on request without HTTP: primers read in a time-limited pool before any lock, one Sampling for all."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from jukebox.artifacts import read_npy
+from jukebox.generation import Composer, Sampling, validation_primers
+from jukebox.web.composing import PrimerReader, Studio
+from jukebox.web.services import Services
+from jukebox.web.uploads import UploadError
+from tests.conftest import write_tune
+from tests.test_web import busy_midi
+from tests.tiny_genre import write_tiny_genre
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    return write_tiny_genre(tmp_path_factory.mktemp("project"))
+
+
+@pytest.fixture(scope="module")
+def services(project):
+    studio = Studio(project, primer_timeout=3)
+    yield Services(project, None, studio, None, 2000)
+    studio.primers.close()
+
+
+def test_a_heavy_primer_is_refused_at_its_time_limit_without_holding_the_genre(services, tmp_path):
+    """A 99,000-note primer within every cap held a genre's lock for 30 s; under gunicorn's sync worker, a 500."""
+    heavy = busy_midi(99_000, 1)  # music21 takes over 20 s to read its events here
+    light = write_tune(tmp_path / "light.mid", 2).read_bytes()
+    services.compose("tiny", Sampling(8, seed=1), ("warm.mid", light))  # the pool's processes are up
+    with services.studio._lock("tiny"):  # another request composing: a primer must not wait for it
+        started = time.perf_counter()
+        with pytest.raises(UploadError) as refused:
+            services.compose("tiny", Sampling(8, seed=1), ("heavy.mid", heavy))
+        seconds = time.perf_counter() - started
+    assert refused.value.field == "primer" and "'heavy.mid' took longer than primer_timeout = 3 s" in refused.value.message
+    assert seconds < 10, f"refused after {seconds:.1f} s"
+    sample = services.compose("tiny", Sampling(8, seed=1), ("light.mid", light))
+    assert sample["primer"] == "opening of light.mid", "the killed reader was replaced"
+
+
+@pytest.mark.parametrize("data, message", [(b"not midi", "'bad.mid': the primer is not a MIDI file"),
+                                           (b"MThd\x00\x00\x00\x06\x00\x01", "'bad.mid': not a readable MIDI file")])
+def test_a_primer_that_is_no_midi_file_is_refused_with_its_name(services, data, message):
+    with pytest.raises(UploadError) as refused:
+        services.compose("tiny", Sampling(8, seed=1), ("bad.mid", data))
+    assert refused.value.field == "primer" and message in refused.value.message
+
+
+def test_the_web_composes_what_the_library_composes(services, project):
+    """Sampling and the validation window chosen by the seed: one code path for the stage, the command and the app."""
+    sampling = Sampling(20, 0.9, top_k=4, top_p=0.95, seed=12)
+    sample = services.compose("tiny", sampling)
+    composer = Composer.load(project / "models/tiny")
+    primer, starts = validation_primers(read_npy(project / "data/sequences/tiny/val.npy"), composer.seq_len, 12, 1)
+    tokens = composer.compose(primer, sampling)[0]
+    composer.write_midi(tokens, project / "library.mid", 73, 100)
+    midi = project / ".jukebox/samples" / sample["id"] / sample["file"]
+    assert midi.read_bytes() == (project / "library.mid").read_bytes()
+    assert sample["primer"] == f"validation window at token {int(starts[0])}"
+    params = services.params()
+    assert services.sampling(temperature=0.0) == Sampling(24, 0.0, params.top_k, params.top_p, params.seed), \
+        "params.yaml's for the rest (n_notes 24 in this project)"
