@@ -153,11 +153,26 @@ def _collect(parsed, todo, digests, records, cache, bar) -> None:
         bar.update()
 
 
+def _die_with_parent() -> None:
+    """In a pool worker: end when the stage process ends, even by SIGKILL, which gives it no chance to stop us.
+
+    A worker deep in a slow file would otherwise keep parsing for minutes after its stage is gone (Linux's
+    PR_SET_PDEATHSIG; elsewhere nothing changes).
+    """
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _collect_within(paths, jobs, timeout, todo, digests, records, cache, bar) -> None:
     """Parse in a pool of `jobs` worker processes, `timeout` seconds per file; records are cached as they finish."""
     from pebble import ProcessExpired, ProcessPool
 
-    pool = ProcessPool(max_workers=jobs)  # pebble kills a worker past its task's timeout and starts a new one
+    pool = ProcessPool(max_workers=jobs, initializer=_die_with_parent)  # pebble kills a worker past its task's timeout and starts a new one
     try:
         futures = {pool.schedule(read_piece, (path,), timeout=timeout): k for k, path in enumerate(paths)}
         for future in as_completed(futures):

@@ -1,6 +1,7 @@
 """Shared fixtures: tiny MIDI files written by the tests themselves, and a scratch copy of the project."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,6 +11,36 @@ import pytest
 from jukebox.midi_io import notes_to_stream, write_midi
 
 ROOT = Path(__file__).resolve().parents[1]
+# CI (.ci/run, the README's test command) sets this: a missing browser or synthesizer then fails the run instead of
+# skipping the tests that need it, so a green run has tested both.
+REQUIRE_TOOLS = os.environ.get("JUKEBOX_REQUIRE_TOOLS") == "1"
+SETUP = "scripts/setup installs them (Debian packages chromium, chromium-driver, fluidsynth, fluid-soundfont-gm)"
+
+
+def missing_tools() -> list[str]:
+    """The external programs some tests need that this machine lacks: Chromium, chromedriver, FluidSynth, a SoundFont."""
+    from jukebox.render import SOUNDFONTS
+
+    missing = [name for name in ("chromium", "chromedriver", "fluidsynth") if shutil.which(name) is None]
+    if not any(Path(p).is_file() for p in SOUNDFONTS):
+        missing.append("a General MIDI SoundFont")
+    return missing
+
+
+def need(present: bool, what: str) -> None:
+    """Skip a test whose tool is missing, saying so; under JUKEBOX_REQUIRE_TOOLS=1 (CI) fail it instead."""
+    if present:
+        return
+    if REQUIRE_TOOLS:
+        pytest.fail(f"{what} is missing, and JUKEBOX_REQUIRE_TOOLS=1 asks for every test to run; {SETUP}")
+    pytest.skip(f"{what} is not installed; {SETUP}")
+
+
+def pytest_sessionstart(session) -> None:
+    """Under JUKEBOX_REQUIRE_TOOLS=1 a run without the browser or the synthesizer stops at once, naming them."""
+    missing = missing_tools() if REQUIRE_TOOLS else []
+    if missing:
+        raise pytest.UsageError(f"JUKEBOX_REQUIRE_TOOLS=1, but this machine lacks {', '.join(missing)}; {SETUP}")
 
 # A few phrases with notes, a chord and varied rhythm; transposed to make distinct pieces.
 PHRASE = [(0.0, 1.0, (60,)), (1.0, 0.5, (62,)), (1.5, 0.5, (64,)), (2.0, 1.0, (60, 64, 67)),

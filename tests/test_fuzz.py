@@ -14,6 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import jukebox
+from jukebox import parsing
 from jukebox.parsing import MAX_QUARTERS, MAX_TRACKS, parse_files, read_piece
 from tests.conftest import write_tune
 
@@ -49,6 +51,68 @@ def notes_track(notes: list[tuple[int, int, int]], channel: int = 0) -> bytes:
     for delta, length, pitch in notes:
         body += vlq(delta) + bytes([0x90 | channel, pitch, 80]) + vlq(length) + bytes([0x80 | channel, pitch, 0])
     return body + b"\x00\xff\x2f\x00"
+
+
+PROJECT = Path(jukebox.__file__).resolve().parent
+
+
+def project_bug(exc: BaseException, path: str | Path) -> str:
+    """Where `exc` was raised when that is the project's own code (a bug), '' when music21 raised it.
+
+    The project's own errors are ValueErrors naming the file (`raise ValueError(f"{path}: ...") from exc`); any other
+    exception raised in a frame of jukebox/ (an IndexError in midi_io, a ValueError of max([])) is a bug that
+    read_piece would otherwise file as "music21 failed on it".
+    """
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = Path(tb.tb_frame.f_code.co_filename).resolve() if tb else None
+    if where is None or not where.is_relative_to(PROJECT):
+        return ""
+    if isinstance(exc, ValueError) and str(path) in str(exc):
+        return ""
+    return f"{type(exc).__name__}: {exc} raised at {where.relative_to(PROJECT)}:{tb.tb_lineno}"
+
+
+def checked_read_piece(path):
+    """read_piece, but a record with status "bug" when the project's own code raised inside it."""
+    raised = []
+
+    def watched(function):
+        def call(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except Exception as exc:
+                raised.append(exc)
+                raise
+        return call
+
+    originals = parsing.size_problem, parsing.read_notes
+    parsing.size_problem, parsing.read_notes = map(watched, originals)
+    try:
+        record = read_piece(path)
+    finally:
+        parsing.size_problem, parsing.read_notes = originals
+    bugs = [bug for bug in (project_bug(exc, path) for exc in raised) if bug]
+    return {"status": "bug", "reason": bugs[0]} if bugs else record
+
+
+def test_a_bug_in_the_project_is_told_from_music21_failing():
+    from music21 import midi
+
+    from jukebox.midi_io import _q
+
+    with pytest.raises(ValueError) as ours:
+        _q("x")  # float("x") inside the project: a bug, though a ValueError
+    assert "ValueError" in project_bug(ours.value, "f.mid") and "midi_io.py" in project_bug(ours.value, "f.mid")
+    with pytest.raises(Exception) as theirs:
+        midi.MidiFile().readstr(b"MThd\x00\x00\x00\x06 broken")
+    assert project_bug(theirs.value, "f.mid") == ""
+    deliberate = ValueError("f.mid: not a readable MIDI file")
+    try:
+        raise deliberate
+    except ValueError as exc:
+        assert project_bug(exc, "f.mid") == "", "the project's own error naming the file"
 
 
 # --- generated files: plausible structure, absurd values ---------------------------------------------------------
@@ -147,14 +211,18 @@ def fuzz_files(folder: Path, seeds: list[bytes]) -> tuple[list[Path], list[Path]
     return made["generated"], made["mutated"]
 
 
-def test_generated_and_mutated_files_are_parsed_or_skipped_with_a_reason(tmp_path, seeds, capsys):
+def test_generated_and_mutated_files_are_parsed_or_skipped_with_a_reason(tmp_path, seeds, capsys, monkeypatch):
     generated_files, mutated_files = fuzz_files(tmp_path, seeds)
     files = generated_files + mutated_files
+    # The pool's workers are forked from this process: they run checked_read_piece in place of read_piece.
+    monkeypatch.setattr(parsing, "read_piece", checked_read_piece)
     started = time.perf_counter()
     records, _ = parse_files(files, jobs=2, timeout=FUZZ_TIMEOUT)
     seconds = time.perf_counter() - started
 
     assert [r["piece"] for r in records] == [f.name for f in files], "one record per file, in order"
+    bugs = [f"{r['piece']}: {r['reason']}" for r in records if r["status"] == "bug"]
+    assert not bugs, "the project's own code raised (not music21):\n" + "\n".join(bugs[:10])
     for record in records:
         assert record["status"] in ("kept", "skipped", "timeout"), f"{record['piece']}: {record}"
         if record["status"] == "kept":

@@ -1,6 +1,9 @@
 """Killing real stage processes and rerunning them: nothing half-written is taken as valid, and the rerun ends with
 the same outputs as a run never interrupted.
 
+Each interruption is sent once the work has visibly started (a cache entry, a checkpoint), and the parse tests add
+a file music21 takes minutes over, so the stage cannot finish before the signal arrives on any machine.
+
 Interruption points covered:
 - parse, SIGKILL while it parses (after some files' cache entries are written): the rerun takes those from the
   cache, parses the rest and writes what an uninterrupted run writes; no partial file is left in its outputs, and
@@ -66,16 +69,39 @@ def partial_files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.name.endswith(".partial") or ".partial" in p.name]
 
 
-def parse_project(root: Path, n_files: int = 16) -> Path:
-    """A project whose genre `g` has n_files tunes in data/raw/g/, as the scrape stage leaves them."""
+SLOW = "aa_slow.mid"  # first in the manifest, so a worker takes it first
+
+
+def write_manifest(raw: Path, names: list[str]) -> None:
+    files = [{"file": n, "status": "kept"} for n in names]
+    (raw / "manifest.json").write_text(json.dumps({"genre": "g", "kept": len(files), "skipped": 0, "files": files}))
+
+
+def parse_project(root: Path, n_files: int = 16, slow: bool = False) -> Path:
+    """A project whose genre `g` has n_files tunes in data/raw/g/, as the scrape stage leaves them.
+
+    With `slow`, also a file music21 takes minutes over (within every cap; parse_timeout is 60 s): the stage cannot
+    finish before an interruption a test sends once it has started, however fast the machine.
+    """
+    from tests.test_fuzz import late_notes
+
     raw = root / "data/raw/g"
     names = [write_tune(raw / f"tune_{i:02d}.mid", i, repeats=4).name for i in range(n_files)]
     (raw / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06 broken")
-    files = [{"file": n, "status": "kept"} for n in [*names, "broken.mid"]]
-    (raw / "manifest.json").write_text(json.dumps({"genre": "g", "kept": len(files), "skipped": 0, "files": files}))
+    if slow:
+        (raw / SLOW).write_bytes(late_notes(64, 4000))
+    write_manifest(raw, [SLOW] * slow + [*names, "broken.mid"])
     (root / "params.yaml").write_text(yaml.safe_dump({"jobs": 2, "parse_timeout": 60,
                                                       "genres": {"g": {"source": "local", "path": "x"}}}))
     return root
+
+
+def without_the_slow_file(project: Path) -> None:
+    """The interrupted project made like the uninterrupted one: its slow file gone, as if never added."""
+    raw = project / "data/raw/g"
+    (raw / SLOW).unlink()
+    write_manifest(raw, [f["file"] for f in json.loads((raw / "manifest.json").read_text())["files"]
+                         if f["file"] != SLOW])
 
 
 def cache_entries(project: Path) -> list[Path]:
@@ -90,16 +116,17 @@ def uninterrupted_parse(tmp_path_factory) -> dict[str, str]:
 
 
 def test_parse_killed_while_parsing_resumes_from_its_cache(tmp_path, uninterrupted_parse):
-    project = parse_project(tmp_path)
+    project = parse_project(tmp_path, slow=True)
     proc = start_stage(project, "parse")
     wait_for(lambda: len(cache_entries(project)) >= 3, proc, "three parsed files")
     proc.kill()  # SIGKILL to the stage alone, as `kill -9 <pid>` would; its pool workers must not linger
     proc.wait()
     assert group_is_gone(proc.pid), "the pool's workers outlived the killed stage"
     done = len(cache_entries(project))
-    assert done < 17, "killed before the end"
+    assert 3 <= done <= 17, "the slow file is never cached"
     assert all(json.loads(p.read_text())["status"] in ("kept", "skipped") for p in cache_entries(project))
-    assert not (project / "data/notes/g/summary.json").exists()
+    assert not (project / "data/notes/g/summary.json").exists(), "killed before the end"
+    without_the_slow_file(project)
 
     log = run_stage(project, "parse")
     assert f"{done} more from the cache" in log, log
@@ -116,7 +143,8 @@ def test_parse_killed_while_parsing_resumes_from_its_cache(tmp_path, uninterrupt
 
 
 def test_parse_interrupted_by_ctrl_c_says_so_in_one_line(tmp_path, uninterrupted_parse):
-    project = parse_project(tmp_path)
+    """Deterministic: the Ctrl-C is sent once a file is parsed, and the slow file keeps the stage from finishing first."""
+    project = parse_project(tmp_path, slow=True)
     proc = start_stage(project, "parse")
     wait_for(lambda: len(cache_entries(project)) >= 1, proc, "a parsed file")
     os.killpg(proc.pid, signal.SIGINT)
@@ -124,6 +152,7 @@ def test_parse_interrupted_by_ctrl_c_says_so_in_one_line(tmp_path, uninterrupted
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("parse[g]: interrupted;")
     assert group_is_gone(proc.pid)
+    without_the_slow_file(project)
     run_stage(project, "parse")
     for name, text in uninterrupted_parse.items():
         assert (project / "data/notes/g" / name).read_text() == text

@@ -9,7 +9,7 @@ import pytest
 from jukebox import render
 from jukebox.midi_io import notes_to_stream, read_notes, write_midi
 from jukebox.render import listening_page, render_sample, write_listening_page
-from tests.conftest import phrase_events
+from tests.conftest import need, phrase_events
 
 HAVE_AUDIO = render.audio_tools() is not None
 
@@ -87,8 +87,7 @@ def test_listening_page_shows_each_sample_with_its_parameters(tmp_path):
 @pytest.fixture
 def chromium(tmp_path):
     """Headless Debian Chromium through Selenium, with a fresh profile and nothing that calls home."""
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        pytest.skip("Debian chromium and chromium-driver are not installed (scripts/setup installs them)")
+    need(bool(shutil.which("chromium") and shutil.which("chromedriver")), "Debian chromium and chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_tune
+from tests.conftest import need, write_tune
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +53,7 @@ def server(trained_project, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip("Debian chromium and chromium-driver are not installed (scripts/setup installs them)")
+    need(Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(), "Debian chromium and chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
