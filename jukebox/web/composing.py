@@ -5,10 +5,14 @@ import json
 import multiprocessing
 import re
 import threading
+import time
 import uuid
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from ..app_genres import STATE_DIR
 from ..artifacts import read_npy, write_json
@@ -17,6 +21,8 @@ from ..params import Genre
 from .uploads import UploadError
 
 SAMPLE_ID_LENGTH = 12
+MAX_BATCH = 32  # requests composed in one batched call at most; more wait for the next round
+GATHER_S = 0.05  # how long a genre's idle batcher waits for the other requests of a burst before it starts
 SAMPLE_ID = re.compile(r"\A[0-9a-f]{12}\Z")  # uuid4's hex; \Z, not $, which allows a trailing newline
 
 
@@ -28,6 +34,12 @@ class Request:
     sampling: Sampling
     primer_notes: tuple | None = None  # the opening notes of an uploaded primer (PrimerReader), or None
     primer_name: str = ""
+
+
+def _warm_reader() -> None:
+    """In a new reader process: import music21 once, before any primer's time limit starts counting."""
+    import music21.midi.translate  # noqa: F401
+    import music21.converter  # noqa: F401
 
 
 class PrimerReader:
@@ -48,7 +60,8 @@ class PrimerReader:
         with self._guard:
             if self._pool is None:
                 # spawn, not fork: the web process runs threads (and TensorFlow's), which a fork would copy mid-step.
-                self._pool = ProcessPool(max_workers=self.workers, context=multiprocessing.get_context("spawn"))
+                self._pool = ProcessPool(max_workers=self.workers, initializer=_warm_reader,
+                                         context=multiprocessing.get_context("spawn"))
             return self._pool
 
     def opening(self, path: Path, max_notes: int, name: str) -> tuple:
@@ -77,8 +90,60 @@ class PrimerReader:
                 self._pool = None
 
 
+class Batcher:
+    """One genre's composing thread: the requests that arrive together are composed in one batched call.
+
+    A request hands over its primer window and Sampling and waits on a future; the thread takes every request
+    pending (up to MAX_BATCH), composes them as the rows of one batch (each row with its own settings, so its
+    answer is the one it would get alone) and sets each future. Rendering is the requests' own, afterwards.
+    """
+
+    def __init__(self, compose, busy: threading.Lock):
+        self._compose = compose  # (windows, rows) -> token lists, run on this thread only
+        self._busy = busy  # held while the model composes: whatever arrives meanwhile joins the next batch
+        self._pending: list[tuple[np.ndarray, Sampling, Future]] = []
+        self._guard = threading.Lock()
+        self._running = False
+
+    def submit(self, window: np.ndarray, sampling: Sampling) -> Future:
+        """Queue one piece (its primer window, seq_len ids); the future gives its tokens."""
+        future: Future = Future()
+        with self._guard:
+            self._pending.append((window, sampling, future))
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="jukebox-batcher", daemon=True).start()
+        return future
+
+    def _run(self) -> None:
+        time.sleep(GATHER_S)  # requests sent together arrive a few milliseconds apart: let them join one batch
+        while True:
+            with self._busy:
+                with self._guard:
+                    batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                    if not batch:
+                        self._running = False
+                        return
+                try:
+                    pieces = self._compose(np.stack([w for w, _, _ in batch]), [s for _, s, _ in batch])
+                except BaseException as exc:  # handed to the waiting requests, whose handlers report it
+                    for _, _, future in batch:
+                        future.set_exception(exc)
+                    continue
+            for (_, _, future), piece in zip(batch, pieces):
+                future.set_result(piece)
+
+
+def padded(windows: np.ndarray, rows: list[Sampling]) -> tuple[np.ndarray, list[Sampling]]:
+    """A batch grown to the next power of two with rows that compose nothing: a compiled step per size, not per count."""
+    size = 1 << (len(rows) - 1).bit_length()
+    extra = size - len(rows)
+    return (np.concatenate([windows, np.repeat(windows[:1], extra, axis=0)]),
+            rows + [Sampling(n_notes=0)] * extra)
+
+
 class Studio:
-    """Loads each genre's Composer once (again after retraining) and composes one sample per request."""
+    """Loads each genre's Composer once (again after retraining); composes each genre's requests in batches."""
 
     def __init__(self, project: Path, primer_timeout: float = 10.0):
         self.project = project
@@ -86,6 +151,7 @@ class Studio:
         self.primers = PrimerReader(primer_timeout)
         self._composers: dict[str, tuple[float, object]] = {}
         self._locks: dict[str, threading.Lock] = {}
+        self._batchers: dict[str, Batcher] = {}
         self._guard = threading.Lock()
 
     def seq_len(self, genre: str) -> int:
@@ -104,8 +170,17 @@ class Studio:
             return self._composers[genre][1]
 
     def _lock(self, genre: str) -> threading.Lock:
+        """Held while the genre's model composes (by its Batcher's thread, the only one that calls it)."""
         with self._guard:
             return self._locks.setdefault(genre, threading.Lock())
+
+    def _batcher(self, genre: str) -> Batcher:
+        def compose(windows: np.ndarray, rows: list[Sampling]) -> list[list[str]]:
+            return self._composer(genre).compose(*padded(windows, rows))[: len(rows)]
+
+        lock = self._lock(genre)
+        with self._guard:
+            return self._batchers.setdefault(genre, Batcher(compose, lock))
 
     def primer(self, request: Request, composer):
         """The primer window of a request and how the sample card describes it (a validation window by default)."""
@@ -129,9 +204,9 @@ class Studio:
         name = request.genre.name
         composer = self._composer(name)
         primer, primer_text = self.primer(request, composer)
-        # One generation at a time per model: Keras models are not meant to be called from many threads at once.
-        with self._lock(name):
-            tokens = composer.compose(primer, request.sampling)[0]
+        # The model composes on its genre's batcher thread, with whatever other requests came at the same time;
+        # this thread waits, then writes and renders its own sample in parallel with the others.
+        tokens = self._batcher(name).submit(primer[0], request.sampling).result()
         sampling = request.sampling
         sample_id = uuid.uuid4().hex[:SAMPLE_ID_LENGTH]
         folder = self.samples_dir / sample_id
