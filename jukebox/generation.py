@@ -141,7 +141,7 @@ class Sampling:
 
 
 def validation_primers(val: np.ndarray, seq_len: int, seed: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """`count` primer windows (count, seq_len) from a genre's validation tokens, chosen by the seed; and their starts."""
+    """`count` primer windows (count, seq_len) of a genre's validation tokens, chosen by the seed, and their starts."""
     from .dataset import window_starts, windows
 
     starts = np.random.default_rng(seed).choice(window_starts(len(val), seq_len, len(val)), size=count)
@@ -207,7 +207,8 @@ def opening_notes(midi_path: str | Path, max_notes: int) -> list[tuple[float, fl
         track.events = events
         end = max(end, previous)
     if end / file.ticksPerQuarterNote > MAX_QUARTERS:
-        raise ValueError(f"{midi_path}: the primer is too big to read: its opening is {end / file.ticksPerQuarterNote:.0f} "
+        quarters = end / file.ticksPerQuarterNote
+        raise ValueError(f"{midi_path}: the primer is too big to read: its opening is {quarters:.0f} "
                          f"quarter notes long, more than {MAX_QUARTERS}; choose a shorter MIDI file")
     with tempfile.TemporaryDirectory(prefix="jukebox-primer-") as tmp:
         opening = Path(tmp) / "opening.mid"
@@ -249,7 +250,8 @@ class Composer:
         from .encoding import encode, nearest_token
 
         if not notes:
-            raise ValueError(f"{where}: the primer has no notes (no pitched notes); choose a MIDI file with notes in it")
+            raise ValueError(f"{where}: the primer has no notes (no pitched notes); choose a MIDI file with notes "
+                             "in it")
         tokens = encode([tuple(n) for n in notes], self.encoding)[: self.seq_len]
         known = self.vocab.tokens[1:]
         swaps = {t: nearest_token(t, known, self.encoding) for t in dict.fromkeys(tokens) if t not in known}

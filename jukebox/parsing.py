@@ -172,7 +172,8 @@ def _collect_within(paths, jobs, timeout, todo, digests, records, cache, bar) ->
     """Parse in a pool of `jobs` worker processes, `timeout` seconds per file; records are cached as they finish."""
     from pebble import ProcessExpired, ProcessPool
 
-    pool = ProcessPool(max_workers=jobs, initializer=_die_with_parent)  # pebble kills a worker past its task's timeout and starts a new one
+    # pebble kills a worker past its task's timeout and starts a new one
+    pool = ProcessPool(max_workers=jobs, initializer=_die_with_parent)
     try:
         futures = {pool.schedule(read_piece, (path,), timeout=timeout): k for k, path in enumerate(paths)}
         for future in as_completed(futures):

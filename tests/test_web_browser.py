@@ -140,6 +140,39 @@ def test_upload_a_collection_and_listen_to_its_samples(server, browser, shots, t
 
 
 def test_compose_on_the_generate_page(server, browser, shots):
+    """A musician's flow: a mood preset, "Surprise me", a progress indicator, the piece in view, the values kept."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.set_window_size(1280, 900)
+    browser.get(server + "/generate")
+    assert "composes a new piece in its style" in browser.find_element(By.CLASS_NAME, "intro").text
+    Select(browser.find_element(By.ID, "genre")).select_by_value("base")
+    notes = browser.find_element(By.ID, "n_notes")
+    notes.clear()
+    notes.send_keys("40")
+    browser.find_element(By.XPATH, "//fieldset[@class='presets']/button[text()='Safe']").click()
+    assert browser.find_element(By.ID, "temperature").get_attribute("value") == "0.7"
+    seed = browser.find_element(By.ID, "seed")
+    browser.find_element(By.ID, "surprise").click()
+    chosen = seed.get_attribute("value")
+    assert chosen.isdigit() and chosen != "42", "a new random seed"
+    browser.find_element(By.ID, "compose").click()
+    wait_until(browser, MEDIA_LOADED)
+    assert "Your new piece" in browser.page_source
+    in_view = browser.execute_script("const r = document.getElementById('result').getBoundingClientRect();"
+                                     " return r.top >= 0 && r.top < window.innerHeight && window.scrollY > 0;")
+    assert in_view, "the new piece is scrolled into view"
+    kept = {name: browser.find_element(By.ID, name).get_attribute("value")
+            for name in ("n_notes", "temperature", "seed")}
+    assert kept == {"n_notes": "40", "temperature": "0.7", "seed": chosen}, "the form keeps its values"
+    title = browser.find_element(By.CSS_SELECTOR, "#result .sample h2").text
+    assert title == f"base_seed-{chosen}_40-notes", "a name a musician can tell apart"
+    browser.save_screenshot(str(shots / "generate-result-in-view.png"))
+    screenshot(browser, shots / "generate.png")
+
+
+def test_the_generate_page_shows_progress_while_composing(server, browser, shots):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -147,8 +180,12 @@ def test_compose_on_the_generate_page(server, browser, shots):
     Select(browser.find_element(By.ID, "genre")).select_by_value("base")
     notes = browser.find_element(By.ID, "n_notes")
     notes.clear()
-    notes.send_keys("40")
-    browser.find_element(By.CSS_SELECTOR, "form.generate button").click()
-    wait_until(browser, MEDIA_LOADED)
-    assert "Your new piece" in browser.page_source
-    screenshot(browser, shots / "generate.png")
+    notes.send_keys("2000")  # long enough to be seen composing
+    # The page's own submit handler runs first; the test stops the navigation to look at the page as it then is.
+    browser.execute_script("document.getElementById('generate-form')"
+                           ".addEventListener('submit', e => e.preventDefault())")
+    browser.find_element(By.ID, "compose").click()
+    assert browser.find_element(By.ID, "progress").is_displayed()
+    assert "Composing" in browser.find_element(By.ID, "compose").text
+    assert not browser.find_element(By.ID, "compose").is_enabled(), "one click, one piece"
+    browser.save_screenshot(str(shots / "generate-progress.png"))

@@ -210,7 +210,8 @@ class Studio:
         sampling = request.sampling
         sample_id = uuid.uuid4().hex[:SAMPLE_ID_LENGTH]
         folder = self.samples_dir / sample_id
-        midi = folder / f"{name}_{sample_id}.mid"
+        # A name a musician can tell apart and find again: the genre, the piece's number (seed) and its length.
+        midi = folder / f"{name}_seed-{sampling.seed}_{sampling.n_notes}-notes.mid"
         composer.write_midi(tokens, midi, request.genre.program, request.genre.bpm)
         rendered = render_sample(midi, request.genre.program, request.genre.bpm)
         record = {"id": sample_id, "genre": name, "name": midi.stem, "file": midi.name, **rendered,

@@ -37,10 +37,11 @@ def _generate_form():
 def generate():
     """Pick a genre and the sampling settings, optionally a primer; the new sample plays in the page."""
     form = _generate_form()
-    sample, status = None, 200
+    sample, status, primer_name = None, 200, ""
     if form.validate_on_submit():
         primer = form.primer.data
         upload = (primer.filename or "primer.mid", primer.read()) if primer and primer.filename else None
+        primer_name = upload[0] if upload else ""
         try:
             sampling = services().sampling(form.n_notes.data, form.temperature.data, form.top_k.data,
                                            form.top_p.data, form.seed.data)
@@ -50,7 +51,8 @@ def generate():
             status = exc.status
     elif request.method == "POST":
         status = 400
-    return render_template("generate.html", form=form, sample=sample), status
+    # A browser never refills a file field: the page names the primer used, the other fields keep their values.
+    return render_template("generate.html", form=form, sample=sample, primer_name=primer_name), status
 
 
 def collection_page(errors: dict | None = None, status: int = 200):
