@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from jukebox.encoding import follow_matrix, is_note
-from jukebox.generation import Composer, Sampling, generate, opening_notes, sample, validation_primers
+from jukebox.generation import Composer, Sampling, generate, sample, validation_primers
 from jukebox.midi_io import notes_to_stream, read_notes, write_midi
+from jukebox.primers import opening_notes
 from jukebox.model import build_model
 from tests.tiny_genre import SEQ_LEN, write_tiny_genre
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..app_genres import STATE_DIR
 from ..artifacts import read_npy, write_json
-from ..generation import Sampling, opening_notes, validation_primers
+from ..generation import Sampling, validation_primers
+from ..primers import opening_notes
 from ..params import Genre
 from .uploads import UploadError
 
