@@ -32,13 +32,13 @@ def generate_form(max_notes: int) -> type[FlaskForm]:
     class GenerateForm(FlaskForm):
         # Choices are the trained genres, set per request; an unknown one gets its own clear message.
         genre = SelectField("Genre", validators=[InputRequired("choose a genre")], validate_choice=False)
-        n_notes = IntegerField("Notes", validators=[
+        n_notes = IntegerField("Length (notes)", validators=[
             Optional(), _in_range(1, max_notes, "a whole number of notes", "generate_max_notes")])
-        temperature = FloatField("Temperature", validators=[Optional(), _in_range(0.0, MAX_TEMPERATURE, "a number")])
-        top_k = IntegerField("Top-k", validators=[Optional(), _in_range(0, MAX_TOP_K, "a whole number")])
-        top_p = FloatField("Top-p", validators=[Optional(), _share])
-        seed = IntegerField("Seed", validators=[Optional(), _in_range(0, MAX_SEED, "a whole number")])
-        primer = FileField("Primer (optional MIDI file)")
+        temperature = FloatField("Adventurousness (temperature)", validators=[Optional(), _in_range(0.0, MAX_TEMPERATURE, "a number")])
+        top_k = IntegerField("Likeliest notes only (top-k)", validators=[Optional(), _in_range(0, MAX_TOP_K, "a whole number")])
+        top_p = FloatField("Focus (top-p)", validators=[Optional(), _share])
+        seed = IntegerField("Piece number (seed)", validators=[Optional(), _in_range(0, MAX_SEED, "a whole number")])
+        primer = FileField("Your own opening (optional MIDI file)")
 
         def validate_genre(self, field) -> None:
             trained = [value for value, _ in self.genre.choices or []]
