@@ -55,6 +55,7 @@ def test_a_fresh_clone_pulls_and_composes_without_training(tmp_path):
     tunes = tmp_path / "tunes"
     for i, shift in enumerate([0, 2, 3, 5, 7, 8]):
         write_tune(tunes / f"tune_{i}.mid", shift, repeats=2)
+    (tmp_path / "first").mkdir()
     first = copy_project(tmp_path / "first")
     params = yaml.safe_load((first / "params.yaml").read_text())
     params.update({k: v for k, v in WEB_TINY.items() if k in params})
