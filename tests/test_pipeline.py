@@ -57,8 +57,13 @@ def test_repro_builds_every_stage_for_every_genre(project):
             assert all(f is None or (generated / f).is_file() for f in record["files"].values())
         assert (generated / "index.html").is_file()
         assert (project / f"metrics/{genre}/train/plots/metrics/eval/loss.tsv").is_file()
-    shown = dvc(project, "metrics", "show")
-    assert "metrics/celtic/data.json" in shown and "metrics/mine/train/metrics.json" in shown
+        headline = json.loads((project / f"metrics/{genre}/headline.json").read_text())
+        assert headline["files"] == data["files"] and headline["val_loss"] == round(train["val_loss"], 4)
+        assert headline["ppl"] > 1 and 0 <= headline["copy"] <= 1
+    shown = dvc(project, "metrics", "show").splitlines()
+    rows = {line.split()[0]: line for line in shown[1:] if line.strip()}
+    assert set(rows) == {"metrics/celtic/headline.json", "metrics/mine/headline.json"}, "one row per genre"
+    assert max(len(line) for line in shown) <= 160, "\n".join(shown)
 
 
 def test_experiment_on_seq_len_reruns_only_what_depends_on_it(project):
