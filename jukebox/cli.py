@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .headline import MEANINGS
 from .params import ParamError, load_params
 
 log = logging.getLogger("jukebox.cli")
@@ -129,8 +130,6 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run the web app's pipeline jobs (`jukebox serve` starts one)")
     worker.add_argument("--redis-url", help="the Redis queue the app uses (default: .jukebox/jobs.sqlite3)")
     worker.set_defaults(run=_worker)
-
-    from .headline import MEANINGS
 
     compare = commands.add_parser(
         "compare", help="every genre's headline figures side by side, optionally two revisions with the change",
