@@ -38,13 +38,13 @@ def quiet_tensorflow(gpu_driver: bool | None = None) -> None:
     """Silence TensorFlow's start-up chatter before it loads; on a GPU machine only its info and warnings.
 
     Nothing here hides a device (CUDA_VISIBLE_DEVICES is left alone): where a driver is found, errors keep
-    showing, so a broken CUDA set-up is still reported. An explicit TF_CPP_MIN_LOG_LEVEL wins.
+    showing, so a broken CUDA set-up is still reported. An explicit TF_CPP_MIN_LOG_LEVEL wins (0 or 1 shows all).
     """
     gpu_driver = has_nvidia_driver() if gpu_driver is None else gpu_driver
     # 2 drops INFO and WARNING (the oneDNN and CPU-instruction notices); 3 also the ERROR "failed call to
     # cuInit" that a CPU-only machine logs every time TensorFlow looks for a GPU it cannot have.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if gpu_driver else "3")
-    if not gpu_driver and "tensorflow" not in sys.modules \
+    level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if gpu_driver else "3")
+    if not gpu_driver and level in ("2", "3") and "tensorflow" not in sys.modules \
             and not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
         # The CUDA probe logs while TensorFlow's libraries load, before it reads TF_CPP_MIN_LOG_LEVEL.
         sys.meta_path.insert(0, _QuietTensorFlowImport())

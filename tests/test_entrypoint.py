@@ -66,3 +66,10 @@ def test_a_gpu_machine_keeps_tensorflow_errors():
     result = subprocess.run([sys.executable, "-c", code.replace("from jukebox.entrypoint", "from entrypoint")],
                             cwd=ROOT / "jukebox", env=env, capture_output=True, text=True)
     assert result.stdout.split() == ["2", "False", "None"], result.stderr
+
+
+def test_an_explicit_low_level_shows_everything():
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}
+    result = subprocess.run([sys.executable, "-c", "import jukebox, sys; print(sys.meta_path[0].__class__.__name__)"],
+                            cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() != "_QuietTensorFlowImport", result.stderr
