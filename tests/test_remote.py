@@ -6,6 +6,7 @@ CUDA probing on a machine without a GPU.
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import re
 import subprocess
@@ -65,6 +66,8 @@ def test_a_fresh_clone_pulls_and_composes_without_training(tmp_path):
     repro = run_dvc(first, "repro")
     if not has_nvidia_driver():
         assert not [line for line in repro.splitlines() if NOISE.search(line)], repro
+    headline = json.loads((first / "metrics" / "base" / "headline.json").read_text())
+    assert {"files", "val_loss", "ppl", "ngram", "d8", "d8_held", "copy", "ce_note"} <= set(headline), headline
     with open(first / ".gitignore", "a") as f:
         f.write("/.jukebox-cache/\n")  # as in the project's own .gitignore
     git(first, "add", "-A")
