@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .encoding import decode, first_notes, follow_matrix, is_note
+from .encoding import get_encoding
 
 log = logging.getLogger(__name__)
 # Rounds of generation Composer.compose runs at most to reach n_notes notes in every sample.
@@ -81,6 +81,7 @@ class Composer:
 
     def __init__(self, model, vocab, seq_len: int, encoding: str, step: float):
         self.model, self.vocab, self.seq_len, self.encoding, self.step = model, vocab, seq_len, encoding, step
+        self.encoder = get_encoding(encoding)  # the encoding itself; `encoding` stays its name, as samples record it
 
     @classmethod
     def load(cls, model_dir: str | Path) -> "Composer":
@@ -100,25 +101,21 @@ class Composer:
         A token the genre never had (a note out of its range, an odd duration) becomes the nearest known
         token (None: none of its kind, dropped); the swaps map each such token to its replacement.
         """
-        from .encoding import encode, nearest_token
-        from .midi_io import read_notes
+        from .midi_io import check_midi_file, read_music
         from .parsing import size_problem
 
-        with open(midi_path, "rb") as f:
-            if f.read(4) != b"MThd":
-                raise ValueError(f"{midi_path}: the primer is not a MIDI file (it does not start with the MIDI header "
-                                 "MThd); choose a .mid file")
+        check_midi_file(midi_path, "primer")
         problem = size_problem(midi_path)  # a primer reads like a training file: an absurd one would hang music21
         if problem:
             raise ValueError(f"{midi_path}: the primer is too big to read: {problem}; choose a shorter MIDI file")
-        notes = read_notes(midi_path)
-        if not notes:
+        music = read_music(midi_path)
+        if not music.notes:
             raise ValueError(f"{midi_path}: the primer has no pitched notes; choose a MIDI file with notes in it")
-        tokens = encode(notes, self.encoding)[: self.seq_len]
+        tokens = self.encoder.encode(music.notes, music.meters, music.key)[: self.seq_len]
         known = self.vocab.tokens[1:]
-        swaps = {t: nearest_token(t, known, self.encoding) for t in dict.fromkeys(tokens) if t not in known}
+        swaps = {t: self.encoder.nearest(t, known) for t in dict.fromkeys(tokens) if t not in known}
         tokens = [swaps.get(t, t) for t in tokens if swaps.get(t, t) is not None]
-        if not any(is_note(t, self.encoding) for t in tokens):
+        if not any(self.encoder.is_note(t) for t in tokens):
             raise ValueError(f"{midi_path}: none of the primer's notes can be matched to this genre's vocabulary "
                              f"({len(known)} tokens, {self.encoding} encoding); choose another primer or genre")
         return tokens, swaps
@@ -139,7 +136,7 @@ class Composer:
 
     def tokens_per_note(self) -> float:
         """How many tokens the genre's music spends per note (1 for `pitch`; time shifts add to it in `rhythm`)."""
-        notes = sum(c for t, c in zip(self.vocab.tokens, self.vocab.counts) if is_note(t, self.encoding))
+        notes = sum(c for t, c in zip(self.vocab.tokens, self.vocab.counts) if self.encoder.is_note(t))
         return max(1.0, sum(self.vocab.counts) / max(notes, 1))
 
     def compose(self, primers: np.ndarray, n_notes: int, temperature: float, seed: int, top_k: int = 0,
@@ -148,7 +145,7 @@ class Composer:
         window = np.asarray(primers, dtype=np.int32)
         pieces: list[list[str]] = [[] for _ in window]
         per_note = self.tokens_per_note()
-        follow = follow_matrix(self.vocab.tokens, self.encoding)
+        follow = self.encoder.follow(self.vocab.tokens)
         counts = [0] * len(pieces)
         for round_ in range(MAX_ROUNDS):
             missing = max(n_notes - c for c in counts)
@@ -161,17 +158,18 @@ class Composer:
             window = np.concatenate([window, ids], axis=1)[:, -window.shape[1] :]
             for piece, row in zip(pieces, ids):
                 piece.extend(self.vocab.decode(row))
-            new_counts = [sum(is_note(t, self.encoding) for t in piece) for piece in pieces]
+            new_counts = [sum(self.encoder.is_note(t) for t in piece) for piece in pieces]
             if new_counts == counts:
                 break
             counts = new_counts
         if min(counts) < n_notes:
             log.warning("some samples have fewer than %d notes (%d): the model writes mostly time shifts",
                         n_notes, min(counts))
-        return [first_notes(piece, n_notes, self.encoding) for piece in pieces]
+        return [self.encoder.first_notes(piece, n_notes) for piece in pieces]
 
     def write_midi(self, tokens: list[str], path: str | Path, program: int = 0, bpm: float = 120.0) -> None:
         """Render tokens as a MIDI file for a General MIDI program at a tempo."""
         from .midi_io import notes_to_stream, write_midi
 
-        write_midi(notes_to_stream(decode(tokens, self.encoding, self.step), program, bpm), path)
+        events = self.encoder.decode(tokens, self.step)
+        write_midi(notes_to_stream(events, program, bpm, self.encoder.meters(tokens)), path)
