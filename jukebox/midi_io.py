@@ -159,6 +159,23 @@ def played_notes(path: str | Path) -> list[Note]:
                   for track in file.tracks for n in getNotesFromEvents(getTimeForEvents(track)))
 
 
+def played_meters(path: str | Path) -> list[Meter]:
+    """The time signatures of a MIDI file from its meta events, `(offset, "3/4")`; 4/4 from 0 when it has none."""
+    from music21.midi import MetaEvents
+
+    file = read_midi_events(path)
+    at: dict[float, str] = {}
+    for track in file.tracks:
+        ticks = 0
+        for event in track.events:
+            if event.isDeltaTime():
+                ticks += event.time or 0
+            elif event.type == MetaEvents.TIME_SIGNATURE and len(event.data) >= 2:
+                # The MIDI meta event holds the numerator and the power of two of the denominator.
+                at.setdefault(_q(ticks / file.ticksPerQuarterNote), f"{event.data[0]}/{2 ** event.data[1]}")
+    return sorted(at.items()) or [(0.0, DEFAULT_METER)]
+
+
 def notes_to_stream(events: Sequence[tuple[float, float, Sequence[int]]], program: int = 0, bpm: float = 120.0,
                     meters: Sequence[Meter] = ()):
     """A music21 Score from events `(onset, duration, pitches)`: one pitch makes a note, several a chord.
