@@ -36,7 +36,8 @@ def _generate(args: argparse.Namespace) -> None:
     top_p = params.top_p if args.top_p is None else args.top_p
     n_notes = args.n_notes or params.n_notes
     tokens = composer.compose(primer, n_notes, temperature, seed, top_k, top_p)[0]
-    composer.write_midi(tokens, args.out, genre.program, genre.bpm)
+    composer.write_midi(tokens, args.out, genre.program, genre.bpm,
+                        -composer.primer_shift(args.primer) if args.primer else 0)  # back to the primer's key
     notes = sum(is_note(t, composer.encoding) for t in tokens)
     print(f"wrote {args.out} ({notes} notes, genre {args.genre}, temperature {temperature}, top_k {top_k}, "
           f"top_p {top_p}, seed {seed})")

@@ -79,9 +79,10 @@ def generate(model, primers: np.ndarray, n_notes: int, temperature: float, seed:
 class Composer:
     """A trained genre model with its vocabulary: what the generate stage, the CLI and the web app share."""
 
-    def __init__(self, model, vocab, seq_len: int, encoding: str, step: float):
+    def __init__(self, model, vocab, seq_len: int, encoding: str, step: float, key_mode: str = "keep"):
         self.model, self.vocab, self.seq_len, self.encoding, self.step = model, vocab, seq_len, encoding, step
         self.encoder = get_encoding(encoding)  # the encoding itself; `encoding` stays its name, as samples record it
+        self.key_mode = key_mode  # `c`: the genre was learnt in C major / A minor, and so must a primer be read
 
     @classmethod
     def load(cls, model_dir: str | Path) -> "Composer":
@@ -91,9 +92,11 @@ class Composer:
 
         model_dir = Path(model_dir)
         model = load_model(model_dir / "model.keras")
-        vocab = Vocabulary.from_json(json.loads((model_dir / "vocab.json").read_text()))
+        vocab_json = json.loads((model_dir / "vocab.json").read_text())
+        vocab = Vocabulary.from_json(vocab_json)
         config = json.loads((model_dir / "config.json").read_text())
-        return cls(model, vocab, config["seq_len"], config["encoding"], config.get("step", 0.5))
+        return cls(model, vocab, config["seq_len"], config["encoding"], config.get("step", 0.5),
+                   vocab_json.get("key_mode", "keep"))
 
     def primer_tokens(self, midi_path: str | Path) -> tuple[list[str], dict[str, str | None]]:
         """The opening seq_len tokens of a MIDI file in this genre's vocabulary, and the swaps that took.
@@ -101,6 +104,7 @@ class Composer:
         A token the genre never had (a note out of its range, an odd duration) becomes the nearest known
         token (None: none of its kind, dropped); the swaps map each such token to its replacement.
         """
+        from .bars import in_c
         from .midi_io import check_midi_file, read_music
         from .parsing import size_problem
 
@@ -111,7 +115,10 @@ class Composer:
         music = read_music(midi_path)
         if not music.notes:
             raise ValueError(f"{midi_path}: the primer has no pitched notes; choose a MIDI file with notes in it")
-        tokens = self.encoder.encode(music.notes, music.meters, music.key)[: self.seq_len]
+        notes, key = music.notes, music.key
+        if self.key_mode == "c":
+            notes, key, _ = in_c(notes, key)
+        tokens = self.encoder.encode(notes, music.meters, key)[: self.seq_len]
         known = self.vocab.tokens[1:]
         swaps = {t: self.encoder.nearest(t, known) for t in dict.fromkeys(tokens) if t not in known}
         tokens = [swaps.get(t, t) for t in tokens if swaps.get(t, t) is not None]
@@ -167,9 +174,21 @@ class Composer:
                         n_notes, min(counts))
         return [self.encoder.first_notes(piece, n_notes) for piece in pieces]
 
-    def write_midi(self, tokens: list[str], path: str | Path, program: int = 0, bpm: float = 120.0) -> None:
-        """Render tokens as a MIDI file for a General MIDI program at a tempo."""
+    def primer_shift(self, midi_path: str | Path) -> int:
+        """Semitones a primer was moved to be read in this genre's key (key_mode c); 0 under key_mode keep."""
+        from .bars import key_shift
+        from .midi_io import read_music
+
+        return key_shift(read_music(midi_path).key) if self.key_mode == "c" else 0
+
+    def write_midi(self, tokens: list[str], path: str | Path, program: int = 0, bpm: float = 120.0,
+                   transpose: int = 0) -> None:
+        """Render tokens as a MIDI file for a General MIDI program at a tempo, moved by `transpose` semitones
+        (`-primer_shift(primer)` puts a sample composed from a primer back into the primer's key)."""
+        from .encoding import events_of, transpose_notes
         from .midi_io import notes_to_stream, write_midi
 
         events = self.encoder.decode(tokens, self.step)
+        if transpose:
+            events = events_of(transpose_notes([(on, dur, p) for on, dur, ps in events for p in ps], transpose))
         write_midi(notes_to_stream(events, program, bpm, self.encoder.meters(tokens)), path)

@@ -78,7 +78,8 @@ class Studio:
         sample_id = uuid.uuid4().hex[:SAMPLE_ID_LENGTH]
         folder = self.samples_dir / sample_id
         midi = folder / f"{name}_{sample_id}.mid"
-        composer.write_midi(tokens, midi, request.genre.program, request.genre.bpm)
+        composer.write_midi(tokens, midi, request.genre.program, request.genre.bpm,
+                            -composer.primer_shift(request.primer) if request.primer is not None else 0)
         rendered = render_sample(midi, request.genre.program, request.genre.bpm)
         record = {"id": sample_id, "genre": name, "name": midi.stem, "file": midi.name, **rendered,
                   "n_notes": sum(is_note(t, composer.encoding) for t in tokens), "n_tokens": len(tokens),
