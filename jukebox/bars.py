@@ -182,7 +182,7 @@ class RemiEncoding(Encoding):
         A key opens a piece and is followed by a bar; a bar by a position inside it or by the next bar (a
         bar of rest); a position by a note; a note by a higher note of the same onset, a later position than
         the bar's first (@0), or a bar. A note does not know its position, so that positions rise within a
-        bar and stay inside it after a note is left to the model (and measured: `bar_report`).
+        bar and stay inside it after a note needs memory: BarGrammar, which sampling uses.
         """
         parsed = [self.parse(t) for t in tokens]
         kinds, pitch, value = _table(parsed)
@@ -195,11 +195,47 @@ class RemiEncoding(Encoding):
         # Anything may follow a token outside the grammar (the unknown token in a primer).
         return (after_key | after_bar | after_position | after_note | ~valid[:, None]).astype(np.float64)
 
+    def grammar(self, tokens: Sequence[str], primers: np.ndarray) -> "BarGrammar":
+        return BarGrammar(self, tokens, primers)
+
     def transpose(self, token: str, semitones: int) -> str | None:
         parsed = self.parse(token)
         if parsed is not None and parsed.kind == "key":
             return key_token(transpose_key(parsed.text, semitones))
         return super().transpose(token, semitones)
+
+
+class BarGrammar:
+    """The remi grammar with a memory of where each sample is in its bar, for sampling.
+
+    Indexed like a follow matrix, `grammar[previous ids]` -> (batch, vocab) 0/1, and called once per sampled token
+    with the token just drawn (as jukebox.generation.generate does), it keeps each sample's bar length and last
+    position and allows a position only after the last one and inside the bar: every bar it writes holds exactly
+    its meter. The primer windows it starts from tell it where each sample begins.
+    """
+
+    def __init__(self, encoding: "RemiEncoding", tokens: Sequence[str], primers: np.ndarray):
+        self.follow = encoding.follow(tokens)
+        kinds, _, self.value = _table([encoding.parse(t) for t in tokens])
+        self.bar, self.position = kinds == "bar", kinds == "position"
+        primers = np.asarray(primers)
+        self.length = np.full(len(primers), np.inf)  # inf: no bar token seen yet, so no bound
+        self.last = np.full(len(primers), -1.0)  # the last position in the current bar; -1 before the first
+        for column in primers[:, :-1].T:  # the window's last token arrives with the first lookup
+            self._advance(column)
+
+    def _advance(self, ids: np.ndarray) -> None:
+        bar, position = self.bar[ids], self.position[ids]
+        self.length = np.where(bar, self.value[ids], self.length)
+        self.last = np.where(bar, -1.0, np.where(position, self.value[ids], self.last))
+
+    def __getitem__(self, previous) -> np.ndarray:
+        previous = np.asarray(previous)
+        self._advance(previous)
+        mask = self.follow[previous].copy()
+        late = (self.value[None, :] <= self.last[:, None]) | (self.value[None, :] >= self.length[:, None])
+        mask[self.position[None, :] & late] = 0.0
+        return mask
 
 
 def bar_report(tokens: Sequence[str]) -> tuple[int, int]:

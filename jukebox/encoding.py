@@ -208,6 +208,14 @@ class Encoding:
         """Which token may follow which: a (vocab, vocab) 0/1 array, or None for no grammar."""
         return None
 
+    def grammar(self, tokens: Sequence[str], primers: np.ndarray):
+        """The mask sampling applies, indexed by the previous token ids of a batch: `grammar[ids]` -> (batch, vocab).
+
+        The follow matrix itself for encodings whose grammar the previous token decides; `remi` returns a
+        grammar that also remembers where each sample is in its bar (jukebox.bars.BarGrammar).
+        """
+        return self.follow(tokens)
+
     def is_note(self, token: str) -> bool:
         """Whether a token sounds (a note or a chord), as opposed to a shift, bar, position or unknown token."""
         parsed = self.parse(token)

@@ -152,7 +152,7 @@ class Composer:
         window = np.asarray(primers, dtype=np.int32)
         pieces: list[list[str]] = [[] for _ in window]
         per_note = self.tokens_per_note()
-        follow = self.encoder.follow(self.vocab.tokens)
+        follow = self.encoder.grammar(self.vocab.tokens, window)
         counts = [0] * len(pieces)
         for round_ in range(MAX_ROUNDS):
             missing = max(n_notes - c for c in counts)

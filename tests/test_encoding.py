@@ -245,6 +245,33 @@ def test_remi_grammar_keeps_positions_inside_the_bar_and_notes_after_positions()
     assert not forbidden & allowed
 
 
+def test_sampling_under_the_bar_grammar_writes_only_well_formed_bars():
+    import numpy as np
+
+    remi = get_encoding("remi")
+    vocab = ["<unk>", "K:G", "Bar:3/4", "Bar:6/8", "Bar:4/4", "@0", "@1/2", "@1", "@3/2", "@2", "@5/2", "@3",
+             "@7/2", "G4:1/2", "B4:1", "D5:1/2", "G5:3/2"]
+    # Three samples continuing primers that stop inside a 3/4 bar after @2, after a note, and at a bar line.
+    primers = np.array([[vocab.index(t) for t in row] for row in (
+        ["K:G", "Bar:3/4", "@0", "G4:1/2", "@2", "B4:1"],
+        ["Bar:4/4", "@0", "G4:1/2", "Bar:3/4", "@1", "D5:1/2"],
+        ["G4:1/2", "@3", "B4:1", "@7/2", "D5:1/2", "Bar:6/8"])])
+    grammar, rng = remi.grammar(vocab, primers), np.random.default_rng(0)
+    previous, written = primers[:, -1], [[vocab[i] for i in row] for row in primers]
+    for _ in range(3000):  # uniform draws among the allowed tokens: the grammar alone keeps the bars whole
+        allowed = grammar[previous]
+        previous = np.array([rng.choice(np.flatnonzero(row)) for row in allowed])
+        for piece, i in zip(written, previous):
+            piece.append(vocab[i])
+    for piece in written:
+        bars, well = bar_report(piece)
+        assert bars > 100 and well == bars
+    first_bar = next(i for i, t in enumerate(written[0]) if i >= 6 and t.startswith("Bar:"))
+    assert set(written[0][6:first_bar]) <= {"@5/2", "G4:1/2", "B4:1", "D5:1/2", "G5:3/2"}, \
+        "after @2 of a 3/4 bar only @5/2 fits"
+    assert get_encoding("rhythm").grammar(["C4:1", "+1"], primers) is not None
+
+
 def test_bar_report_counts_closed_bars_and_the_well_formed_ones():
     tokens = ["@1", "C4:1", "Bar:3/4", "@0", "C4:1", "@2", "D4:1", "Bar:3/4", "@2", "C4:1", "@1", "D4:1",
               "Bar:2/4", "@3", "C4:1", "Bar:2/4"]
