@@ -25,7 +25,8 @@ from jukebox.artifacts import write_json
 from jukebox.bars import bar_report, piece_tokens
 from jukebox.dataset import Vocabulary, split_pieces, training_dataset, window_starts, windows
 from jukebox.encoding import get_encoding, group_onsets
-from jukebox.evaluation import distinct_ngram_ratio, distribution_overlap, meter_features
+from jukebox.evaluation import (cross_entropy, cross_entropy_per_note, distinct_ngram_ratio, distribution_overlap,
+                                meter_features)
 from jukebox.params import load_params
 from jukebox.parsing import NoteCache, parse_files, parser_version
 
@@ -71,7 +72,7 @@ def measure(records: list[dict], encoding: str, seed: int) -> dict:
     model.fit(training_dataset(train, s["seq_len"], s["batch_size"], s["windows_per_epoch"], seed),
               epochs=s["epochs"], verbose=0)
     probs = model.predict(x, batch_size=256, verbose=0)
-    nats = -np.log(np.maximum(probs[np.arange(len(y)), y], 1.2e-38))
+    target_probs = probs[np.arange(len(y)), y]
     notes = np.array([coder.is_note(vocab.tokens[t]) for t in y])
 
     composer = Composer(model, vocab, s["seq_len"], encoding, 0.5)
@@ -90,8 +91,8 @@ def measure(records: list[dict], encoding: str, seed: int) -> dict:
     return {
         "vocabulary": len(vocab), "train_tokens": int(len(train)), "val_tokens": int(len(val)),
         "tokens_per_note": round(len(val) / max(1, sum(coder.is_note(vocab.tokens[t]) for t in val)), 3),
-        "cross_entropy_per_token": round(float(nats.mean()), 4),
-        "cross_entropy_per_note": round(float(nats.sum() / max(1, notes.sum())), 4),
+        "cross_entropy_per_token": round(cross_entropy(target_probs), 4),
+        "cross_entropy_per_note": round(cross_entropy_per_note(target_probs, notes), 4),
         "distinct_8grams": {"generated": round(float(np.mean([distinct_ngram_ratio(t, 8) for t in sample_ids])), 4),
                             "held_out": round(float(np.mean([distinct_ngram_ratio(t, 8) for t in held_ids])), 4)},
         "strong_beat_share": {"generated": round(float(generated_beats["strong_beat_share"].mean()), 4),
