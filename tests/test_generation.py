@@ -7,6 +7,7 @@ from jukebox.encoding import follow_matrix, is_note
 from jukebox.generation import Composer, generate, sample
 from jukebox.midi_io import notes_to_stream, read_notes, write_midi
 from jukebox.model import build_model
+from tests.conftest import write_tune
 from tests.tiny_genre import SEQ_LEN, write_tiny_genre
 
 
@@ -165,3 +166,17 @@ def test_primer_that_is_no_readable_midi_file_is_refused_with_its_name(composer,
     endless.write_bytes(late_notes(1, 2**27))  # music21 would take hours over its 37 bytes
     with pytest.raises(ValueError, match="endless.mid: the primer is too big to read: .* quarter notes long"):
         composer.primer(endless)
+
+
+def test_a_remi_genre_composes_whole_bars_and_writes_its_meter(tmp_path):
+    from jukebox.bars import bar_report
+    from jukebox.midi_io import read_music
+
+    remi = Composer.load(write_tiny_genre(tmp_path / "project", encoding="remi") / "models" / "tiny")
+    primers = np.stack([remi.primer(write_tune(tmp_path / "primer.mid", 3))] * 3)
+    pieces = remi.compose(primers, 60, 1.5, seed=4)  # hot: a barely trained model left to itself
+    for tokens in pieces:
+        bars, whole = bar_report(tokens)
+        assert bars >= 3 and whole == bars, "every bar the grammar lets it write holds its meter"
+    remi.write_midi(pieces[0], tmp_path / "out.mid")
+    assert read_music(tmp_path / "out.mid").meters == [(0.0, "4/4")]
