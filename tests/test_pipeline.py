@@ -80,3 +80,22 @@ def test_experiment_on_seq_len_reruns_only_what_depends_on_it(project):
     assert {row.split(",")[column] for row in table[1:]} >= {"12", "10"}, "baseline and experiment are listed"
     diff = dvc(project, "metrics", "diff")
     assert "val_loss" in diff
+
+
+def test_experiment_in_remi_with_keys_in_c_writes_bars_and_meters(project):
+    from jukebox.bars import bar_report
+    from jukebox.midi_io import read_music
+
+    out = dvc(project, "exp", "run", "-S", "encoding=remi", "-S", "key_mode=c")
+    assert "Stage 'parse@celtic' didn't change" in out and "Running stage 'sequences@celtic'" in out
+    vocab = json.loads((project / "data/sequences/celtic/vocab.json").read_text())
+    assert vocab["encoding"] == "remi" and vocab["key_mode"] == "c"
+    assert {t for t in vocab["tokens"] if t.startswith("K:")} <= {"K:C", "K:Am"}, "every piece in C or A minor"
+    pieces = [json.loads(line) for line in (project / "data/notes/celtic/pieces.jsonl").read_text().splitlines()]
+    for record in json.loads((project / "data/generated/celtic/samples.json").read_text()):
+        bars, whole = bar_report(record["tokens"])
+        assert bars >= 1 and whole == bars
+        meters = {m for _, m in read_music(project / "data/generated/celtic" / record["file"]).meters}
+        assert meters <= {m for p in pieces for _, m in p["meters"]}, "the samples' meters are the genre's"
+    music = json.loads((project / "metrics/celtic/evaluate.json").read_text())["music"]
+    assert 0 <= music["strong_beat_share"]["overlap"] <= 1 and music["notes_per_bar"]["generated"] > 0
