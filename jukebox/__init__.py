@@ -1,5 +1,6 @@
 """AI Jukebox: learn the style of a MIDI collection per genre and compose new pieces in it."""
-import os
+from .entrypoint import quiet_tensorflow
 
-# TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) buries the stage logs; errors still show.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Here, because every front door (a stage, the `jukebox` command, the web app under gunicorn) imports the package
+# before anything loads TensorFlow: its CUDA probing on CPU machines would otherwise bury the logs.
+quiet_tensorflow()

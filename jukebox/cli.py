@@ -6,6 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
+from .headline import MEANINGS
 from .params import ParamError, load_params
 
 log = logging.getLogger("jukebox.cli")
@@ -27,7 +28,8 @@ def _generate(args: argparse.Namespace) -> None:
         val = read_npy(args.project / "data/sequences" / args.genre / "val.npy")
         primer, _ = validation_primers(val, composer.seq_len, sampling.seed, 1)
     tokens = composer.compose(primer, sampling)[0]
-    composer.write_midi(tokens, args.out, genre.program, genre.bpm)
+    composer.write_midi(tokens, args.out, genre.program, genre.bpm,
+                        -composer.primer_shift(args.primer) if args.primer else 0)  # back to the primer's key
     notes = sum(is_note(t, composer.encoding) for t in tokens)
     print(f"wrote {args.out} ({notes} notes, genre {args.genre}, temperature {sampling.temperature}, "
           f"top_k {sampling.top_k}, top_p {sampling.top_p}, seed {sampling.seed})")
@@ -75,6 +77,19 @@ def _worker(args: argparse.Namespace) -> None:
     Jobs(project, make_huey(project, args.redis_url or os.environ.get("JUKEBOX_REDIS_URL"))).run_worker()
 
 
+def _compare(args: argparse.Namespace) -> None:
+    from .headline import comparison_table, read_headlines
+
+    if len(args.revisions) > 2:
+        raise ValueError("compare takes at most two revisions: the one to compare against, then the new one")
+    revs = list(args.revisions) + (["workspace"] if len(args.revisions) < 2 else [])
+    by_rev = read_headlines(args.project, revs)
+    if not any(by_rev.values()):
+        raise ValueError(f"no headline metrics (metrics/<genre>/headline.json) in {', '.join(revs)}; "
+                         "run `dvc repro` first, which writes them in the summarize stage")
+    print(comparison_table(by_rev), end="")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `jukebox` command."""
     parser = argparse.ArgumentParser(prog="jukebox", description=__doc__)
@@ -111,6 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run the web app's pipeline jobs (`jukebox serve` starts one)")
     worker.add_argument("--redis-url", help="the Redis queue the app uses (default: .jukebox/jobs.sqlite3)")
     worker.set_defaults(run=_worker)
+
+    compare = commands.add_parser(
+        "compare", help="every genre's headline figures side by side, optionally two revisions with the change",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Genres as rows, headline figures (metrics/<genre>/headline.json) as columns.\n\n"
+                    + "\n".join(f"  {name:9} {meaning}" for name, meaning in MEANINGS.items()))
+    compare.add_argument("revisions", nargs="*", metavar="REV",
+                         help="none: the workspace; one: that revision, the workspace and the change; two: the "
+                              "first, the second and the change (a commit, branch, tag or experiment name)")
+    compare.set_defaults(run=_compare)
     return parser
 
 

@@ -3,13 +3,100 @@
 A bad parameter, a missing input or a genre with too little data is the user's to fix, so it is reported as
 `<stage>[<genre>]: <what is wrong and what to do>` with exit status 1; Ctrl-C exits with status 130. Anything
 else is a bug and keeps its traceback.
+
+It also keeps TensorFlow quiet on a machine without a GPU (`quiet_tensorflow`, which `jukebox/__init__.py` calls
+so that every front door, stage, `jukebox` command or web app, has it before TensorFlow loads).
 """
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import os
+import re
 import sys
-from typing import Callable, Sequence
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
 
 INTERRUPTED = 130  # the shell's status for a run stopped by Ctrl-C (128 + SIGINT)
+
+# What TensorFlow's C++ side prints on a machine with no CUDA driver while it loads: its probe for a GPU and
+# absl's note that these lines came before logging was set up. Only these lines are dropped; any other passes.
+NO_GPU_NOISE = re.compile(r"All log messages before absl::InitializeLog|cudart_stub\.cc|Could not find cuda drivers|"
+                          r"cuInit|cuda_(platform|dnn|fft|blas)\.cc|cpu_feature_guard\.cc|"
+                          r"rebuild TensorFlow with the appropriate compiler flags|oneDNN custom operations are on")
+NVIDIA_DRIVER = (Path("/proc/driver/nvidia/version"), Path("/dev/nvidiactl"))
+
+
+def has_nvidia_driver() -> bool:
+    """Whether this machine has an NVIDIA driver loaded, i.e. whether TensorFlow can find a GPU at all."""
+    return any(path.exists() for path in NVIDIA_DRIVER)
+
+
+def quiet_tensorflow(gpu_driver: bool | None = None) -> None:
+    """Silence TensorFlow's start-up chatter before it loads; on a GPU machine only its info and warnings.
+
+    Nothing here hides a device (CUDA_VISIBLE_DEVICES is left alone): where a driver is found, errors keep
+    showing, so a broken CUDA set-up is still reported. An explicit TF_CPP_MIN_LOG_LEVEL wins (0 or 1 shows all).
+    """
+    gpu_driver = has_nvidia_driver() if gpu_driver is None else gpu_driver
+    # 2 drops INFO and WARNING (the oneDNN and CPU-instruction notices); 3 also the ERROR "failed call to
+    # cuInit" that a CPU-only machine logs every time TensorFlow looks for a GPU it cannot have.
+    level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if gpu_driver else "3")
+    if not gpu_driver and level in ("2", "3") and "tensorflow" not in sys.modules \
+            and not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
+        # The CUDA probe logs while TensorFlow's libraries load, before it reads TF_CPP_MIN_LOG_LEVEL.
+        sys.meta_path.insert(0, _QuietTensorFlowImport())
+
+
+@contextmanager
+def filtered_stderr(noise: re.Pattern) -> Iterator[None]:
+    """Capture what C++ code and Python write to file descriptor 2, then pass on every line not matching noise."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines(keepends=True)
+                    if not noise.search(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """Loads the `tensorflow` package (whoever imports it first, e.g. keras) inside `filtered_stderr`."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # once: the package's own imports take the ordinary path
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _FilteredLoader(spec.loader)
+        return spec
+
+
+class _FilteredLoader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        with filtered_stderr(NO_GPU_NOISE):
+            self.loader.exec_module(module)
+
+    def __getattr__(self, name):  # get_resource_reader, is_package, ...: the real loader's
+        return getattr(self.loader, name)
 
 
 def error_line(stage: str, genre: str, exc: BaseException) -> str:

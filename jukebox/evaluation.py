@@ -213,14 +213,35 @@ def stretch_features(pieces: Sequence[Sequence[Event]], length: int = SEGMENT) -
     return {"pitch_range": table[:, 0], "distinct_pitches": table[:, 1], "chord_share": table[:, 2]}
 
 
+def meter_features(pieces: Sequence[Sequence[Event]], meters: Sequence[Sequence] | None = None,
+                   length: int = SEGMENT) -> dict[str, np.ndarray]:
+    """Per stretch of `length` events: notes per bar and the share of onsets on a beat of the bar.
+
+    Bar lines come from each piece's meters `[(offset, "3/4"), ...]` (4/4 from 0 without, as MIDI assumes).
+    """
+    from .bars import notes_per_bar, strong_beat_share
+
+    rows = [(notes_per_bar(stretch, piece_meters), strong_beat_share(stretch, piece_meters))
+            for events, piece_meters in zip(pieces, meters or [()] * len(pieces))
+            for stretch in stretches([e for e in events if e[2]], length)]
+    table = np.array(rows, dtype=float).reshape(-1, 2)
+    return {"notes_per_bar": table[:, 0], "strong_beat_share": table[:, 1]}
+
+
 def token_entropy(tokens: Sequence) -> float:
     """Shannon entropy (bits) of the tokens' frequencies: 0 for one repeated token, log2(k) for k equally used."""
     return float(entropy(list(Counter(np.asarray(tokens).tolist()).values()), base=2)) if len(tokens) else 0.0
 
 
 def musical_statistics(generated: Sequence[Sequence[Event]], held_out: Sequence[Sequence[Event]],
-                       generated_tokens: Sequence[Sequence], held_out_tokens: Sequence[Sequence]) -> dict:
-    """Each Yang & Lerch feature for generated against held-out music, with the overlap of the two distributions."""
+                       generated_tokens: Sequence[Sequence], held_out_tokens: Sequence[Sequence],
+                       generated_meters: Sequence[Sequence] | None = None,
+                       held_out_meters: Sequence[Sequence] | None = None) -> dict:
+    """Each Yang & Lerch feature for generated against held-out music, with the overlap of the two distributions.
+
+    The meters (per piece, as `Encoding.meters` and the note streams give them) place the bar lines for
+    notes_per_bar and strong_beat_share; without them every piece is 4/4 from its start.
+    """
     stats = {}
     for name, gen, real in (
         ("pitch_classes", pitch_class_histogram(generated), pitch_class_histogram(held_out)),
@@ -231,7 +252,10 @@ def musical_statistics(generated: Sequence[Sequence[Event]], held_out: Sequence[
     gen_stretch, real_stretch = stretch_features(generated), stretch_features(held_out)
     gen_stretch["token_entropy"] = np.array([token_entropy(s) for t in generated_tokens for s in stretches(t)])
     real_stretch["token_entropy"] = np.array([token_entropy(s) for t in held_out_tokens for s in stretches(t)])
-    for name in ("pitch_range", "distinct_pitches", "chord_share", "token_entropy"):
+    gen_stretch.update(meter_features(generated, generated_meters))
+    real_stretch.update(meter_features(held_out, held_out_meters))
+    for name in ("pitch_range", "distinct_pitches", "chord_share", "token_entropy", "notes_per_bar",
+                 "strong_beat_share"):
         gen, real = gen_stretch[name], real_stretch[name]
         stats[name] = {"overlap": distribution_overlap(gen, real), "generated": _mean(gen), "held_out": _mean(real)}
     stats["overlap_mean"] = float(np.mean([v["overlap"] for v in stats.values()]))

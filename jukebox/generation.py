@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from .encoding import decode, first_notes, follow_matrix, is_note
+from .encoding import get_encoding
 
 log = logging.getLogger(__name__)
 # Rounds of generation Composer.compose runs at most to reach n_notes notes in every sample.
@@ -152,8 +152,10 @@ def validation_primers(val: np.ndarray, seq_len: int, seed: int, count: int) -> 
 class Composer:
     """A trained genre model with its vocabulary: what the generate stage, the CLI and the web app share."""
 
-    def __init__(self, model, vocab, seq_len: int, encoding: str, step: float):
+    def __init__(self, model, vocab, seq_len: int, encoding: str, step: float, key_mode: str = "keep"):
         self.model, self.vocab, self.seq_len, self.encoding, self.step = model, vocab, seq_len, encoding, step
+        self.encoder = get_encoding(encoding)  # the encoding itself; `encoding` stays its name, as samples record it
+        self.key_mode = key_mode  # `c`: the genre was learnt in C major / A minor, and so must a primer be read
 
     @classmethod
     def load(cls, model_dir: str | Path) -> "Composer":
@@ -163,9 +165,11 @@ class Composer:
 
         model_dir = Path(model_dir)
         model = load_model(model_dir / "model.keras")
-        vocab = Vocabulary.from_json(json.loads((model_dir / "vocab.json").read_text()))
+        vocab_json = json.loads((model_dir / "vocab.json").read_text())
+        vocab = Vocabulary.from_json(vocab_json)
         config = json.loads((model_dir / "config.json").read_text())
-        return cls(model, vocab, config["seq_len"], config["encoding"], config.get("step", 0.5))
+        return cls(model, vocab, config["seq_len"], config["encoding"], config.get("step", 0.5),
+                   vocab_json.get("key_mode", "keep"))
 
     def primer_tokens(self, midi_path: str | Path) -> tuple[list[str], dict[str, str | None]]:
         """The opening seq_len tokens of a MIDI file in this genre's vocabulary, and the swaps that took.
@@ -173,22 +177,27 @@ class Composer:
         A token the genre never had (a note out of its range, an odd duration) becomes the nearest known
         token (None: none of its kind, dropped); the swaps map each such token to its replacement.
         """
-        from .primers import opening_notes
+        from .primers import opening_music
 
-        return self.primer_tokens_of(opening_notes(midi_path, self.seq_len), midi_path)
+        return self.primer_tokens_of(opening_music(midi_path, self.seq_len), midi_path)
 
-    def primer_tokens_of(self, notes: list, where: str | Path) -> tuple[list[str], dict[str, str | None]]:
-        """primer_tokens for notes already read (opening_notes, e.g. in the web app's time-limited pool)."""
-        from .encoding import encode, nearest_token
+    def primer_tokens_of(self, music: tuple, where: str | Path) -> tuple[list[str], dict[str, str | None]]:
+        """primer_tokens for a primer's opening already read: (notes, meters, key), as primers.opening_music gives it
+        (the web app reads it in a time-limited process pool)."""
+        from .bars import in_c
 
+        notes, meters, key = music
         if not notes:
             raise ValueError(f"{where}: the primer has no notes (no pitched notes); choose a MIDI file with notes "
                              "in it")
-        tokens = encode([tuple(n) for n in notes], self.encoding)[: self.seq_len]
+        notes = [tuple(n) for n in notes]
+        if self.key_mode == "c":
+            notes, key, _ = in_c(notes, key)
+        tokens = self.encoder.encode(notes, [tuple(m) for m in meters], key)[: self.seq_len]
         known = self.vocab.tokens[1:]
-        swaps = {t: nearest_token(t, known, self.encoding) for t in dict.fromkeys(tokens) if t not in known}
+        swaps = {t: self.encoder.nearest(t, known) for t in dict.fromkeys(tokens) if t not in known}
         tokens = [swaps.get(t, t) for t in tokens if swaps.get(t, t) is not None]
-        if not any(is_note(t, self.encoding) for t in tokens):
+        if not any(self.encoder.is_note(t) for t in tokens):
             raise ValueError(f"{where}: none of the primer's notes can be matched to this genre's vocabulary "
                              f"({len(known)} tokens, {self.encoding} encoding); choose another primer or genre")
         return tokens, swaps
@@ -220,7 +229,7 @@ class Composer:
 
     def tokens_per_note(self) -> float:
         """How many tokens the genre's music spends per note (1 for `pitch`; time shifts add to it in `rhythm`)."""
-        notes = sum(c for t, c in zip(self.vocab.tokens, self.vocab.counts) if is_note(t, self.encoding))
+        notes = sum(c for t, c in zip(self.vocab.tokens, self.vocab.counts) if self.encoder.is_note(t))
         return max(1.0, sum(self.vocab.counts) / max(notes, 1))
 
     def compose(self, primers: np.ndarray, sampling: Sampling | Sequence[Sampling]) -> list[list[str]]:
@@ -236,7 +245,7 @@ class Composer:
         rngs = [np.random.default_rng(row.seed) for row in rows]
         pieces: list[list[str]] = [[] for _ in window]
         per_note = self.tokens_per_note()
-        follow = follow_matrix(self.vocab.tokens, self.encoding)
+        follow = self.encoder.grammar(self.vocab.tokens, window)  # remi's remembers each row's bar
         counts, done = [0] * len(rows), [False] * len(rows)
         for _ in range(MAX_ROUNDS):
             # A little more than the genre's usual share of time shifts; the rare piece still short gets another round.
@@ -250,17 +259,30 @@ class Composer:
                     continue
                 pieces[r].extend(self.vocab.decode(ids[r, :length]))
                 window[r] = np.concatenate([window[r], ids[r, :length]])[-window.shape[1] :]
-                count = sum(is_note(t, self.encoding) for t in pieces[r])
+                count = sum(self.encoder.is_note(t) for t in pieces[r])
                 done[r] = count >= rows[r].n_notes or count == counts[r]
                 counts[r] = count
         short = [c for c, row in zip(counts, rows) if c < row.n_notes]
         if short:
             log.warning("%d samples have fewer notes than asked (%s): the model writes mostly time shifts",
                         len(short), ", ".join(map(str, short)))
-        return [first_notes(piece, row.n_notes, self.encoding) for piece, row in zip(pieces, rows)]
+        return [self.encoder.first_notes(piece, row.n_notes) for piece, row in zip(pieces, rows)]
 
-    def write_midi(self, tokens: list[str], path: str | Path, program: int = 0, bpm: float = 120.0) -> None:
-        """Render tokens as a MIDI file for a General MIDI program at a tempo."""
+    def primer_shift(self, midi_path: str | Path) -> int:
+        """Semitones a primer was moved to be read in this genre's key (key_mode c); 0 under key_mode keep."""
+        from .bars import key_shift
+        from .midi_io import read_music
+
+        return key_shift(read_music(midi_path).key) if self.key_mode == "c" else 0
+
+    def write_midi(self, tokens: list[str], path: str | Path, program: int = 0, bpm: float = 120.0,
+                   transpose: int = 0) -> None:
+        """Render tokens as a MIDI file for a General MIDI program at a tempo, moved by `transpose` semitones
+        (`-primer_shift(primer)` puts a sample composed from a primer back into the primer's key)."""
+        from .encoding import events_of, transpose_notes
         from .midi_io import notes_to_stream, write_midi
 
-        write_midi(notes_to_stream(decode(tokens, self.encoding, self.step), program, bpm), path)
+        events = self.encoder.decode(tokens, self.step)
+        if transpose:
+            events = events_of(transpose_notes([(on, dur, p) for on, dur, ps in events for p in ps], transpose))
+        write_midi(notes_to_stream(events, program, bpm, self.encoder.meters(tokens)), path)

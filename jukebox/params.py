@@ -12,7 +12,8 @@ import yaml
 
 SOURCES = ("corpus", "local", "web", "urls")
 SITES = ("tadpoletunes", "midiworld")
-ENCODINGS = ("pitch", "rhythm")
+ENCODINGS = ("pitch", "rhythm", "remi")  # jukebox.encoding.get_encoding knows each
+KEYS = ("keep", "c")
 ARCHITECTURES = ("bilstm", "lstm", "gru")
 STRATEGIES = ("single", "mirrored", "multi_worker")
 # \A and \Z, not ^ and $: `$` also matches before a trailing newline, and "folk\n" must not pass for "folk".
@@ -56,6 +57,7 @@ class Params:
     seq_len: int = 200
     val_fraction: float = 0.1
     encoding: str = "rhythm"
+    key_mode: str = "keep"  # c: every piece in C major / A minor before it is tokenized
     min_count: int = 1
     architecture: str = "bilstm"
     layers: int = 1
@@ -100,6 +102,7 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "seq_len": (int, lambda v: 1 <= v <= 10_000, "an integer from 1 to 10000"),
     "val_fraction": (float, lambda v: 0 < v < 1, "a number between 0 and 1 (exclusive)"),
     "encoding": (str, lambda v: v in ENCODINGS, f"one of {ENCODINGS}"),
+    "key_mode": (str, lambda v: v in KEYS, f"one of {KEYS} (c moves every piece to C major or A minor)"),
     "min_count": (int, lambda v: v >= 1, "an integer >= 1 (rarer tokens become the unknown token)"),
     "architecture": (str, lambda v: v in ARCHITECTURES, f"one of {ARCHITECTURES}"),
     "layers": (int, lambda v: 1 <= v <= 8, "an integer from 1 to 8 (stacked recurrent layers)"),

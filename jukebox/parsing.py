@@ -20,11 +20,11 @@ from typing import Sequence
 from tqdm import tqdm
 
 from .artifacts import remove_stale_partials, sha256, write_text
-from .midi_io import read_notes
+from .midi_io import read_midi_events, read_music
 
 log = logging.getLogger(__name__)
 
-RECORD_FORMAT = 1  # raise when a cached record changes shape
+RECORD_FORMAT = 2  # raise when a cached record changes shape (2: meters and key beside the notes)
 # Size caps: music21's time grows faster than a file's length (one note at quarter 16000 takes it 25 s, 64 tracks
 # of one late note each take minutes), so absurd files are refused from their events before a score is built.
 MAX_TRACKS = 256
@@ -50,16 +50,7 @@ def size_problem(path: str | Path) -> str:
 
     Reads the MIDI events only, which is quick; raises ValueError naming the file when they cannot be read.
     """
-    from music21 import midi
-
-    file = midi.MidiFile()
-    try:
-        file.open(str(path))
-        file.read()
-    except Exception as exc:  # music21 raises several kinds on broken files
-        raise ValueError(f"{path}: not a readable MIDI file ({type(exc).__name__}: {exc})") from exc
-    finally:
-        file.close()
+    file = read_midi_events(path)
     if len(file.tracks) > MAX_TRACKS:
         return f"{len(file.tracks)} tracks, more than {MAX_TRACKS}"
     notes = sum(event.isNoteOn() for track in file.tracks for event in track.events)
@@ -74,7 +65,8 @@ def size_problem(path: str | Path) -> str:
 
 
 def read_piece(path: str | Path) -> dict:
-    """One file's record: `{"status": "kept", "notes": [...]}` or `{"status": "skipped", "reason": ...}`.
+    """One file's record: `{"status": "kept", "notes": [...], "meters": [[0.0, "3/4"]], "key": "D major"}` or
+    `{"status": "skipped", "reason": ...}`.
 
     Never raises for a bad file: anything music21 raises on it is this file's fault, and becomes its reason.
     """
@@ -82,15 +74,16 @@ def read_piece(path: str | Path) -> dict:
         problem = size_problem(path)
         if problem:
             return {"status": "skipped", "reason": f"{path}: too big to parse: {problem}"}
-        notes = read_notes(path)
+        music = read_music(path)
     except ValueError as exc:
         return {"status": "skipped", "reason": str(exc)[:REASON_CHARS]}
     except Exception as exc:  # music21 fails on odd files in many ways (IndexError, ZeroDivisionError, ...)
         return {"status": "skipped", "reason": f"{path}: music21 failed on it ({type(exc).__name__}: {exc})"
                                                [:REASON_CHARS]}
-    if not notes:
+    if not music.notes:
         return {"status": "skipped", "reason": "no pitched notes"}
-    return {"status": "kept", "notes": [list(n) for n in notes]}
+    return {"status": "kept", "notes": [list(n) for n in music.notes], "meters": [list(m) for m in music.meters],
+            "key": music.key}
 
 
 class NoteCache:

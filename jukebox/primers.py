@@ -9,7 +9,13 @@ from pathlib import Path
 
 
 def opening_notes(midi_path: str | Path, max_notes: int) -> list[tuple[float, float, int]]:
-    """The notes of a MIDI file's opening: each track cut after its first `max_notes` note-ons (and their note-offs).
+    """The notes of a MIDI file's opening (opening_music's notes)."""
+    return opening_music(midi_path, max_notes)[0]
+
+
+def opening_music(midi_path: str | Path, max_notes: int) -> tuple[list, list, str]:
+    """Notes, meters and key of a MIDI file's opening: each track cut after its first `max_notes` note-ons (and
+    their note-offs). Plain tuples, so that a pool's worker process can hand them back.
 
     A primer only lends its opening seq_len tokens, so this is all of it the model reads, and music21 builds a
     score of at most max_notes notes per track however long the file. Raises ValueError naming the file when it
@@ -20,7 +26,7 @@ def opening_notes(midi_path: str | Path, max_notes: int) -> list[tuple[float, fl
     from music21 import midi
     from music21.midi.translate import getTimeForEvents
 
-    from .midi_io import read_notes
+    from .midi_io import read_music
     from .parsing import MAX_QUARTERS, MAX_TRACKS
 
     with open(midi_path, "rb") as f:
@@ -73,6 +79,7 @@ def opening_notes(midi_path: str | Path, max_notes: int) -> list[tuple[float, fl
         opening = Path(tmp) / "opening.mid"
         opening.write_bytes(file.writestr())
         try:
-            return read_notes(opening)
+            music = read_music(opening)
         except ValueError as exc:
             raise ValueError(str(exc).replace(str(opening), str(midi_path))) from None
+    return list(music.notes), list(music.meters), music.key

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Sequence
 
 from .artifacts import atomic_path, write_text
+from .bars import bar_lines
 from .encoding import pitch_token
-from .midi_io import Note, played_notes
+from .midi_io import Meter, Note, played_meters, played_notes
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,9 @@ def write_wav(midi_path: str | Path, wav_path: str | Path, fluidsynth: str, soun
                                f"{(result.stderr or result.stdout).strip()[-500:]}")
 
 
-def write_piano_roll(notes: Sequence[Note], path: str | Path, title: str = "") -> None:
-    """A piano-roll .png of notes `(onset, duration, pitch)`: time in quarter notes across, pitch up."""
+def write_piano_roll(notes: Sequence[Note], path: str | Path, title: str = "", meters: Sequence[Meter] = ()) -> None:
+    """A piano-roll .png of notes `(onset, duration, pitch)`: time in quarter notes across, pitch up, bar lines
+    from the meters (4/4 when there are none, as MIDI assumes)."""
     import io
 
     from matplotlib.figure import Figure
@@ -81,7 +83,10 @@ def write_piano_roll(notes: Sequence[Note], path: str | Path, title: str = "") -
         ax.barh(pitches, durations, left=onsets, height=0.8, color="#3465a4", edgecolor="#1f3b63", linewidth=0.3)
         low, high = min(pitches), max(pitches)
         ax.set_ylim(low - 1.5, high + 1.5)
-        ax.set_xlim(0, max(o + d for o, d in zip(onsets, durations)))
+        end = max(o + d for o, d in zip(onsets, durations))
+        ax.set_xlim(0, end)
+        for start, _ in bar_lines(meters, end)[1:]:
+            ax.axvline(float(start), color="#888888", linewidth=0.6, zorder=0)
         ticks = sorted({low, high, *(p for p in range(low, high + 1) if p % 12 == 0)})  # the range and every C
         ax.set_yticks(ticks, [pitch_token((p,)) for p in ticks])
     ax.set_xlabel("quarter notes")
@@ -119,6 +124,7 @@ def render_sample(midi_path: str | Path, program: int, bpm: float, soundfont: st
 
     midi_path = Path(midi_path)
     notes = played_notes(midi_path)
+    meters = played_meters(midi_path)
     stem = midi_path.with_suffix("")
     files = {"midi": midi_path.name, "wav": None, "png": f"{stem.name}.png", "musicxml": f"{stem.name}.musicxml"}
     tools = audio_tools(soundfont)
@@ -126,7 +132,8 @@ def render_sample(midi_path: str | Path, program: int, bpm: float, soundfont: st
     # FluidSynth runs in its own process while Python draws the piano roll and writes the score.
     with ThreadPoolExecutor(max_workers=1) as pool:
         audio = pool.submit(write_wav, midi_path, stem.with_suffix(".wav"), *tools) if tools else None
-        write_piano_roll(notes, stem.with_suffix(".png"), f"{stem.name} · {name} · {bpm:g} bpm")
+        meter = " → ".join(dict.fromkeys(m for _, m in meters))
+        write_piano_roll(notes, stem.with_suffix(".png"), f"{stem.name} · {name} · {bpm:g} bpm · {meter}", meters)
         write_musicxml(midi_path, stem.with_suffix(".musicxml"), stem.name)
         if audio:
             audio.result()

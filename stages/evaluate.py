@@ -65,7 +65,10 @@ def main(genre_name: str) -> None:
     length = min(max(len(t) for t in generated_ids), len(val) - 1)
     reference_ids = [val[s:s + min(len(g), length)]
                      for s, g in zip(window_starts(len(val), length, len(generated_ids)), generated_ids)]
-    music = musical_statistics(generated, held_out, generated_ids, reference_ids)
+    # Bar lines for notes per bar and strong beats: the samples' own meters (remi), the pieces' as parsed.
+    held_out_meters = [p.get("meters", ()) for p in pieces if p["piece"] in held_out_names]
+    music = musical_statistics(generated, held_out, generated_ids, reference_ids,
+                               [composer.encoder.meters(t) for t in generated_tokens], held_out_meters)
     training_ngrams = ngram_set(train, COPY_N)
     structure = {"generated": originality(generated_ids, train, training_ngrams),
                  "held_out": originality(reference_ids, train, training_ngrams)}

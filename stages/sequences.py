@@ -8,7 +8,8 @@ import numpy as np
 
 from jukebox.artifacts import read_jsonl, stage_logger, write_json, write_npy
 from jukebox.dataset import Vocabulary, split_pieces
-from jukebox.encoding import encode
+from jukebox.bars import piece_tokens
+from jukebox.encoding import get_encoding
 from jukebox.entrypoint import run_stage
 from jukebox.params import ParamError, load_params
 
@@ -20,7 +21,8 @@ def main(genre_name: str) -> None:
     notes_dir = Path("data/notes") / genre.name
     pieces = read_jsonl(notes_dir / "pieces.jsonl")
     parsed = json.loads((notes_dir / "summary.json").read_text())
-    tokens = [encode([tuple(n) for n in p["notes"]], params.encoding) for p in pieces]
+    encoding = get_encoding(params.encoding)
+    tokens = [piece_tokens(encoding, p, params.key_mode) for p in pieces]
     train_idx, val_idx = split_pieces(len(pieces), params.val_fraction, params.seed)
     vocab = Vocabulary.build([tokens[i] for i in train_idx], params.min_count)
     # Pieces are concatenated per split, as in 2018; no window ever mixes training and validation notes.
@@ -37,7 +39,8 @@ def main(genre_name: str) -> None:
     out = Path("data/sequences") / genre.name
     write_npy(out / "train.npy", train)
     write_npy(out / "val.npy", val)
-    write_json(out / "vocab.json", {"encoding": params.encoding, **vocab.to_json()})
+    # key_mode travels with the vocabulary: a primer must be moved to C as the training pieces were.
+    write_json(out / "vocab.json", {"encoding": params.encoding, "key_mode": params.key_mode, **vocab.to_json()})
     write_json(out / "split.json", {"train": [pieces[i]["piece"] for i in train_idx],
                                     "validation": [pieces[i]["piece"] for i in val_idx]})
     # The 2018 talk's dataset table, plus the split.

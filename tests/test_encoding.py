@@ -4,14 +4,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jukebox.bars import bar_lines, bar_report, in_c, key_shift, key_token, piece_tokens
 from jukebox.dataset import Vocabulary
 from jukebox.encoding import (
     DURATIONS,
+    ENCODINGS,
     GRID,
+    Token,
     decode,
     encode,
     first_notes,
     follow_matrix,
+    get_encoding,
     group_onsets,
     is_note,
     nearest_token,
@@ -20,8 +24,9 @@ from jukebox.encoding import (
     shift_tokens,
     snap_duration,
     token_pitches,
+    transpose_token,
 )
-from jukebox.midi_io import notes_to_stream, played_notes, read_notes, write_midi
+from jukebox.midi_io import notes_to_stream, played_notes, read_music, write_midi
 from tests.conftest import phrase_events
 
 
@@ -166,18 +171,140 @@ def real_pieces(tmp_path_factory):
     return files
 
 
+@pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("collection", ["oneills1850", "bach", "essenFolksong"])
-def test_midi_to_tokens_to_midi_keeps_every_note_of_real_pieces(real_pieces, collection, tmp_path):
+def test_midi_to_tokens_to_midi_keeps_every_note_of_real_pieces(real_pieces, collection, encoding, tmp_path):
+    coder = get_encoding(encoding)
     for path in real_pieces[collection]:
-        on_grid = quantize(read_notes(path))
+        music = read_music(path)
+        on_grid = quantize(music.notes)
         assert len(on_grid) > 20
-        tokens = encode(on_grid, "rhythm")
+        tokens = coder.encode(on_grid, music.meters, music.key)
         assert len(set(tokens)) < len(tokens) / 2, "a small vocabulary: tokens repeat"
         vocab = sorted(set(tokens))
-        follow, index = follow_matrix(vocab, "rhythm"), {t: i for i, t in enumerate(vocab)}
-        assert all(follow[index[a], index[b]] for a, b in zip(tokens, tokens[1:])), "real music obeys the grammar"
+        follow, index = coder.follow(vocab), {t: i for i, t in enumerate(vocab)}
+        if follow is not None:
+            assert all(follow[index[a], index[b]] for a, b in zip(tokens, tokens[1:])), "real music obeys the grammar"
         out = tmp_path / path.name
-        write_midi(notes_to_stream(decode(tokens, "rhythm"), program=40, bpm=120), out)
+        write_midi(notes_to_stream(coder.decode(tokens), 40, 120, coder.meters(tokens)), out)
+        if encoding == "pitch":  # the 2018 encoding keeps each onset's pitches, a step apart
+            assert [pitches for _, _, pitches in group_onsets(played_notes(out))] == \
+                [tuple(sorted(token_pitches(pitch_token(p)))) for _, _, p in group_onsets(on_grid)]
+            continue
         # played_notes reads the file's note events: music21's score reader would merge notes that start
         # together and end within a sixteenth into one chord.
         assert played_notes(out) == on_grid, f"{path.name}: every pitch, onset and duration survives"
+        if encoding == "remi":
+            assert read_music(out).meters == music.meters, f"{path.name}: every time signature survives"
+            bars = [t for t in tokens if t.startswith("Bar:")]
+            last = max(on for on, _, _ in on_grid)
+            assert bars == [f"Bar:{m}" for start, m in bar_lines(music.meters, last)], "a bar token per bar line"
+            assert tokens[0] == key_token(music.key)
+
+
+def test_remi_writes_key_bars_with_their_meter_and_positions():
+    notes = [(0.5, 0.5, 67), (1.0, 1.0, 72), (1.0, 1.0, 76), (3.0, 2.0, 74), (11.5, 0.25, 74)]
+    tokens = encode(notes, "remi", meters=[(0.0, "3/4"), (6.0, "2/4")], key="B minor")
+    assert tokens == ["K:Bm", "Bar:3/4", "@1/2", "G4:1/2", "@1", "C5:1", "E5:1", "Bar:3/4", "@0", "D5:2",
+                      "Bar:2/4", "Bar:2/4", "Bar:2/4", "@3/2", "D5:1/4"]
+    remi = get_encoding("remi")
+    assert notes_of(remi.decode(tokens)) == notes
+    assert remi.meters(tokens) == [(0.0, "3/4"), (6.0, "2/4")]
+    assert remi.parse("Bar:6/8") == Token("bar", (), Fraction(3), "6/8")
+    assert remi.parse("@3/2") == Token("position", (), Fraction(3, 2))
+    assert remi.parse("K:Bm") == Token("key", (11,), Fraction(0), "B minor")
+    assert [remi.parse(t) for t in ("Bar:x", "@-1", "K:H", "<unk>")] == [None] * 4
+    assert encode([(0.0, 1.0, 60)], "remi") == ["Bar:4/4", "@0", "C4:1"], "no meter: 4/4, as MIDI assumes"
+
+
+def test_a_meter_change_survives_midi_and_back(tmp_path):
+    events = [(float(i), 1.0, (60 + i % 5,)) for i in range(16)]
+    meters = [(0.0, "3/4"), (6.0, "2/4"), (10.0, "6/8")]
+    write_midi(notes_to_stream(events, meters=meters), tmp_path / "in.mid")
+    music = read_music(tmp_path / "in.mid")
+    assert music.meters == meters
+    remi = get_encoding("remi")
+    tokens = remi.encode(music.notes, music.meters, music.key)
+    assert [t for t in tokens if t.startswith("Bar:")] == ["Bar:3/4"] * 2 + ["Bar:2/4"] * 2 + ["Bar:6/8"] * 2
+    write_midi(notes_to_stream(remi.decode(tokens), meters=remi.meters(tokens)), tmp_path / "out.mid")
+    assert read_music(tmp_path / "out.mid")[:2] == music[:2], "notes and meters"
+
+
+def test_a_meter_change_inside_a_bar_waits_for_the_bar_line():
+    assert bar_lines([(0.0, "4/4"), (2.0, "3/4")], 9.0) == [(0, "4/4"), (4, "3/4"), (7, "3/4")]
+
+
+def test_remi_grammar_keeps_positions_inside_the_bar_and_notes_after_positions():
+    tokens = ["<unk>", "K:D", "Bar:3/4", "Bar:4/4", "@0", "@1", "@7/2", "C4:1", "E4:1"]
+    follow = get_encoding("remi").follow(tokens)
+    allowed = {(a, b) for i, a in enumerate(tokens) for j, b in enumerate(tokens) if follow[i, j]}
+    assert {("K:D", "Bar:3/4"), ("Bar:3/4", "@1"), ("Bar:4/4", "@7/2"), ("Bar:3/4", "Bar:3/4"), ("@0", "C4:1"),
+            ("C4:1", "E4:1"), ("C4:1", "@1"), ("E4:1", "Bar:4/4"), ("<unk>", "@0")} <= allowed
+    forbidden = {("Bar:3/4", "@7/2"), ("Bar:3/4", "C4:1"), ("@0", "@1"), ("@1", "Bar:3/4"), ("C4:1", "@0"),
+                 ("E4:1", "C4:1"), ("C4:1", "K:D"), ("K:D", "@0")}
+    assert not forbidden & allowed
+
+
+def test_sampling_under_the_bar_grammar_writes_only_well_formed_bars():
+    import numpy as np
+
+    remi = get_encoding("remi")
+    vocab = ["<unk>", "K:G", "Bar:3/4", "Bar:6/8", "Bar:4/4", "@0", "@1/2", "@1", "@3/2", "@2", "@5/2", "@3",
+             "@7/2", "G4:1/2", "B4:1", "D5:1/2", "G5:3/2"]
+    # Three samples continuing primers that stop inside a 3/4 bar after @2, after a note, and at a bar line.
+    primers = np.array([[vocab.index(t) for t in row] for row in (
+        ["K:G", "Bar:3/4", "@0", "G4:1/2", "@2", "B4:1"],
+        ["Bar:4/4", "@0", "G4:1/2", "Bar:3/4", "@1", "D5:1/2"],
+        ["G4:1/2", "@3", "B4:1", "@7/2", "D5:1/2", "Bar:6/8"])])
+    grammar, rng = remi.grammar(vocab, primers), np.random.default_rng(0)
+    previous, written = primers[:, -1], [[vocab[i] for i in row] for row in primers]
+    for _ in range(3000):  # uniform draws among the allowed tokens: the grammar alone keeps the bars whole
+        allowed = grammar[previous]
+        previous = np.array([rng.choice(np.flatnonzero(row)) for row in allowed])
+        for piece, i in zip(written, previous):
+            piece.append(vocab[i])
+    for piece in written:
+        bars, well = bar_report(piece)
+        assert bars > 100 and well == bars
+    first_bar = next(i for i, t in enumerate(written[0]) if i >= 6 and t.startswith("Bar:"))
+    assert set(written[0][6:first_bar]) <= {"@5/2", "G4:1/2", "B4:1", "D5:1/2", "G5:3/2"}, \
+        "after @2 of a 3/4 bar only @5/2 fits"
+    assert get_encoding("rhythm").grammar(["C4:1", "+1"], primers) is not None
+
+
+def test_bar_report_counts_closed_bars_and_the_well_formed_ones():
+    tokens = ["@1", "C4:1", "Bar:3/4", "@0", "C4:1", "@2", "D4:1", "Bar:3/4", "@2", "C4:1", "@1", "D4:1",
+              "Bar:2/4", "@3", "C4:1", "Bar:2/4"]
+    assert bar_report(tokens) == (3, 1), "rising positions inside the bar: only the first closed bar"
+    remi = get_encoding("remi")
+    # A sample starting inside its primer's bar: that bar counts as a whole bar of the first meter named.
+    assert notes_of(remi.decode(tokens[:7])) == [(1.0, 1.0, 60), (3.0, 1.0, 60), (5.0, 1.0, 62)]
+
+
+@pytest.mark.parametrize("encoding, token, up, down", [
+    ("pitch", "E5", "F#5", "D5"), ("pitch", "0.4.7", "2.6.9", "10.2.5"),
+    ("rhythm", "E5:1/2", "F#5:1/2", "D5:1/2"), ("rhythm", "+1/2", "+1/2", "+1/2"),
+    ("remi", "K:Bm", "K:C#m", "K:Am"), ("remi", "Bar:6/8", "Bar:6/8", "Bar:6/8"), ("remi", "@1", "@1", "@1"),
+    ("remi", "G9:1", None, "F9:1"), ("rhythm", "<unk>", "<unk>", "<unk>"),
+])
+def test_every_encoding_transposes_its_tokens(encoding, token, up, down):
+    assert get_encoding(encoding).transpose(token, 2) == up
+    assert transpose_token(token, -2, encoding) == down
+
+
+def test_key_mode_c_moves_pieces_to_c_major_or_a_minor():
+    assert key_shift("D major") == -2 and key_shift("B minor") == -2 and key_shift("F# major") == 6
+    assert key_shift("C major") == 0 and key_shift("A minor") == 0 and key_shift("Ab major") == 4
+    notes, key, shift = in_c([(0.0, 1.0, 62), (1.0, 1.0, 66)], "D major")
+    assert (notes, key, shift) == ([(0.0, 1.0, 60), (1.0, 1.0, 64)], "C major", -2)
+    record = {"notes": [[0.0, 1.0, 62], [1.0, 1.0, 66]], "meters": [[0.0, "3/4"]], "key": "D major"}
+    assert piece_tokens(get_encoding("remi"), record, "c") == ["K:C", "Bar:3/4", "@0", "C4:1", "@1", "E4:1"]
+    assert piece_tokens(get_encoding("rhythm"), record, "keep") == ["D4:1", "+1", "F#4:1"]
+    old = {"notes": [[0.0, 1.0, 62], [1.0, 1.0, 66], [2.0, 1.0, 69]]}  # a note stream parsed before meters and keys
+    assert piece_tokens(get_encoding("remi"), old, "keep")[:3] == ["K:D", "Bar:4/4", "@0"]
+
+
+def test_get_encoding_names_the_allowed_ones():
+    assert [get_encoding(name).name for name in ENCODINGS] == list(ENCODINGS)
+    with pytest.raises(ValueError, match="unknown encoding 'midi'.*remi"):
+        get_encoding("midi")

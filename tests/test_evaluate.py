@@ -73,8 +73,9 @@ def test_evaluate_writes_every_metric_and_the_pitch_class_plot(tiny_genre):
 
     music = metrics["music"]
     for name in ("pitch_classes", "durations", "inter_onsets", "pitch_range", "distinct_pitches", "chord_share",
-                 "token_entropy"):
+                 "token_entropy", "notes_per_bar", "strong_beat_share"):
         assert 0 <= music[name]["overlap"] <= 1
+    assert music["notes_per_bar"]["held_out"] > 1 and 0 < music["strong_beat_share"]["held_out"] <= 1
     assert metrics["originality"]["generated"]["longest_copy"] >= 120
     assert 0 < metrics["originality"]["generated"]["copy_rate"] < 1
     for side in ("generated", "held_out"):

@@ -16,6 +16,7 @@ from jukebox.evaluation import (
     inter_onsets,
     kl_divergence,
     longest_copies,
+    meter_features,
     musical_statistics,
     ngram_set,
     originality,
@@ -129,6 +130,21 @@ def test_stretch_features_by_hand():
     assert stretches([1, 2], 4) == [[1, 2]]
 
 
+def test_notes_per_bar_and_strong_beat_share_by_hand():
+    # A 3/4 waltz: a chord on the downbeat, then two off-beat notes; 4 notes in each bar, 1 onset in 3 on a beat.
+    waltz = [e for bar in range(4) for e in ((3 * bar, 1, (48, 55)), (3 * bar + 1.5, 0.5, (64,)),
+                                             (3 * bar + 2.5, 0.5, (67,)))]
+    features = meter_features([waltz], [[(0.0, "3/4")]], length=6)
+    assert features["notes_per_bar"].tolist() == [4.0, 4.0]
+    assert features["strong_beat_share"].tolist() == pytest.approx([1 / 3, 1 / 3])
+    # The same notes read as 4/4: bar lines elsewhere, so other figures.
+    as_common = meter_features([waltz], None, length=12)
+    assert as_common["notes_per_bar"].tolist() == [16 / 3]
+    # A jig in 6/8: beats are dotted quarters, so the eighths at 1/2 and 1 are off the beat.
+    jig = [(i / 2, 0.5, (67,)) for i in range(12)]
+    assert meter_features([jig], [[(0.0, "6/8")]], length=12)["strong_beat_share"].tolist() == [4 / 12]
+
+
 def test_token_entropy():
     assert token_entropy([7] * 10) == 0.0
     assert token_entropy([1, 2, 3, 4] * 3) == pytest.approx(2.0)
@@ -141,6 +157,11 @@ def test_samples_like_the_held_out_music_overlap_fully():
     assert stats["overlap_mean"] == pytest.approx(1.0)
     assert stats["pitch_classes"]["kl"] == pytest.approx(0.0, abs=1e-9)
     assert stats["chord_share"]["generated"] == stats["chord_share"]["held_out"] > 0
+    assert stats["notes_per_bar"]["overlap"] == pytest.approx(1.0) and stats["strong_beat_share"]["held_out"] > 0
+    # Off by an eighth note: every onset leaves the beat it was on.
+    late = [[(on + 0.5, dur, ps) for on, dur, ps in piece] for piece in pieces]
+    moved = musical_statistics(late, pieces, tokens, tokens)
+    assert moved["strong_beat_share"]["generated"] < moved["strong_beat_share"]["held_out"]
 
 
 def test_fixed_rhythm_samples_do_not_overlap_real_rhythm():

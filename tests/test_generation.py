@@ -8,6 +8,7 @@ from jukebox.generation import Composer, Sampling, generate, sample, validation_
 from jukebox.midi_io import notes_to_stream, read_notes, write_midi
 from jukebox.primers import opening_notes
 from jukebox.model import build_model
+from tests.conftest import write_tune
 from tests.tiny_genre import SEQ_LEN, write_tiny_genre
 
 
@@ -113,6 +114,26 @@ def test_primer_swaps_notes_the_genre_never_had_and_says_so(composer, tmp_path, 
     assert composer.vocab.decode(window[-len(tokens):]) == tokens, "the window ends where the primer ends"
 
 
+def test_key_mode_c_reads_a_primer_in_c_and_writes_the_sample_back_in_its_key(composer, tmp_path):
+    from music21 import key as m21key
+
+    from jukebox.midi_io import played_notes
+
+    # A D major primer with its key signature: read in C under key_mode c, as the genre was learnt.
+    score = notes_to_stream([(float(i), 1.0, (p,)) for i, p in enumerate([62, 64, 66, 67, 69, 71, 73, 74])])
+    score.parts[0].insert(0, m21key.Key("D"))
+    primer_file = tmp_path / "d_major.mid"
+    write_midi(score, primer_file)
+    in_c = Composer(composer.model, composer.vocab, SEQ_LEN, "rhythm", 0.5, key_mode="c")
+    tokens, _ = in_c.primer_tokens(primer_file)
+    assert [t for t in tokens if is_note(t, "rhythm")][:3] == ["C4:1", "D4:1", "E4:1"]
+    assert composer.primer_tokens(primer_file)[0][0] == "D4:1", "key_mode keep reads it as it is"
+    assert in_c.primer_shift(primer_file) == -2 and composer.primer_shift(primer_file) == 0
+    out = tmp_path / "back.mid"
+    in_c.write_midi(["C4:1", "E4:1", "+1", "G4:1"], out, transpose=-in_c.primer_shift(primer_file))
+    assert played_notes(out) == [(0.0, 1.0, 62), (0.0, 1.0, 66), (1.0, 1.0, 69)], "back in D major"
+
+
 def test_primer_with_nothing_to_match_is_refused(composer, tmp_path):
     empty = tmp_path / "empty.mid"
     write_midi(notes_to_stream([]), empty)
@@ -191,3 +212,17 @@ def test_only_the_opening_of_a_primer_is_read(tmp_path):
     assert len(notes) == 40 and max(on for on, _, _ in notes) < 20, "20 notes a track, from the start"
     assert all(d == 0.5 for _, d, p in notes if p >= 60), "cut notes keep their endings"
     assert opening_notes(long_piece, 10_000) == read_notes(long_piece), "a short file is read whole"
+
+
+def test_a_remi_genre_composes_whole_bars_and_writes_its_meter(tmp_path):
+    from jukebox.bars import bar_report
+    from jukebox.midi_io import read_music
+
+    remi = Composer.load(write_tiny_genre(tmp_path / "project", encoding="remi") / "models" / "tiny")
+    primers = np.stack([remi.primer(write_tune(tmp_path / "primer.mid", 3))] * 3)
+    pieces = remi.compose(primers, Sampling(60, 1.5, seed=4))  # hot: a barely trained model left to itself
+    for tokens in pieces:
+        bars, whole = bar_report(tokens)
+        assert bars >= 3 and whole == bars, "every bar the grammar lets it write holds its meter"
+    remi.write_midi(pieces[0], tmp_path / "out.mid")
+    assert read_music(tmp_path / "out.mid").meters == [(0.0, "4/4")]

@@ -66,3 +66,19 @@ def test_damaged_entries_and_other_parser_versions_are_parsed_again(files, tmp_p
     assert parse_files(files[:2], jobs=1, cache=cache)[1] == 1
     assert parse_files(files[:2], jobs=1, cache=NoteCache(tmp_path / "cache", "v2"))[1] == 0
     assert parser_version() == parser_version() and len(parser_version()) == 16
+
+
+def test_a_record_carries_the_meters_and_the_key_of_its_file(tmp_path):
+    from music21 import key
+
+    from jukebox.midi_io import notes_to_stream, write_midi
+
+    score = notes_to_stream([(float(i), 1.0, (p,)) for i, p in enumerate([57, 59, 60, 62, 64, 65, 68, 69])],
+                            meters=[(0.0, "3/4"), (6.0, "6/8")])
+    score.parts[0].insert(0, key.Key("a"))  # a minor key signature: the MIDI file keeps its mode
+    write_midi(score, tmp_path / "a_minor.mid")
+    record = read_piece(tmp_path / "a_minor.mid")
+    assert record["meters"] == [[0.0, "3/4"], [6.0, "6/8"]] and record["key"] == "A minor"
+    write_tune(tmp_path / "plain.mid")  # no time or key signature: 4/4, and the key music21's analysis hears
+    record = read_piece(tmp_path / "plain.mid")
+    assert record["meters"] == [[0.0, "4/4"]] and record["key"] == "C major"

@@ -57,8 +57,13 @@ def test_repro_builds_every_stage_for_every_genre(project):
             assert all(f is None or (generated / f).is_file() for f in record["files"].values())
         assert (generated / "index.html").is_file()
         assert (project / f"metrics/{genre}/train/plots/metrics/eval/loss.tsv").is_file()
-    shown = dvc(project, "metrics", "show")
-    assert "metrics/celtic/data.json" in shown and "metrics/mine/train/metrics.json" in shown
+        headline = json.loads((project / f"metrics/{genre}/headline.json").read_text())
+        assert headline["files"] == data["files"] and headline["val_loss"] == round(train["val_loss"], 4)
+        assert headline["ppl"] > 1 and 0 <= headline["copy"] <= 1
+    shown = dvc(project, "metrics", "show").splitlines()
+    rows = {line.split()[0]: line for line in shown[1:] if line.strip()}
+    assert set(rows) == {"metrics/celtic/headline.json", "metrics/mine/headline.json"}, "one row per genre"
+    assert max(len(line) for line in shown) <= 160, "\n".join(shown)
 
 
 def test_experiment_on_seq_len_reruns_only_what_depends_on_it(project):
@@ -88,3 +93,22 @@ def test_every_stage_command_passes_the_genre_name_as_one_quoted_word():
         command = stage["do"]["cmd"].replace("${item}", "--source local").replace("${key}", hostile)
         words = shlex.split(command)
         assert words[:4] == ["python", "-m", f"stages.{name}", hostile], f"{name}: {stage['do']['cmd']}"
+
+
+def test_experiment_in_remi_with_keys_in_c_writes_bars_and_meters(project):
+    from jukebox.bars import bar_report
+    from jukebox.midi_io import read_music
+
+    out = dvc(project, "exp", "run", "-S", "encoding=remi", "-S", "key_mode=c")
+    assert "Stage 'parse@celtic' didn't change" in out and "Running stage 'sequences@celtic'" in out
+    vocab = json.loads((project / "data/sequences/celtic/vocab.json").read_text())
+    assert vocab["encoding"] == "remi" and vocab["key_mode"] == "c"
+    assert {t for t in vocab["tokens"] if t.startswith("K:")} <= {"K:C", "K:Am"}, "every piece in C or A minor"
+    pieces = [json.loads(line) for line in (project / "data/notes/celtic/pieces.jsonl").read_text().splitlines()]
+    for record in json.loads((project / "data/generated/celtic/samples.json").read_text()):
+        bars, whole = bar_report(record["tokens"])
+        assert bars >= 1 and whole == bars
+        meters = {m for _, m in read_music(project / "data/generated/celtic" / record["file"]).meters}
+        assert meters <= {m for p in pieces for _, m in p["meters"]}, "the samples' meters are the genre's"
+    music = json.loads((project / "metrics/celtic/evaluate.json").read_text())["music"]
+    assert 0 <= music["strong_beat_share"]["overlap"] <= 1 and music["notes_per_bar"]["generated"] > 0

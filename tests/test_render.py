@@ -7,7 +7,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from jukebox import render
-from jukebox.midi_io import notes_to_stream, read_notes, write_midi
+from jukebox.midi_io import notes_to_stream, played_notes, read_notes, write_midi
 from jukebox.render import listening_page, render_sample, write_listening_page
 from tests.conftest import need, phrase_events
 
@@ -138,3 +138,27 @@ def test_listening_page_plays_and_shows_in_a_real_browser(tmp_path, chromium):
     with Image.open(shot) as image:
         colours = image.convert("RGB").resize((64, 64)).getcolors(64 * 64)
     assert colours is not None and len(colours) > 20, "the screenshot shows something, not a blank page"
+
+
+def test_a_remi_sample_keeps_its_meter_in_the_score_and_bar_lines_in_the_piano_roll(tmp_path):
+    from music21 import converter, meter, stream
+
+    from jukebox.encoding import get_encoding
+
+    remi = get_encoding("remi")
+    tokens = ["Bar:3/4", "@0", "G4:1", "@1", "B4:1", "@2", "D5:1", "Bar:3/4", "@0", "G5:2", "@2", "F#5:1",
+              "Bar:2/4", "@0", "E5:1/2", "@1/2", "D5:3/2", "Bar:2/4", "@0", "G4:2"]
+    midi = tmp_path / "waltz.mid"
+    write_midi(notes_to_stream(remi.decode(tokens), 40, 132, remi.meters(tokens)), midi)
+    files = render_sample(midi, 40, 132.0)["files"]
+    score = converter.parse(tmp_path / files["musicxml"], forceSource=True)
+    part = score.parts[0]
+    signatures = [ts.ratioString for ts in part.recurse().getElementsByClass(meter.TimeSignature)]
+    assert signatures == ["3/4", "2/4"], "the score names the meter and its change"
+    measures = list(part.getElementsByClass(stream.Measure))
+    assert [m.barDuration.quarterLength for m in measures] == [3, 3, 2, 2]
+    assert [m.duration.quarterLength for m in measures] == [3, 3, 2, 2], "every bar holds its meter, bar lines kept"
+    # Bar lines are drawn: the same notes under another meter draw them elsewhere.
+    render.write_piano_roll(played_notes(midi), tmp_path / "a.png", "", [(0.0, "3/4"), (6.0, "2/4")])
+    render.write_piano_roll(played_notes(midi), tmp_path / "b.png", "", [(0.0, "5/4")])
+    assert (tmp_path / "a.png").read_bytes() != (tmp_path / "b.png").read_bytes()

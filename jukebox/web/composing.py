@@ -17,7 +17,7 @@ import numpy as np
 from ..app_genres import STATE_DIR
 from ..artifacts import read_npy, write_json
 from ..generation import Sampling, validation_primers
-from ..primers import opening_notes
+from ..primers import opening_music
 from ..params import Genre
 from .uploads import UploadError
 
@@ -33,8 +33,15 @@ class Request:
 
     genre: Genre
     sampling: Sampling
-    primer_notes: tuple | None = None  # the opening notes of an uploaded primer (PrimerReader), or None
+    primer_music: tuple | None = None  # (notes, meters, key) of an uploaded primer's opening (PrimerReader), or None
     primer_name: str = ""
+
+    @property
+    def primer_shift(self) -> int:
+        """Semitones the primer's key is from C major / A minor (0 without a primer); used under key_mode c."""
+        from ..bars import key_shift
+
+        return key_shift(self.primer_music[2]) if self.primer_music is not None else 0
 
 
 def _warm_reader() -> None:
@@ -66,12 +73,12 @@ class PrimerReader:
             return self._pool
 
     def opening(self, path: Path, max_notes: int, name: str) -> tuple:
-        """The opening notes of the primer file at `path` (at most max_notes a track); UploadError naming `name`."""
+        """(notes, meters, key) of the primer at `path`'s opening (max_notes a track); UploadError naming `name`."""
         from pebble import ProcessExpired
 
-        future = self._started().schedule(opening_notes, (str(path), max_notes), timeout=self.timeout)
+        future = self._started().schedule(opening_music, (str(path), max_notes), timeout=self.timeout)
         try:
-            return tuple(tuple(n) for n in future.result())
+            return future.result()
         except (TimeoutError, FutureTimeout):
             raise UploadError("primer", f"primer {name!r} took longer than primer_timeout = {self.timeout:g} s to "
                                         "read; choose a shorter MIDI file (only its opening is used)",
@@ -185,10 +192,10 @@ class Studio:
 
     def primer(self, request: Request, composer):
         """The primer window of a request and how the sample card describes it (a validation window by default)."""
-        if request.primer_notes is not None:
+        if request.primer_music is not None:
             try:
-                window = composer.primer_window(*composer.primer_tokens_of(list(request.primer_notes),
-                                                                           request.primer_name), request.primer_name)
+                window = composer.primer_window(*composer.primer_tokens_of(request.primer_music, request.primer_name),
+                                                request.primer_name)
             except ValueError as exc:  # no pitched notes, or none the genre knows
                 raise UploadError("primer", str(exc)) from None
             return window[None, :], f"opening of {request.primer_name}"
@@ -213,7 +220,9 @@ class Studio:
         folder = self.samples_dir / sample_id
         # A name a musician can tell apart and find again: the genre, the piece's number (seed) and its length.
         midi = folder / f"{name}_seed-{sampling.seed}_{sampling.n_notes}-notes.mid"
-        composer.write_midi(tokens, midi, request.genre.program, request.genre.bpm)
+        # A primer read in C (key_mode c) is written back in its own key.
+        composer.write_midi(tokens, midi, request.genre.program, request.genre.bpm,
+                            -request.primer_shift if composer.key_mode == "c" else 0)
         rendered = render_sample(midi, request.genre.program, request.genre.bpm)
         record = {"id": sample_id, "genre": name, "name": midi.stem, "file": midi.name, **rendered,
                   "n_notes": sum(is_note(t, composer.encoding) for t in tokens), "n_tokens": len(tokens),

@@ -77,8 +77,8 @@ class Services:
             with tempfile.TemporaryDirectory(prefix="jukebox-primer-") as tmp:
                 path = Path(tmp) / "primer.mid"
                 path.write_bytes(data)
-                notes = self.studio.primers.opening(path, self.studio.seq_len(genre), name)
-            request = dataclasses.replace(request, primer_notes=notes, primer_name=name)
+                music = self.studio.primers.opening(path, self.studio.seq_len(genre), name)
+            request = dataclasses.replace(request, primer_music=music, primer_name=name)
         return self.studio.compose(request)
 
 

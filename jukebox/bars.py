@@ -1,0 +1,279 @@
+"""The bar-aware encoding `remi`, and the bars, beats and keys it rests on.
+
+A piece becomes its key (`K:D`, `K:Bm`), then bar after bar: a bar token that names the meter (`Bar:6/8`),
+and for each onset in the bar its position from the bar line (`@3/2`, quarter notes on the rhythm grid)
+followed by its notes, lowest first, as the rhythm encoding writes them (`D5:1/2`). README, "Encodings",
+says why the bar token carries the meter (every window of the model sees its meter; the grammar can keep
+positions inside the bar after it) and what the grammar can and cannot enforce.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from functools import lru_cache
+from itertools import groupby
+from typing import Sequence
+
+import numpy as np
+
+from .encoding import (Encoding, Event, Token, _table, events_of, note_text, on_grid, parse_note, quantize,
+                       transpose_notes)
+from .midi_io import DEFAULT_METER, Meter, Note, estimate_key, key_name, parse_key
+
+BAR, POSITION, KEY = "Bar:", "@", "K:"
+TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+@lru_cache(maxsize=None)
+def bar_length(meter: str) -> Fraction:
+    """Quarter notes in a bar of a time signature: `6/8` -> 3; an additive numerator (`2+3/8`) is summed."""
+    numerator, _, denominator = meter.partition("/")
+    try:
+        beats = sum(int(n) for n in numerator.split("+"))
+        length = Fraction(4 * beats, int(denominator))
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"time signature {meter!r} is not of the form 3/4") from None
+    if length <= 0:
+        raise ValueError(f"time signature {meter!r} has no length")
+    return length
+
+
+def beat_length(meter: str) -> Fraction:
+    """The beat of a meter in quarter notes: a dotted quarter in compound meters (6/8, 9/8, 12/8), else 4/denominator."""
+    numerator, _, denominator = meter.partition("/")
+    unit = Fraction(4, int(denominator))
+    beats = sum(int(n) for n in numerator.split("+"))
+    return unit * 3 if int(denominator) >= 8 and beats % 3 == 0 and beats > 3 else unit
+
+
+def bar_lines(meters: Sequence[Meter], end: float) -> list[tuple[Fraction, str]]:
+    """`(start, meter)` of every bar up to `end` (quarter notes), bar lines laid from 0 by the meters in force.
+
+    A meter that starts inside a bar takes effect at the next bar line: bars are whole, as a score writes them.
+    """
+    changes = sorted((on_grid(offset), meter) for offset, meter in meters) or [(Fraction(0), DEFAULT_METER)]
+    bars, start = [], Fraction(0)
+    while start <= end or not bars:
+        meter = next((m for offset, m in reversed(changes) if offset <= start), changes[0][1])
+        bars.append((start, meter))
+        start += bar_length(meter)
+    return bars
+
+
+def strong_beat_share(events: Sequence[Event], meters: Sequence[Meter] = ()) -> float:
+    """Share of onsets that fall on a beat of their bar (beat_length apart from the bar line); 0 without onsets."""
+    if not events:
+        return 0.0
+    bars = bar_lines(meters, max(e[0] for e in events))
+    starts = [b[0] for b in bars]
+    on_beat = 0
+    for onset, _, _ in events:
+        onset = on_grid(onset)
+        start, meter = bars[np.searchsorted(starts, onset, side="right") - 1]
+        on_beat += (onset - start) % beat_length(meter) == 0
+    return on_beat / len(events)
+
+
+def notes_per_bar(events: Sequence[Event], meters: Sequence[Meter] = ()) -> float:
+    """Notes (every note of a chord) per bar over the bars the events span."""
+    if not events:
+        return 0.0
+    first, last = min(e[0] for e in events), max(e[0] for e in events)
+    starts = [b[0] for b in bar_lines(meters, last)]
+    spanned = np.searchsorted(starts, on_grid(last), side="right") - np.searchsorted(starts, on_grid(first),
+                                                                                       side="right") + 1
+    return sum(len(e[2]) for e in events) / spanned
+
+
+def key_shift(key: str) -> int:
+    """Semitones (-5..6) that take a key to C major, or a minor key to A minor."""
+    tonic, mode = parse_key(key)
+    target = 9 if mode == "minor" else 0
+    return (target - tonic + 5) % 12 - 5
+
+
+def transpose_key(key: str, semitones: int) -> str:
+    """A key moved by semitones: `D major` + 2 = `E major`."""
+    tonic, mode = parse_key(key)
+    return key_name(tonic + semitones, mode)
+
+
+def in_c(notes: Sequence[Note], key: str) -> tuple[list[Note], str, int]:
+    """Notes and key moved to C major (a minor key to A minor), and the semitones they moved (key_mode c)."""
+    shift = key_shift(key)
+    return transpose_notes(notes, shift), transpose_key(key, shift), shift
+
+
+def piece_tokens(encoding: Encoding, record: dict, key_mode: str) -> list[str]:
+    """Tokens of one note-stream record (data/notes/<genre>/pieces.jsonl) under an encoding and key_mode.
+
+    Records written before meters and keys were parsed read as 4/4, with the key found by music21's analysis.
+    """
+    notes = [tuple(n) for n in record["notes"]]
+    meters = [tuple(m) for m in record.get("meters", ())]
+    key = record.get("key") or (estimate_key(notes) if key_mode == "c" or encoding.name == "remi" else None)
+    if key_mode == "c":
+        notes, key, _ = in_c(notes, key)
+    return encoding.encode(notes, meters, key)
+
+
+def key_token(key: str) -> str:
+    """The token of a key: `K:D` for D major, `K:Bm` for B minor."""
+    tonic, mode = parse_key(key)
+    return f"{KEY}{TONICS[tonic]}{'m' if mode == 'minor' else ''}"
+
+
+class RemiEncoding(Encoding):
+    """Key, bars with their meter, positions in the bar, notes with durations (REMI, Huang & Yang 2020)."""
+
+    name = "remi"
+
+    def parse(self, token: str) -> Token | None:
+        return _parse_remi(token)
+
+    def encode(self, notes: Sequence[Note], meters: Sequence[Meter] = (), key: str | None = None) -> list[str]:
+        notes = quantize(notes)
+        tokens = [key_token(key)] if key else []
+        if not notes:
+            return tokens
+        onsets = [(on_grid(onset), list(group)) for onset, group in groupby(notes, key=lambda n: n[0])]
+        bars = bar_lines(meters, float(onsets[-1][0]))
+        i = 0
+        for start, meter in bars:
+            tokens.append(f"{BAR}{meter}")
+            end = start + bar_length(meter)
+            while i < len(onsets) and onsets[i][0] < end:
+                onset, group = onsets[i]
+                tokens.append(f"{POSITION}{onset - start}")
+                tokens += [note_text(p, Fraction(d)) for _, d, p in sorted(group, key=lambda n: n[2])]
+                i += 1
+        return tokens
+
+    def _walk(self, tokens: Sequence[str]):
+        """(token, parsed, bar start, meter, position) for every token, time kept as decode keeps it."""
+        start, length, meter, position = None, bar_length(DEFAULT_METER), DEFAULT_METER, Fraction(0)
+        headless = False  # notes before the first bar token: a sample continuing its primer's bar
+        for token in tokens:
+            parsed = self.parse(token)
+            if parsed is not None and parsed.kind == "bar":
+                # The bar a sample starts inside is taken to be a whole bar of the first meter it names.
+                start = (parsed.value if headless else Fraction(0)) if start is None else start + length
+                length, meter, position = parsed.value, parsed.text, Fraction(0)
+            elif parsed is not None and parsed.kind == "position":
+                position = parsed.value
+                headless = headless or start is None
+            yield token, parsed, start or Fraction(0), meter, position
+
+    def decode(self, tokens: Sequence[str], step: float = 0.5) -> list[Event]:
+        notes = {(round(float(start + position), 4), round(float(parsed.value), 4), parsed.pitches[0])
+                 for _, parsed, start, _, position in self._walk(tokens) if parsed and parsed.kind == "note"}
+        return events_of(notes)
+
+    def meters(self, tokens: Sequence[str]) -> list[Meter]:
+        found, last = [], None
+        for _, parsed, start, meter, _ in self._walk(tokens):
+            if parsed is not None and parsed.kind == "bar" and meter != last:
+                found.append((float(start) if found else 0.0, meter))
+                last = meter
+        return found
+
+    def follow(self, tokens: Sequence[str]) -> np.ndarray:
+        """The grammar a previous token can decide (README, "Encodings").
+
+        A key opens a piece and is followed by a bar; a bar by a position inside it or by the next bar (a
+        bar of rest); a position by a note; a note by a higher note of the same onset, a later position than
+        the bar's first (@0), or a bar. A note does not know its position, so that positions rise within a
+        bar and stay inside it after a note needs memory: BarGrammar, which sampling uses.
+        """
+        parsed = [self.parse(t) for t in tokens]
+        kinds, pitch, value = _table(parsed)
+        note, bar, position, valid = kinds == "note", kinds == "bar", kinds == "position", kinds != ""
+        after_key = (kinds == "key")[:, None] & bar[None, :]
+        after_bar = bar[:, None] & (bar[None, :] | (position[None, :] & (value[None, :] < value[:, None])))
+        after_position = position[:, None] & note[None, :]
+        higher = note[None, :] & (pitch[None, :] > pitch[:, None])
+        after_note = note[:, None] & (higher | bar[None, :] | (position[None, :] & (value[None, :] > 0)))
+        # Anything may follow a token outside the grammar (the unknown token in a primer).
+        return (after_key | after_bar | after_position | after_note | ~valid[:, None]).astype(np.float64)
+
+    def grammar(self, tokens: Sequence[str], primers: np.ndarray) -> "BarGrammar":
+        return BarGrammar(self, tokens, primers)
+
+    def transpose(self, token: str, semitones: int) -> str | None:
+        parsed = self.parse(token)
+        if parsed is not None and parsed.kind == "key":
+            return key_token(transpose_key(parsed.text, semitones))
+        return super().transpose(token, semitones)
+
+
+class BarGrammar:
+    """The remi grammar with a memory of where each sample is in its bar, for sampling.
+
+    Indexed like a follow matrix, `grammar[previous ids]` -> (batch, vocab) 0/1, and called once per sampled token
+    with the token just drawn (as jukebox.generation.generate does), it keeps each sample's bar length and last
+    position and allows a position only after the last one and inside the bar: every bar it writes holds exactly
+    its meter. The primer windows it starts from tell it where each sample begins.
+    """
+
+    def __init__(self, encoding: "RemiEncoding", tokens: Sequence[str], primers: np.ndarray):
+        self.follow = encoding.follow(tokens)
+        kinds, _, self.value = _table([encoding.parse(t) for t in tokens])
+        self.bar, self.position = kinds == "bar", kinds == "position"
+        primers = np.asarray(primers)
+        self.length = np.full(len(primers), np.inf)  # inf: no bar token seen yet, so no bound
+        self.last = np.full(len(primers), -1.0)  # the last position in the current bar; -1 before the first
+        for column in primers[:, :-1].T:  # the window's last token arrives with the first lookup
+            self._advance(column)
+
+    def _advance(self, ids: np.ndarray) -> None:
+        bar, position = self.bar[ids], self.position[ids]
+        self.length = np.where(bar, self.value[ids], self.length)
+        self.last = np.where(bar, -1.0, np.where(position, self.value[ids], self.last))
+
+    def __getitem__(self, previous) -> np.ndarray:
+        previous = np.asarray(previous)
+        self._advance(previous)
+        mask = self.follow[previous].copy()
+        late = (self.value[None, :] <= self.last[:, None]) | (self.value[None, :] >= self.length[:, None])
+        mask[self.position[None, :] & late] = 0.0
+        return mask
+
+
+def bar_report(tokens: Sequence[str]) -> tuple[int, int]:
+    """(complete bars, well-formed ones) of remi tokens: a bar is complete when the next bar token closes it,
+    well formed when its positions rise and stay inside its meter, so that it holds exactly the meter's length."""
+    bars = well = 0
+    length, last, ok = None, None, True
+    for token in tokens:
+        parsed = _parse_remi(token)
+        if parsed is None:
+            continue
+        if parsed.kind == "bar":
+            if length is not None:
+                bars, well = bars + 1, well + ok
+            length, last, ok = parsed.value, None, True
+        elif parsed.kind == "position" and length is not None:
+            ok = ok and parsed.value < length and (last is None or parsed.value > last)
+            last = parsed.value
+    return bars, well
+
+
+@lru_cache(maxsize=None)
+def _parse_remi(token: str) -> Token | None:
+    from music21.exceptions21 import Music21Exception
+
+    try:
+        if token.startswith(BAR):
+            meter = token[len(BAR):]
+            return Token("bar", (), bar_length(meter), meter)
+        if token.startswith(POSITION):
+            value = Fraction(token[len(POSITION):])
+            return Token("position", (), value) if value >= 0 else None
+        if token.startswith(KEY):
+            name = token[len(KEY):]
+            minor = name.endswith("m")
+            key = f"{name[:-1] if minor else name} {'minor' if minor else 'major'}"
+            tonic, _ = parse_key(key)
+            return Token("key", (tonic,), Fraction(0), key)
+    except (ValueError, ZeroDivisionError, Music21Exception):  # a bad meter, position or key name
+        return None
+    return parse_note(token)
