@@ -55,7 +55,7 @@ def measure(records: list[dict], encoding: str, seed: int) -> dict:
     import keras
 
     from jukebox.generation import Composer, Sampling
-    from jukebox.model import build_model
+    from jukebox.model import ModelConfig, build_model
 
     s = SETTINGS
     coder = get_encoding(encoding)
@@ -65,8 +65,10 @@ def measure(records: list[dict], encoding: str, seed: int) -> dict:
     train = np.concatenate([vocab.ids(tokens[i]) for i in train_idx])
     val = np.concatenate([vocab.ids(tokens[i]) for i in val_idx])
     keras.utils.set_random_seed(seed)
-    model = build_model(len(vocab), s["seq_len"], "bilstm", s["embedding_dim"], s["units"], s["dropout"],
-                        s["learning_rate"])
+    config = ModelConfig(architecture="bilstm", seq_len=s["seq_len"], encoding=encoding,
+                         embedding_dim=s["embedding_dim"], units=s["units"], dropout=s["dropout"],
+                         learning_rate=s["learning_rate"])
+    model = build_model(len(vocab), config)
     starts = window_starts(len(val), s["seq_len"], s["val_windows"])
     x, y = windows(val, starts, s["seq_len"])
     model.fit(training_dataset(train, s["seq_len"], s["batch_size"], s["windows_per_epoch"], seed),
@@ -75,7 +77,7 @@ def measure(records: list[dict], encoding: str, seed: int) -> dict:
     target_probs = probs[np.arange(len(y)), y]
     notes = np.array([coder.is_note(vocab.tokens[t]) for t in y])
 
-    composer = Composer(model, vocab, s["seq_len"], encoding, 0.5)
+    composer = Composer(model, vocab, config)
     primer_starts = np.random.default_rng(seed).choice(window_starts(len(val), s["seq_len"], len(val)),
                                                        size=s["n_samples"])
     primers, _ = windows(val, primer_starts, s["seq_len"])

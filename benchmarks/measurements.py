@@ -59,6 +59,16 @@ def epoch_clock(target: float | None = None, budget: float | None = None):
     return Clock()
 
 
+def model_config(spec: dict, **changes):
+    """The ModelConfig named by a measurement's spec (its keys that are ModelConfig fields)."""
+    import dataclasses
+
+    from jukebox.model import ModelConfig
+
+    names = {f.name for f in dataclasses.fields(ModelConfig)}
+    return ModelConfig(**{**{k: v for k, v in spec.items() if k in names}, **changes})
+
+
 def measure_training(spec: dict) -> dict:
     """Training windows per second after a warm-up epoch, and peak RSS, for `approach` this or 2018."""
     profile = {"python": rss_mb()}
@@ -79,8 +89,7 @@ def measure_training(spec: dict) -> dict:
         input_bytes = x.nbytes + y.nbytes
         fit = dict(x=x, y=y, batch_size=batch, steps_per_epoch=windows // batch)
     else:
-        model = build_model(vocab, seq_len, "bilstm", spec["embedding_dim"], spec["units"], spec["dropout"],
-                            spec["learning_rate"])
+        model = build_model(vocab, model_config(spec, architecture="bilstm"))
         profile["model"] = rss_mb()
         input_bytes = tokens.nbytes
         fit = dict(x=training_dataset(tokens, seq_len, batch, windows, seed=0))
@@ -114,9 +123,8 @@ def measure_generation(spec: dict) -> dict:
         for primer in primers:
             approach_2018.compose(model, primer, spec["n_notes"], vocab)
     else:
-        model = next_token_model(build_model(vocab, seq_len, spec["architecture"], spec["embedding_dim"],
-                                             spec["units"], spec["dropout"], spec["learning_rate"],
-                                             layers=spec["layers"]))
+        config = model_config(spec)
+        model = next_token_model(build_model(vocab, config), config)
         started = time.perf_counter()  # includes building and compiling the step: what a stage pays
         generate(model, primers, spec["n_notes"], 1.0, seed=0)
     seconds = time.perf_counter() - started
@@ -128,20 +136,40 @@ def measure_race(spec: dict) -> dict:
     import keras
 
     from jukebox.dataset import training_dataset, validation_data
-    from jukebox.model import build_model, is_causal
+    from jukebox.model import build_model
 
     keras.utils.set_random_seed(0)
     train, val = np.load(spec["train"]), np.load(spec["val"])
-    causal = is_causal(spec["architecture"])
-    model = build_model(spec["vocab_size"], spec["seq_len"], spec["architecture"], spec["embedding_dim"],
-                        spec["units"], spec["dropout"], spec["learning_rate"], layers=spec["layers"])
+    config = model_config(spec)
+    causal = config.causal
+    model = build_model(spec["vocab_size"], config)
     data = training_dataset(train, spec["seq_len"], spec["batch_size"], spec["windows_per_epoch"], 0,
                             every_position=causal)
     clock = epoch_clock(spec.get("target"), spec.get("budget"))
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec["patience"])
     model.fit(data, validation_data=validation_data(val, spec["seq_len"], spec["val_windows"], causal),
               epochs=spec["epochs"], callbacks=[clock, stop], verbose=0)
-    return {"curve": clock.curve, "parameters": model.count_params()}
+    windows = spec["windows_per_epoch"] * len(clock.epochs)
+    return {"curve": clock.curve, "parameters": model.count_params(),
+            "windows_per_second": windows / clock.seconds, "load_1min": os.getloadavg()[0]}
+
+
+def measure_peak(spec: dict) -> dict:
+    """GFLOP/s of a square matmul in float32 and bfloat16: the machine's ceiling for dense layers."""
+    import tensorflow as tf
+
+    result = {}
+    for dtype in ("float32", "bfloat16"):
+        a = tf.random.normal((spec["size"], spec["size"]), dtype=tf.float32)
+        a = tf.cast(a, dtype)
+        matmul = tf.function(lambda x: tf.matmul(x, x))
+        matmul(a).numpy()  # warm-up and tracing
+        started = time.perf_counter()
+        for _ in range(spec["repeats"]):
+            matmul(a).numpy()
+        seconds = time.perf_counter() - started
+        result[dtype] = 2 * spec["size"] ** 3 * spec["repeats"] / seconds / 1e9
+    return result
 
 
 def measure_parsing(spec: dict) -> dict:
@@ -164,7 +192,7 @@ def _cpu_seconds() -> float:
 
 
 MEASUREMENTS = {"training": measure_training, "generation": measure_generation, "race": measure_race,
-                "parsing": measure_parsing}
+                "parsing": measure_parsing, "peak": measure_peak}
 
 
 if __name__ == "__main__":

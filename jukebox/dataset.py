@@ -92,13 +92,26 @@ def validation_data(tokens: np.ndarray, seq_len: int, count: int, every_position
     return x, y, weights
 
 
+def transposition_tables(tokens: Sequence[str], semitones: int, transpose) -> np.ndarray:
+    """Token id -> id of the same token moved by each interval -semitones..+semitones: (2*semitones+1, vocab).
+
+    `transpose(token, interval)` gives the moved token (None when it cannot be moved); an id whose moved token
+    is not in the vocabulary maps to -1.
+    """
+    index = {t: i for i, t in enumerate(tokens)}
+    return np.array([[index.get(transpose(t, k), -1) if i else 0 for i, t in enumerate(tokens)]
+                     for k in range(-semitones, semitones + 1)], dtype=np.int32)
+
+
 def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_per_epoch: int, seed: int,
-                     every_position: bool = False):
+                     every_position: bool = False, transpositions: np.ndarray | None = None):
     """A tf.data pipeline of (window, next token) batches cut on the fly from one token array.
 
     Memory holds the token array only, whatever seq_len is. Each epoch draws `windows_per_epoch`
     random starts (a new, seeded draw every epoch). With `every_position` the target is the window
     shifted by one (batch, seq_len), for models that predict the next token at every position.
+    With `transpositions` (from `transposition_tables`) each window is moved by a random interval of the
+    table; a window with a note that cannot be moved within the vocabulary is kept as it is.
     """
     import tensorflow as tf
 
@@ -107,16 +120,21 @@ def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_
         raise ValueError(f"training split has {len(tokens)} tokens, too few for seq_len {seq_len}")
     table = tf.constant(tokens, dtype=tf.int32)
     offsets = tf.range(seq_len + 1, dtype=tf.int64)
+    moves = tf.constant(transpositions if transpositions is not None else np.zeros((0, 0)), dtype=tf.int32)
 
-    def cut(starts):
+    def cut(draws):
+        starts = tf.math.floormod(draws[:, 0], n_starts)
         window = tf.gather(table, starts[:, None] + offsets[None, :])
+        if transpositions is not None:
+            interval = tf.math.floormod(draws[:, 1], len(transpositions))
+            moved = tf.gather(tf.gather(moves, interval), window, batch_dims=1)
+            window = tf.where(tf.reduce_all(moved >= 0, axis=1, keepdims=True), moved, window)
         if every_position:
             return window[:, :-1], window[:, 1:]
         return window[:, :-1], window[:, -1]
 
-    starts = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).map(
-        lambda r: tf.math.floormod(r, n_starts)
-    )
-    return starts.take(windows_per_epoch).batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+    # Two seeded draws per window: where it starts and how far it is transposed.
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    return draws.take(windows_per_epoch).batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
         tf.data.AUTOTUNE
     )

@@ -152,24 +152,23 @@ def validation_primers(val: np.ndarray, seq_len: int, seed: int, count: int) -> 
 class Composer:
     """A trained genre model with its vocabulary: what the generate stage, the CLI and the web app share."""
 
-    def __init__(self, model, vocab, seq_len: int, encoding: str, step: float, key_mode: str = "keep"):
-        self.model, self.vocab, self.seq_len, self.encoding, self.step = model, vocab, seq_len, encoding, step
-        self.encoder = get_encoding(encoding)  # the encoding itself; `encoding` stays its name, as samples record it
+    def __init__(self, model, vocab, config, key_mode: str = "keep"):
+        self.model, self.vocab, self.config = model, vocab, config
+        self.seq_len, self.encoding, self.step = config.seq_len, config.encoding, config.step
+        self.encoder = get_encoding(config.encoding)  # the encoding itself; `encoding` stays its name, as samples record it
         self.key_mode = key_mode  # `c`: the genre was learnt in C major / A minor, and so must a primer be read
 
     @classmethod
     def load(cls, model_dir: str | Path) -> "Composer":
-        """Load models/<genre>/ as written by the train stage."""
+        """Load models/<genre>/ as written by the train stage: the model, its vocabulary and its ModelConfig."""
         from .dataset import Vocabulary
-        from .model import load_model
+        from .model import ModelConfig, load_model
 
         model_dir = Path(model_dir)
+        config = ModelConfig.load(model_dir / "config.json")
         model = load_model(model_dir / "model.keras")
         vocab_json = json.loads((model_dir / "vocab.json").read_text())
-        vocab = Vocabulary.from_json(vocab_json)
-        config = json.loads((model_dir / "config.json").read_text())
-        return cls(model, vocab, config["seq_len"], config["encoding"], config.get("step", 0.5),
-                   vocab_json.get("key_mode", "keep"))
+        return cls(model, Vocabulary.from_json(vocab_json), config, vocab_json.get("key_mode", "keep"))
 
     def primer_tokens(self, midi_path: str | Path) -> tuple[list[str], dict[str, str | None]]:
         """The opening seq_len tokens of a MIDI file in this genre's vocabulary, and the swaps that took.

@@ -1,15 +1,24 @@
-"""The networks: the 2018 bidirectional LSTM over a window, and causal LSTM/GRU stacks that predict every next token.
+"""The networks: the 2018 bidirectional LSTM over a window, causal LSTM/GRU stacks and a decoder-only transformer.
 
-`bilstm` reads a whole window and predicts the token after it. `lstm` and `gru` read left to right and
-predict the next token at every position, so one window teaches `seq_len` targets and composing carries the
-recurrent state forward one note at a time (`step_model`).
+`bilstm` reads a whole window and predicts the token after it. `lstm`, `gru` and `transformer` read left to right
+and predict the next token at every position, so one window teaches `seq_len` targets. Composing carries a
+recurrent model's state forward one note at a time, and a transformer's keys and values (a cache), so each new
+note costs one step rather than a re-read of the window.
+
+A model's settings travel with it: `ModelConfig` is saved as config.json beside model.keras and read back by
+`jukebox.generation.Composer.load`.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
-ARCHITECTURES = ("bilstm", "lstm", "gru")
-CAUSAL = ("lstm", "gru")
+ARCHITECTURES = ("bilstm", "lstm", "gru", "transformer")
+CAUSAL = ("lstm", "gru", "transformer")
+OPTIMIZERS = ("rmsprop", "adam", "adamw")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def is_causal(architecture: str) -> bool:
@@ -19,8 +28,58 @@ def is_causal(architecture: str) -> bool:
     return architecture in CAUSAL
 
 
-def build_model(vocab_size: int, seq_len: int, architecture: str, embedding_dim: int, units: int, dropout: float,
-                learning_rate: float, layers: int = 1, every_position: bool | None = None):
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to build, train and use a genre's model; saved beside it as config.json."""
+
+    architecture: str = "transformer"
+    seq_len: int = 200
+    encoding: str = "rhythm"
+    step: float = 0.5  # quarter notes between tokens of the 2018 `pitch` encoding
+    layers: int = 1
+    embedding_dim: int = 32  # recurrent models; a transformer embeds at its width, `units`
+    units: int = 64  # recurrent units, or the transformer's width
+    heads: int = 4  # transformer attention heads
+    dropout: float = 0.5
+    optimizer: str = "rmsprop"
+    learning_rate: float = 0.001
+    warmup_steps: int = 0  # adam/adamw: steps of linear warm-up before the cosine decay
+    decay_steps: int = 0  # adam/adamw: steps of cosine decay to a tenth of learning_rate; 0 keeps it constant
+    precision: str = "float32"
+
+    @classmethod
+    def from_params(cls, params, decay_steps: int = 0) -> "ModelConfig":
+        """The model settings of a Params (jukebox.params), with the training run's length for the decay."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"decay_steps"}
+        return cls(**{n: getattr(params, n) for n in names}, decay_steps=decay_steps)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelConfig":
+        """Read a config.json written by `save`."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no model config at {path}; run `dvc repro train@<genre>` first") from None
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"{path}: unknown model settings {sorted(unknown)}; it was written by another version "
+                             "of AI Jukebox: retrain with `dvc repro train@<genre>`")
+        return cls(**data)
+
+    def save(self, path: str | Path) -> None:
+        """Write config.json atomically."""
+        from .artifacts import write_json
+
+        write_json(Path(path), dataclasses.asdict(self))
+
+    @property
+    def causal(self) -> bool:
+        return is_causal(self.architecture)
+
+
+def build_model(vocab_size: int, config: ModelConfig, every_position: bool | None = None):
     """A compiled Keras model over windows of token ids.
 
     `bilstm` (the 2018 model) outputs the next token's probabilities (batch, vocab). Causal models output
@@ -28,22 +87,21 @@ def build_model(vocab_size: int, seq_len: int, architecture: str, embedding_dim:
     network returning the last position only, the form saved for the generate and evaluate stages.
     """
     import keras
-    from keras import layers as kl
 
-    causal = is_causal(architecture)
+    causal = config.causal
     every_position = causal if every_position is None else every_position
     if every_position and not causal:
-        raise ValueError(f"architecture {architecture!r} predicts only the token after the window")
-    recurrent = {"bilstm": kl.LSTM, "lstm": kl.LSTM, "gru": kl.GRU}[architecture]
-    stack = [keras.Input(shape=(seq_len,), dtype="int32"), kl.Embedding(vocab_size, embedding_dim)]
-    for i in range(layers):
-        sequences = i < layers - 1 or every_position
-        layer = recurrent(units, return_sequences=sequences)
-        stack += [kl.Bidirectional(layer) if architecture == "bilstm" else layer, kl.Dropout(dropout)]
-    stack += [kl.Dense(units, activation="relu"), kl.Dropout(dropout), kl.Dense(vocab_size, activation="softmax")]
-    model = keras.Sequential(stack, name=architecture)
+        raise ValueError(f"architecture {config.architecture!r} predicts only the token after the window")
+    # The policy is global in Keras; set it for every build so a float32 model after a bf16 one stays float32.
+    keras.mixed_precision.set_dtype_policy(config.precision)
+    stack = [keras.Input(shape=(config.seq_len,), dtype="int32")]
+    if config.architecture == "transformer":
+        stack += _transformer_layers(vocab_size, config, every_position)
+    else:
+        stack += _recurrent_layers(vocab_size, config, every_position)
+    model = keras.Sequential(stack, name=config.architecture)
     model.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
+        optimizer=make_optimizer(config),
         loss="sparse_categorical_crossentropy",
         # Weighted for causal models, so validation accuracy, like val_loss, scores the token after each window.
         **({"weighted_metrics": ["accuracy"]} if causal else {"metrics": ["accuracy"]}),
@@ -51,21 +109,69 @@ def build_model(vocab_size: int, seq_len: int, architecture: str, embedding_dim:
     return model
 
 
-def next_token_model(model):
+def _recurrent_layers(vocab_size: int, config: ModelConfig, every_position: bool) -> list:
+    from keras import layers as kl
+
+    recurrent = {"bilstm": kl.LSTM, "lstm": kl.LSTM, "gru": kl.GRU}[config.architecture]
+    stack = [kl.Embedding(vocab_size, config.embedding_dim)]
+    for i in range(config.layers):
+        layer = recurrent(config.units, return_sequences=i < config.layers - 1 or every_position)
+        stack += [kl.Bidirectional(layer) if config.architecture == "bilstm" else layer, kl.Dropout(config.dropout)]
+    return stack + [kl.Dense(config.units, activation="relu"), kl.Dropout(config.dropout),
+                    kl.Dense(vocab_size, activation="softmax", dtype="float32")]
+
+
+def _transformer_layers(vocab_size: int, config: ModelConfig, every_position: bool) -> list:
+    import keras_hub
+    from keras import layers as kl
+
+    if config.units % config.heads:
+        raise ValueError(f"units {config.units} must be a multiple of heads {config.heads} (each head gets "
+                         "units / heads dimensions)")
+    # Learned positions up to seq_len; composing longer pieces slides the window (generation_steps).
+    stack = [keras_hub.layers.TokenAndPositionEmbedding(vocab_size, config.seq_len, config.units)]
+    # Pre-norm blocks (normalize_first) train stably without a long warm-up, hence the final LayerNormalization.
+    stack += [keras_hub.layers.TransformerDecoder(4 * config.units, config.heads, dropout=config.dropout,
+                                                  normalize_first=True) for _ in range(config.layers)]
+    stack.append(kl.LayerNormalization(epsilon=1e-5))
+    if not every_position:
+        # The last position only, with plain layers so the saved file loads in safe mode.
+        stack += [kl.Cropping1D((config.seq_len - 1, 0)), kl.Flatten()]
+    return stack + [kl.Dense(vocab_size, activation="softmax", dtype="float32")]
+
+
+def make_optimizer(config: ModelConfig):
+    """RMSprop at a constant rate (the 2018 choice), or Adam/AdamW with linear warm-up and cosine decay."""
+    import keras
+
+    if config.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=config.learning_rate)
+    kind = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW}[config.optimizer]
+    # Clipping keeps one bad batch early in warm-up from throwing the weights far off.
+    return kind(learning_rate=learning_rate_schedule(config), clipnorm=1.0)
+
+
+def learning_rate_schedule(config: ModelConfig):
+    """Adam/AdamW's rate: linear warm-up to learning_rate, then cosine decay to a tenth of it (or constant)."""
+    import keras
+
+    if not (config.warmup_steps or config.decay_steps):
+        return config.learning_rate
+    return keras.optimizers.schedules.CosineDecay(
+        0.0 if config.warmup_steps else config.learning_rate, max(config.decay_steps, 1), alpha=0.1,
+        warmup_target=config.learning_rate if config.warmup_steps else None, warmup_steps=config.warmup_steps)
+
+
+def next_token_model(model, config: ModelConfig):
     """The trained model as window -> next-token probabilities (batch, vocab), sharing no state with it.
 
-    A causal model trained on every position is rebuilt with its last recurrent layer returning the final
-    step only and given the same weights; a `bilstm` is returned as it is.
+    A causal model trained on every position is rebuilt returning the last position only and given the same
+    weights; a `bilstm` is returned as it is.
     """
-    architecture = model.name
-    if not is_causal(architecture):
+    if not config.causal:
         return model
-    recurrent = [l for l in model.layers if l.__class__.__name__ in ("LSTM", "GRU")]
-    embedding = model.layers[0]
-    learning_rate = float(model.optimizer.learning_rate.numpy()) if model.optimizer else 0.001
-    dropout = next((l.rate for l in model.layers if l.__class__.__name__ == "Dropout"), 0.0)
-    last = build_model(embedding.input_dim, model.input_shape[1], architecture, embedding.output_dim,
-                       recurrent[0].units, dropout, learning_rate, layers=len(recurrent), every_position=False)
+    vocab_size = model.output_shape[-1]
+    last = build_model(vocab_size, config, every_position=False)
     last.set_weights(model.get_weights())
     # Built optimizer slots make the saved file load without Keras' "skipping optimizer variables" warning.
     last.optimizer.build(last.trainable_variables)
@@ -73,17 +179,16 @@ def next_token_model(model):
 
 
 def step_model(model):
-    """A functional copy of a causal model that takes and returns its recurrent states.
+    """A functional copy of a causal recurrent model that takes and returns its recurrent states.
 
     Inputs `[tokens (batch, time), *states]`, outputs `[probabilities (batch, time, vocab), *states]`: run it
     once over the primer from zero states, then one token at a time, so each new note costs one step.
-    Dropout is left out (inference only); the weights are the trained model's.
+    Dropout and the last-position cropping are left out (inference only); the weights are the trained model's.
     """
     import keras
-    from keras import layers as kl
 
-    if not is_causal(model.name):
-        raise ValueError(f"a {model.name!r} model reads whole windows; it has no state to carry forward")
+    if model.name not in ("lstm", "gru"):
+        raise ValueError(f"a {model.name!r} model has no recurrent state to carry forward")
     tokens = keras.Input(shape=(None,), dtype="int32")
     inputs, outputs, copies = [tokens], [], []
     x = tokens
@@ -115,13 +220,16 @@ def generation_steps(model):
     """Compiled `(start, advance)` for composing with any saved model, every sample of a batch at once.
 
     `start(primers)` -> (next-token probabilities, state) after the primer windows (batch, seq_len);
-    `advance(state, tokens)` -> the same after appending one token per sample. A causal model's state is
-    its recurrent state, so a step reads one token; a `bilstm`'s is the window, re-read whole every step.
+    `advance(state, tokens)` -> the same after appending one token per sample. A recurrent model's state is
+    its recurrent state and a transformer's its attention cache, so a step reads one token; a `bilstm`'s is
+    the window, re-read whole every step.
     """
     import tensorflow as tf
 
+    if model.name == "transformer":
+        return _transformer_steps(model)
     # XLA: on CPU a compiled step ran 2-4x faster than the plain graph (benchmarks/speed.py measures it).
-    if not is_causal(model.name):
+    if model.name == "bilstm":
         forward = tf.function(lambda window: model(window, training=False), jit_compile=True)
 
         def start(primers):
@@ -152,9 +260,64 @@ def generation_steps(model):
     return start_causal, lambda states, tokens: step(tokens, states)
 
 
+def _transformer_steps(model):
+    """A transformer's (start, advance) over a key/value cache of seq_len positions.
+
+    Positions are learned up to seq_len, so when the cache is full the window slides: the cache is rebuilt from
+    the last half window and filling goes on from there (each step still sees at least half a window).
+    """
+    import keras_hub
+    import tensorflow as tf
+
+    embed = next(l for l in model.layers if isinstance(l, keras_hub.layers.TokenAndPositionEmbedding))
+    blocks = [l for l in model.layers if isinstance(l, keras_hub.layers.TransformerDecoder)]
+    norm = next(l for l in model.layers if l.__class__.__name__ == "LayerNormalization")
+    head = model.layers[-1]
+    seq_len = model.input_shape[1]
+    keep = seq_len // 2
+
+    def run(tokens, caches, index):
+        x = embed(tokens, start_index=index)
+        updated = []
+        for block, cache in zip(blocks, caches):
+            x, cache = block(x, self_attention_cache=cache, self_attention_cache_update_index=index)
+            updated.append(cache)
+        return head(norm(x[:, -1])), updated
+
+    def empty_caches(batch):
+        attention = blocks[0]._self_attention_layer
+        shape = (batch, 2, seq_len, attention.num_heads, attention.key_dim)
+        return [tf.zeros(shape, dtype=block.compute_dtype) for block in blocks]
+
+    @tf.function(jit_compile=True)
+    def fill(tokens):  # one trace per length: seq_len (the primer) and keep (a slide)
+        return run(tokens, empty_caches(tf.shape(tokens)[0]), 0)
+
+    @tf.function(jit_compile=True)
+    def step(tokens, caches, index):
+        return run(tokens[:, None], caches, index)
+
+    def start(primers):
+        window = tf.constant(primers, tf.int32)
+        probs, caches = fill(window)
+        return probs, (window, caches, seq_len)
+
+    def advance(state, tokens):
+        window, caches, filled = state
+        window = tf.concat([window[:, 1:], tokens[:, None]], axis=1)
+        if filled == seq_len:
+            probs, caches = fill(window[:, -keep:])
+            return probs, (window, caches, keep)
+        probs, caches = step(tokens, caches, tf.constant(filled, tf.int32))
+        return probs, (window, caches, filled + 1)
+
+    return start, advance
+
+
 def load_model(path: str | Path):
     """Load a model this project saved; safe_mode refuses Python code (lambdas) hidden in the file."""
     import keras
+    import keras_hub  # noqa: F401  registers the transformer's layers for loading
 
     path = Path(path)
     if not path.is_file():

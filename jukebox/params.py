@@ -14,7 +14,9 @@ SOURCES = ("corpus", "local", "web", "urls")
 SITES = ("tadpoletunes", "midiworld")
 ENCODINGS = ("pitch", "rhythm", "remi")  # jukebox.encoding.get_encoding knows each
 KEYS = ("keep", "c")
-ARCHITECTURES = ("bilstm", "lstm", "gru")
+ARCHITECTURES = ("bilstm", "lstm", "gru", "transformer")
+OPTIMIZERS = ("rmsprop", "adam", "adamw")
+PRECISIONS = ("float32", "mixed_bfloat16")
 STRATEGIES = ("single", "mirrored", "multi_worker")
 # \A and \Z, not ^ and $: `$` also matches before a trailing newline, and "folk\n" must not pass for "folk".
 # Checked with fullmatch everywhere; the anchors keep a caller using match (WTForms' Regexp) just as strict.
@@ -63,8 +65,13 @@ class Params:
     layers: int = 1
     embedding_dim: int = 32
     units: int = 64
+    heads: int = 4
     dropout: float = 0.5
+    optimizer: str = "rmsprop"
     learning_rate: float = 0.001
+    warmup_steps: int = 0
+    transpose: int = 0
+    precision: str = "float32"
     batch_size: int = 128
     epochs: int = 12
     windows_per_epoch: int = 8192
@@ -105,7 +112,12 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "key_mode": (str, lambda v: v in KEYS, f"one of {KEYS} (c moves every piece to C major or A minor)"),
     "min_count": (int, lambda v: v >= 1, "an integer >= 1 (rarer tokens become the unknown token)"),
     "architecture": (str, lambda v: v in ARCHITECTURES, f"one of {ARCHITECTURES}"),
-    "layers": (int, lambda v: 1 <= v <= 8, "an integer from 1 to 8 (stacked recurrent layers)"),
+    "layers": (int, lambda v: 1 <= v <= 8, "an integer from 1 to 8 (stacked recurrent or transformer layers)"),
+    "heads": (int, lambda v: 1 <= v <= 64, "an integer from 1 to 64 dividing units (transformer attention heads)"),
+    "optimizer": (str, lambda v: v in OPTIMIZERS, f"one of {OPTIMIZERS}"),
+    "warmup_steps": (int, lambda v: v >= 0, "an integer >= 0 (adam/adamw warm-up steps; 0 = none)"),
+    "transpose": (int, lambda v: 0 <= v <= 11, "an integer from 0 to 11 (semitones up or down; 0 = off)"),
+    "precision": (str, lambda v: v in PRECISIONS, f"one of {PRECISIONS}"),
     "embedding_dim": (int, lambda v: v >= 1, "an integer >= 1"),
     "units": (int, lambda v: v >= 1, "an integer >= 1"),
     "dropout": (float, lambda v: 0 <= v < 1, "a number from 0 up to (not including) 1"),
@@ -179,7 +191,11 @@ def parse_params(raw: dict[str, Any], where: str = "params.yaml") -> Params:
     if not isinstance(table_2018, dict):
         raise ParamError(f"{where}: `genres_2018` must map genre names to their web sources, like `genres`")
     genres_2018 = {name: parse_genre(name, spec, where, table="genres_2018") for name, spec in table_2018.items()}
-    return Params(**values, genres=genres, genres_2018=genres_2018)
+    params = Params(**values, genres=genres, genres_2018=genres_2018)
+    if params.architecture == "transformer" and params.units % params.heads:
+        raise ParamError(f"{where}: units = {params.units} is not a multiple of heads = {params.heads}; a transformer "
+                         "splits its width evenly over its heads (e.g. units 128 with heads 4)")
+    return params
 
 
 def parse_genre(name: str, spec: Any, where: str = "params.yaml", table: str = "genres") -> Genre:

@@ -17,10 +17,11 @@ import tempfile
 from pathlib import Path
 
 from jukebox.artifacts import atomic_path, read_npy, stage_logger, write_json
-from jukebox.dataset import training_dataset, validation_data
+from jukebox.dataset import training_dataset, transposition_tables, validation_data
 from jukebox.distribute import is_chief, make_strategy
+from jukebox.encoding import transpose_token
 from jukebox.entrypoint import run_stage
-from jukebox.model import build_model, is_causal, next_token_model
+from jukebox.model import ModelConfig, build_model, next_token_model
 from jukebox.params import as_dict, load_params
 
 CHECKPOINTS = Path(".jukebox-cache/train")
@@ -43,17 +44,21 @@ def main(genre_name: str) -> None:
     seq_dir = Path("data/sequences") / genre.name
     train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
     vocab = json.loads((seq_dir / "vocab.json").read_text())
-    causal = is_causal(params.architecture)
+    steps = -(-params.windows_per_epoch // params.batch_size)
+    config = ModelConfig.from_params(params, decay_steps=params.epochs * steps)
     keras.utils.set_random_seed(params.seed)
     with strategy.scope():
-        model = build_model(len(vocab["tokens"]), params.seq_len, params.architecture, params.embedding_dim,
-                            params.units, params.dropout, params.learning_rate, layers=params.layers)
+        model = build_model(len(vocab["tokens"]), config)
+    moves = (transposition_tables(vocab["tokens"], params.transpose,
+                                  lambda token, k: transpose_token(token, k, params.encoding))
+             if params.transpose else None)
     train_ds = training_dataset(train, params.seq_len, params.batch_size, params.windows_per_epoch, params.seed,
-                                every_position=causal)
-    val_data = validation_data(val, params.seq_len, params.val_windows, every_position=causal)
-    log.info("%s x%d: %d parameters, vocabulary %d, %d windows per epoch, %d validation windows, %d replicas (%s)",
-             params.architecture, params.layers, model.count_params(), len(vocab["tokens"]), params.windows_per_epoch,
-             len(val_data[0]), strategy.num_replicas_in_sync, params.strategy)
+                                every_position=config.causal, transpositions=moves)
+    val_data = validation_data(val, params.seq_len, params.val_windows, every_position=config.causal)
+    log.info("%s x%d: %d parameters, vocabulary %d, %d windows per epoch, %d validation windows, %d replicas (%s), "
+             "transposed up to %d semitones, %s", params.architecture, params.layers, model.count_params(),
+             len(vocab["tokens"]), params.windows_per_epoch, len(val_data[0]), strategy.num_replicas_in_sync,
+             params.strategy, params.transpose, params.precision)
 
     live_dir = root / "metrics" / genre.name / "train"
     shutil.rmtree(live_dir, ignore_errors=True)
@@ -67,7 +72,6 @@ def main(genre_name: str) -> None:
         checkpoint = Checkpoint(folder, checkpoint_key(settings, [seq_dir / f for f in ("train.npy", "val.npy",
                                                                                         "vocab.json")]), stop)
         done = checkpoint.restore(model, replay=[live_callback])  # the resumed epochs' logs go to dvclive again
-        steps = -(-params.windows_per_epoch // params.batch_size)
         # shuffle=False: the stream already draws random windows; validation order does not matter.
         model.fit(resumable_stream(train_ds, steps, done), steps_per_epoch=steps, initial_epoch=done,
                   validation_data=val_data, batch_size=params.batch_size, shuffle=False,
@@ -83,12 +87,11 @@ def main(genre_name: str) -> None:
         })
     out = root / "models" / genre.name
     write_json(out / "vocab.json", vocab)
-    write_json(out / "config.json", {"seq_len": params.seq_len, "encoding": params.encoding, "step": params.step,
-                                     "architecture": params.architecture, "layers": params.layers})
+    config.save(out / "config.json")
     # Saved last, so a model.keras is never beside another run's vocabulary. Saved as window -> next-token
     # probabilities for every architecture: what generate and evaluate expect.
     with atomic_path(out / "model.keras", suffix=".keras") as tmp:
-        next_token_model(model).save(tmp)
+        next_token_model(model, config).save(tmp)
     checkpoint.remove()
     log.info("best val_loss %.4f at epoch %d of %d, %.0f s", h["val_loss"][best], best + 1, len(h["loss"]), seconds)
     if root != Path("."):

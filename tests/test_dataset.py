@@ -7,10 +7,12 @@ from jukebox.dataset import (
     sequence_windows,
     split_pieces,
     training_dataset,
+    transposition_tables,
     validation_data,
     window_starts,
     windows,
 )
+from jukebox.encoding import transpose_token
 
 
 def test_vocabulary_orders_by_count_and_folds_rare_tokens():
@@ -75,3 +77,31 @@ def test_streamed_memory_does_not_grow_with_seq_len():
     # The pipeline embeds the token array once (20 kB) and one row of offsets (8 kB at 1000), never a
     # (windows, seq_len) matrix, which the 2018 approach builds (5000 x 1000 floats = 40 MB).
     assert sizes[0] > tokens.nbytes and sizes[1] - sizes[0] <= 8 * 1000 + 100
+
+
+def test_transposition_tables_move_notes_and_keep_the_rest():
+    tokens = ["<unk>", "C4:1", "D4:1", "+1/2", "E4:1/2", "C#4:1"]
+    tables = transposition_tables(tokens, 2, lambda t, k: transpose_token(t, k, "rhythm"))
+    assert tables.shape == (5, 6)
+    assert tables[2].tolist() == list(range(6)), "interval 0 is the identity"
+    assert tables[4].tolist() == [0, 2, -1, 3, -1, -1], "up 2: C4 -> D4, shifts stay, notes not in the vocabulary -1"
+    assert tables[3].tolist() == [0, 5, -1, 3, -1, 2], "up 1: C4 -> C#4, C#4 -> D4"
+
+
+def test_transposed_windows_move_as_a_whole_by_a_random_interval():
+    tokens = ["<unk>", "C4", "C#4", "D4", "D#4", "E4"]
+    tables = transposition_tables(tokens, 1, lambda t, k: transpose_token(t, k, "pitch"))
+    train = np.array([2, 3, 4, 3] * 50 + [1, 5], dtype=np.int32)  # the tail holds the range's edges
+    plain = training_dataset(train, 4, 64, 512, seed=3, every_position=True)
+    moved = training_dataset(train, 4, 64, 512, seed=3, every_position=True, transpositions=tables)
+    intervals = []
+    for (x0, y0), (x1, y1) in zip(plain, moved):
+        a = np.concatenate([x0.numpy(), y0.numpy()[:, -1:]], axis=1)
+        b = np.concatenate([x1.numpy(), y1.numpy()[:, -1:]], axis=1)
+        assert (x1.numpy()[:, 1:] == y1.numpy()[:, :-1]).all(), "targets move with their window"
+        shift = b - a
+        assert (shift == shift[:, :1]).all(), "a whole window moves by one interval"
+        edges = (a == 1).any(axis=1) & (a == 5).any(axis=1)
+        assert (shift[edges] == 0).all(), "a window that cannot move within the vocabulary is kept"
+        intervals += shift[~edges, 0].tolist()
+    assert set(intervals) == {-1, 0, 1} and len(intervals) > 400

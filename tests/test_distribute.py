@@ -63,10 +63,11 @@ def test_mirrored_trains_on_two_logical_cpus():
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from jukebox.dataset import training_dataset
         from jukebox.distribute import make_strategy
-        from jukebox.model import build_model
+        from jukebox.model import ModelConfig, build_model
         strategy = make_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
         with strategy.scope():
-            model = build_model(8, 12, "lstm", 8, 16, 0.0, 0.01, layers=2)
+            model = build_model(8, ModelConfig(architecture="lstm", seq_len=12, layers=2, embedding_dim=8, units=16,
+                                               dropout=0.0, learning_rate=0.01))
         tokens = np.tile(np.arange(1, 8, dtype=np.int32), 60)
         history = model.fit(training_dataset(tokens, 12, 32, 320, 0, every_position=True), epochs=3, verbose=0)
         print("REPLICAS", strategy.num_replicas_in_sync, "LOSS", *history.history["loss"])

@@ -308,3 +308,13 @@ def test_get_encoding_names_the_allowed_ones():
     assert [get_encoding(name).name for name in ENCODINGS] == list(ENCODINGS)
     with pytest.raises(ValueError, match="unknown encoding 'midi'.*remi"):
         get_encoding("midi")
+
+
+def test_transpose_token_moves_pitch_and_keeps_rhythm():
+    assert transpose_token("E5:1/2", 2, "rhythm") == "F#5:1/2"
+    assert transpose_token("C4:3/2", -1, "rhythm") == "B3:3/2"
+    assert transpose_token("+1/3", 5, "rhythm") == "+1/3" and transpose_token("<unk>", 5, "rhythm") == "<unk>"
+    assert transpose_token("G9:1", 1, "rhythm") is None, "beyond MIDI's 127"
+    assert transpose_token("E5", -4, "pitch") == "C5"
+    assert transpose_token("0.4.7", 2, "pitch") == "2.6.9", "a chord's pitch classes rotate"
+    assert transpose_token("11.2.6", 1, "pitch") == "0.3.7"

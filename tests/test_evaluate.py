@@ -10,7 +10,7 @@ import yaml
 from jukebox.artifacts import read_npy, write_json, write_jsonl
 from jukebox.dataset import window_starts, windows
 from jukebox.encoding import is_note
-from jukebox.model import build_model
+from jukebox.model import ModelConfig, build_model
 from stages import evaluate, sequences
 from tests.conftest import phrase_events
 
@@ -32,11 +32,13 @@ def tiny_genre(tmp_path, monkeypatch, request):
     write_json("data/notes/tiny/summary.json", {"files": 8, "skipped_files": 0, "notes": 0, "skipped": []})
     sequences.main("tiny")
     vocab = json.loads((tmp_path / "data/sequences/tiny/vocab.json").read_text())
-    model = build_model(len(vocab["tokens"]), SEQ_LEN, "bilstm", 4, 4, 0.0, 0.01)
+    config = ModelConfig(architecture="bilstm", seq_len=SEQ_LEN, encoding=encoding, embedding_dim=4, units=4,
+                         dropout=0.0, learning_rate=0.01)
+    model = build_model(len(vocab["tokens"]), config)
     (tmp_path / "models/tiny").mkdir(parents=True)
     model.save(tmp_path / "models/tiny/model.keras")
     write_json("models/tiny/vocab.json", vocab)
-    write_json("models/tiny/config.json", {"seq_len": SEQ_LEN, "encoding": encoding, "step": 0.5})
+    config.save("models/tiny/config.json")
     train = read_npy("data/sequences/tiny/train.npy")
     # Long enough for a few stretches of 32 events in either encoding, so the realness test has something to judge.
     copied = [vocab["tokens"][i] for i in train[10:130]]

@@ -6,11 +6,17 @@ import pytest
 from jukebox.encoding import follow_matrix, is_note
 from jukebox.generation import Composer, Sampling, generate, sample, validation_primers
 from jukebox.midi_io import notes_to_stream, read_notes, write_midi
+from jukebox.model import ModelConfig, build_model
 from jukebox.primers import opening_notes
-from jukebox.model import build_model
 from tests.conftest import write_tune
 from tests.tiny_genre import SEQ_LEN, write_tiny_genre
 
+
+
+def bilstm(vocab_size: int, seq_len: int):
+    """An untrained 2018-style model: generation must work whatever the weights."""
+    return build_model(vocab_size, ModelConfig(architecture="bilstm", seq_len=seq_len, embedding_dim=4, units=4,
+                                               dropout=0.0, learning_rate=0.01))
 
 def test_temperature_zero_is_argmax():
     probs = np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]])
@@ -27,7 +33,7 @@ def test_sampling_follows_the_distribution_and_is_seeded():
 
 
 def test_generate_batches_samples_and_never_draws_unknown():
-    model = build_model(6, 5, "bilstm", 4, 4, 0.0, 0.01)
+    model = bilstm(6, 5)
     primers = np.array([[1, 2, 3, 4, 5], [5, 4, 3, 2, 1]], dtype=np.int32)
     out = generate(model, primers, n_notes=12, temperature=1.0, seed=7)
     assert out.shape == (2, 12) and (out != 0).all() and out.max() < 6
@@ -59,7 +65,7 @@ def test_banned_tokens_are_never_drawn_even_when_hot():
 
 
 def test_generate_draws_only_what_may_follow():
-    model = build_model(5, 4, "bilstm", 4, 4, 0.0, 0.01)
+    model = bilstm(5, 4)
     follow = np.array([[1, 1, 1, 1, 1], [0, 0, 1, 0, 0], [0, 0, 0, 1, 1], [0, 1, 0, 0, 0], [0, 1, 0, 0, 0]], float)
     primers = np.array([[1, 2, 3, 4], [4, 3, 2, 1]], dtype=np.int32)
     out = generate(model, primers, 30, 2.0, seed=1, follow=follow)
@@ -68,7 +74,7 @@ def test_generate_draws_only_what_may_follow():
 
 
 def test_generate_passes_top_k_and_top_p_on():
-    model = build_model(6, 5, "bilstm", 4, 4, 0.0, 0.01)
+    model = bilstm(6, 5)
     primers = np.array([[1, 2, 3, 4, 5]] * 3, dtype=np.int32)
     greedy = generate(model, primers, 10, 1.0, seed=3, top_k=1)
     assert (greedy == generate(model, primers, 10, 0.0, seed=9)).all(), "top_k 1 = temperature 0"
@@ -124,7 +130,7 @@ def test_key_mode_c_reads_a_primer_in_c_and_writes_the_sample_back_in_its_key(co
     score.parts[0].insert(0, m21key.Key("D"))
     primer_file = tmp_path / "d_major.mid"
     write_midi(score, primer_file)
-    in_c = Composer(composer.model, composer.vocab, SEQ_LEN, "rhythm", 0.5, key_mode="c")
+    in_c = Composer(composer.model, composer.vocab, composer.config, key_mode="c")
     tokens, _ = in_c.primer_tokens(primer_file)
     assert [t for t in tokens if is_note(t, "rhythm")][:3] == ["C4:1", "D4:1", "E4:1"]
     assert composer.primer_tokens(primer_file)[0][0] == "D4:1", "key_mode keep reads it as it is"

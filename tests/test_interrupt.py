@@ -233,9 +233,9 @@ def test_a_checkpoint_of_other_parameters_is_not_resumed(tmp_path):
     import keras
 
     from jukebox.checkpoints import Checkpoint
-    from jukebox.model import build_model
+    from jukebox.model import ModelConfig, build_model
 
-    model = build_model(8, 4, "lstm", 4, 4, 0.0, 0.01)
+    model = build_model(8, ModelConfig(architecture="lstm", seq_len=4, embedding_dim=4, units=4, dropout=0.0))
     model.optimizer.build(model.trainable_variables)
     stop = keras.callbacks.EarlyStopping(patience=2)
     stop.on_train_begin()  # as fit does: it sets the counters the checkpoint records

@@ -1,3 +1,4 @@
+import dataclasses
 import functools
 
 import numpy as np
@@ -5,35 +6,47 @@ import pytest
 import tensorflow as tf
 
 from jukebox.dataset import validation_data
-from jukebox.model import build_model, generation_steps, is_causal, load_model, next_token_model, step_model
+from jukebox.model import (ModelConfig, build_model, generation_steps, learning_rate_schedule, load_model,
+                           next_token_model, step_model)
 
 VOCAB, SEQ = 9, 6
 X = np.random.default_rng(0).integers(1, VOCAB, (4, SEQ)).astype(np.int32)
 
 
+def config(architecture: str, layers: int = 2, **changes) -> ModelConfig:
+    settings = dict(architecture=architecture, seq_len=SEQ, layers=layers, embedding_dim=4,
+                    units=8 if architecture == "transformer" else 5, heads=2, dropout=0.0,
+                    learning_rate=0.05 if architecture != "transformer" else 0.01,
+                    optimizer="rmsprop" if architecture != "transformer" else "adam")
+    return ModelConfig(**{**settings, **changes})
+
+
 @functools.cache
 def trained_like(architecture: str, layers: int = 2):
     """A small model with non-trivial weights (a few steps of training on random windows)."""
-    model = build_model(VOCAB, SEQ, architecture, 4, 5, 0.0, 0.05, layers=layers)
-    y = np.roll(X, -1, axis=1) if is_causal(architecture) else X[:, 0]
+    model = build_model(VOCAB, config(architecture, layers))
+    y = np.roll(X, -1, axis=1) if config(architecture).causal else X[:, 0]
     model.fit(X, y, epochs=3, verbose=0)
     return model
 
 
-def test_bilstm_default_is_the_2018_model():
-    model = build_model(VOCAB, SEQ, "bilstm", 4, 5, 0.5, 0.01)
+def test_bilstm_is_the_2018_model():
+    model = build_model(VOCAB, config("bilstm", 1, dropout=0.5))
     kinds = [layer.__class__.__name__ for layer in model.layers]
     assert kinds == ["Embedding", "Bidirectional", "Dropout", "Dense", "Dropout", "Dense"]
-    assert model.output_shape == (None, VOCAB) and not is_causal("bilstm")
+    assert model.output_shape == (None, VOCAB) and not config("bilstm").causal
+    assert model.optimizer.__class__.__name__ == "RMSprop"
     with pytest.raises(ValueError, match="unknown architecture"):
-        build_model(VOCAB, SEQ, "transformer", 4, 5, 0.5, 0.01)
+        build_model(VOCAB, config("mamba"))
 
 
-@pytest.mark.parametrize("architecture, recurrent", [("lstm", "LSTM"), ("gru", "GRU")])
-def test_causal_models_predict_every_position_and_stack(architecture, recurrent):
-    model = build_model(VOCAB, SEQ, architecture, 4, 5, 0.5, 0.01, layers=3)
+@pytest.mark.parametrize("architecture, block", [("lstm", "LSTM"), ("gru", "GRU"),
+                                                 ("transformer", "TransformerDecoder")])
+def test_causal_models_predict_every_position_and_stack(architecture, block):
+    model = build_model(VOCAB, config(architecture, 3))
     assert model.output_shape == (None, SEQ, VOCAB)
-    assert [layer.__class__.__name__ for layer in model.layers].count(recurrent) == 3
+    assert [layer.__class__.__name__ for layer in model.layers].count(block) == 3
+    model.fit(X, np.roll(X, -1, axis=1), epochs=1, verbose=0)  # non-trivial weights
     # Causal: changing a later token leaves every earlier prediction unchanged.
     changed = X.copy()
     changed[:, 3] = (changed[:, 3] % (VOCAB - 1)) + 1
@@ -41,10 +54,15 @@ def test_causal_models_predict_every_position_and_stack(architecture, recurrent)
     assert np.allclose(a[:, :3], b[:, :3], atol=1e-6) and not np.allclose(a[:, 3:], b[:, 3:])
 
 
-@pytest.mark.parametrize("architecture", ["lstm", "gru"])
+def test_transformer_width_must_split_over_heads():
+    with pytest.raises(ValueError, match="multiple of heads"):
+        build_model(VOCAB, config("transformer", units=10, heads=4))
+
+
+@pytest.mark.parametrize("architecture", ["lstm", "gru", "transformer"])
 def test_next_token_model_is_the_last_position_and_survives_saving(architecture, tmp_path):
     model = trained_like(architecture)
-    last = next_token_model(model)
+    last = next_token_model(model, config(architecture))
     assert last.output_shape == (None, VOCAB)
     assert np.allclose(last.predict(X, verbose=0), model.predict(X, verbose=0)[:, -1], atol=1e-6)
     last.save(tmp_path / "model.keras")
@@ -53,10 +71,33 @@ def test_next_token_model_is_the_last_position_and_survives_saving(architecture,
     assert np.allclose(loaded.predict(X, verbose=0), last.predict(X, verbose=0), atol=1e-6)
 
 
+def test_config_travels_with_the_model(tmp_path):
+    saved = config("transformer", warmup_steps=10, decay_steps=100, precision="mixed_bfloat16")
+    saved.save(tmp_path / "config.json")
+    assert ModelConfig.load(tmp_path / "config.json") == saved
+    (tmp_path / "old.json").write_text('{"seq_len": 6, "encoding": "pitch", "guess": 1}')
+    with pytest.raises(ValueError, match="old.json: unknown model settings \\['guess'\\]"):
+        ModelConfig.load(tmp_path / "old.json")
+
+
+def test_adam_warms_up_then_decays():
+    schedule = learning_rate_schedule(config("transformer", warmup_steps=10, decay_steps=100))
+    rates = [float(schedule(step)) for step in (0, 5, 10, 60, 110)]
+    assert rates[0] == 0 and rates[1] == pytest.approx(0.005) and rates[2] == pytest.approx(0.01)
+    assert rates[2] > rates[3] > rates[4] == pytest.approx(0.001)  # cosine down to a tenth
+
+
+def test_mixed_bfloat16_computes_in_bf16_and_outputs_float32():
+    model = build_model(VOCAB, config("transformer", precision="mixed_bfloat16"))
+    assert model.layers[1].compute_dtype == "bfloat16" and model.layers[1].variable_dtype == "float32"
+    assert model.predict(X, verbose=0).dtype == np.float32
+    assert build_model(VOCAB, config("transformer")).layers[1].compute_dtype == "float32"
+
+
 @pytest.mark.parametrize("architecture", ["lstm", "gru"])
 def test_step_model_carries_state_one_token_at_a_time(architecture):
     model = trained_like(architecture)
-    stepper = step_model(next_token_model(model))
+    stepper = step_model(next_token_model(model, config(architecture)))
     states = [tf.zeros((len(X), s.shape[-1])) for s in stepper.inputs[1:]]
     whole = stepper([tf.constant(X), *states])[0].numpy()
     for t in range(SEQ):
@@ -65,31 +106,50 @@ def test_step_model_carries_state_one_token_at_a_time(architecture):
     assert np.allclose(whole, model.predict(X, verbose=0), atol=1e-5)
 
 
-@pytest.mark.parametrize("architecture", ["bilstm", "lstm", "gru"])
+@pytest.mark.parametrize("architecture", ["bilstm", "lstm", "gru", "transformer"])
 def test_generation_steps_match_the_model(architecture):
     model = trained_like(architecture, layers=1)
-    saved = next_token_model(model)
+    saved = next_token_model(model, config(architecture, 1))
     start, advance = generation_steps(saved)
     probs, state = start(X)
     assert np.allclose(probs.numpy(), saved.predict(X, verbose=0), atol=1e-5)
     tokens = np.array([1, 2, 3, 4], dtype=np.int32)
     probs, state = advance(state, tf.constant(tokens))
     longer = np.concatenate([X, tokens[:, None]], axis=1)
-    if is_causal(architecture):
+    if architecture in ("lstm", "gru"):
         # The state remembers the whole primer: the same as the model reading primer + token in one go.
-        full = build_model(VOCAB, SEQ + 1, architecture, 4, 5, 0.0, 0.05, layers=1)
+        full = build_model(VOCAB, config(architecture, 1, seq_len=SEQ + 1))
         full.set_weights(model.get_weights())
         expected = full.predict(longer, verbose=0)[:, -1]
+    elif architecture == "transformer":
+        # Positions are learned up to seq_len: a full cache slides to the last half window.
+        expected = model.predict(longer[:, -(SEQ // 2):], verbose=0)[:, -1]
     else:
         expected = saved.predict(longer[:, 1:], verbose=0)
     assert np.allclose(probs.numpy(), expected, atol=1e-5)
+
+
+def test_transformer_steps_equal_reading_the_window_whole():
+    model = trained_like("transformer")
+    start, advance = generation_steps(next_token_model(model, config("transformer")))
+    half = SEQ // 2
+    tokens = np.random.default_rng(2).integers(1, VOCAB, (len(X), 2 * SEQ)).astype(np.int32)
+    probs, state = start(X)
+    stream = X
+    for t in range(tokens.shape[1]):
+        probs, state = advance(state, tf.constant(tokens[:, t]))
+        stream = np.concatenate([stream, tokens[:, t : t + 1]], axis=1)
+        # After a slide the cache holds the last `half` tokens, then grows one token a step up to seq_len.
+        filled = half + (t % (SEQ - half + 1))
+        expected = model.predict(stream[:, -filled:], verbose=0)[:, -1]
+        assert np.allclose(probs.numpy(), expected, atol=1e-4), t
 
 
 def test_causal_val_loss_is_the_loss_of_the_token_after_each_window():
     model = trained_like("lstm")
     tokens = np.random.default_rng(1).integers(1, VOCAB, 200).astype(np.int32)
     x, y, weights = validation_data(tokens, SEQ, 50, every_position=True)
-    probs = next_token_model(model).predict(x, verbose=0)
+    probs = next_token_model(model, config("lstm")).predict(x, verbose=0)
     expected = -np.log(probs[np.arange(len(x)), y[:, -1]]).mean()
     loss, accuracy = model.evaluate(x, y, sample_weight=weights, batch_size=16, verbose=0)
     assert loss == pytest.approx(expected, rel=1e-4)

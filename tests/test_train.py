@@ -9,7 +9,7 @@ from jukebox.dataset import window_starts, windows
 from jukebox.model import load_model
 
 TUNE = [1, 2, 3, 4, 5, 3, 2, 1, 6, 7, 6, 5, 4, 3, 2, 1]
-TINY = dict(seq_len=12, units=16, embedding_dim=8, dropout=0.0, learning_rate=0.01, epochs=3, windows_per_epoch=256,
+TINY = dict(encoding="pitch", seq_len=12, units=16, embedding_dim=8, dropout=0.0, learning_rate=0.01, epochs=3, windows_per_epoch=256,
             val_windows=32, batch_size=32, patience=2)
 
 
@@ -36,11 +36,14 @@ def next_token_loss(project: Path, seq_len: int, count: int) -> float:
     return float(-np.log(probs[np.arange(len(y)), y]).mean())
 
 
-@pytest.mark.parametrize("architecture, layers", [("bilstm", 1), ("lstm", 2), ("gru", 1)])
-def test_train_stage_reports_the_next_token_val_loss(architecture, layers, tmp_path, monkeypatch):
+@pytest.mark.parametrize("architecture, layers, extra", [
+    ("bilstm", 1, {}), ("lstm", 2, {}), ("gru", 1, {}),
+    ("transformer", 2, {"optimizer": "adamw", "warmup_steps": 4, "transpose": 2, "precision": "mixed_bfloat16"}),
+])
+def test_train_stage_reports_the_next_token_val_loss(architecture, layers, extra, tmp_path, monkeypatch):
     from stages import train
 
-    project = tiny_project(tmp_path, architecture=architecture, layers=layers)
+    project = tiny_project(tmp_path, architecture=architecture, layers=layers, **extra)
     monkeypatch.chdir(project)
     train.main("g")
     metrics = json.loads((project / "metrics/g/train/metrics.json").read_text())
@@ -48,6 +51,8 @@ def test_train_stage_reports_the_next_token_val_loss(architecture, layers, tmp_p
     assert metrics["windows_per_second"] > 0 and metrics["epochs"] >= 1
     config = json.loads((project / "models/g/config.json").read_text())
     assert config["architecture"] == architecture and config["layers"] == layers and config["seq_len"] == 12
+    assert config["encoding"] == "pitch" and config["decay_steps"] == 3 * 8  # epochs x batches per epoch
+    assert all(config[k] == v for k, v in extra.items() if k != "transpose")
 
 
 def test_causal_model_learns_the_tune(tmp_path, monkeypatch):

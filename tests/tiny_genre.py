@@ -22,20 +22,22 @@ def write_tiny_genre(project: Path, genre: str = "tiny", encoding: str = "rhythm
     """Train a few steps on six small tunes and write models/, data/sequences/ and params.yaml under `project`."""
     import keras
 
-    from jukebox.model import build_model
+    from jukebox.model import ModelConfig, build_model
 
     pieces = [encode(tune_notes(shift), encoding) for shift in (0, 2, 4, 5, 7, 9)]
     vocab = Vocabulary.build(pieces)
     tokens = np.concatenate([vocab.ids(p) for p in pieces])
     x, y = windows(tokens, window_starts(len(tokens), SEQ_LEN, len(tokens)), SEQ_LEN)
     keras.utils.set_random_seed(0)
-    model = build_model(len(vocab), SEQ_LEN, "bilstm", 8, 8, 0.0, 0.02)
+    config = ModelConfig(architecture="bilstm", seq_len=SEQ_LEN, encoding=encoding, embedding_dim=8, units=8,
+                         dropout=0.0, learning_rate=0.02)
+    model = build_model(len(vocab), config)
     model.fit(x, y, epochs=4, batch_size=32, verbose=0)
     models = project / "models" / genre
     models.mkdir(parents=True, exist_ok=True)
     model.save(models / "model.keras")
     (models / "vocab.json").write_text(json.dumps({"encoding": encoding, **vocab.to_json()}))
-    (models / "config.json").write_text(json.dumps({"seq_len": SEQ_LEN, "encoding": encoding, "step": 0.5}))
+    config.save(models / "config.json")
     sequences = project / "data" / "sequences" / genre
     sequences.mkdir(parents=True, exist_ok=True)
     np.save(sequences / "val.npy", tokens[: 4 * SEQ_LEN])
