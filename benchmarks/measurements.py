@@ -140,11 +140,20 @@ def measure_race(spec: dict) -> dict:
 
     keras.utils.set_random_seed(0)
     train, val = np.load(spec["train"]), np.load(spec["val"])
-    config = model_config(spec)
+    # The run's length for the cosine decay, as the train stage gives it.
+    steps = -(-spec["windows_per_epoch"] // spec["batch_size"])
+    config = model_config(spec, decay_steps=spec["epochs"] * steps if spec["epochs"] < 1000 else 0)
     causal = config.causal
     model = build_model(spec["vocab_size"], config)
+    moves = None
+    if spec.get("transpose"):
+        from jukebox.dataset import transposition_tables
+        from jukebox.encoding import transpose_token
+
+        tokens = json.loads(Path(spec["vocab"]).read_text())["tokens"]
+        moves = transposition_tables(tokens, spec["transpose"], lambda t, k: transpose_token(t, k, config.encoding))
     data = training_dataset(train, spec["seq_len"], spec["batch_size"], spec["windows_per_epoch"], 0,
-                            every_position=causal)
+                            every_position=causal, transpositions=moves)
     clock = epoch_clock(spec.get("target"), spec.get("budget"))
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec["patience"])
     model.fit(data, validation_data=validation_data(val, spec["seq_len"], spec["val_windows"], causal),

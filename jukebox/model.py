@@ -157,8 +157,10 @@ def learning_rate_schedule(config: ModelConfig):
 
     if not (config.warmup_steps or config.decay_steps):
         return config.learning_rate
+    # Without decay steps, alpha 1 holds the rate constant after the warm-up.
     return keras.optimizers.schedules.CosineDecay(
-        0.0 if config.warmup_steps else config.learning_rate, max(config.decay_steps, 1), alpha=0.1,
+        0.0 if config.warmup_steps else config.learning_rate, max(config.decay_steps, 1),
+        alpha=0.1 if config.decay_steps else 1.0,
         warmup_target=config.learning_rate if config.warmup_steps else None, warmup_steps=config.warmup_steps)
 
 

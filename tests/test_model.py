@@ -85,6 +85,8 @@ def test_adam_warms_up_then_decays():
     rates = [float(schedule(step)) for step in (0, 5, 10, 60, 110)]
     assert rates[0] == 0 and rates[1] == pytest.approx(0.005) and rates[2] == pytest.approx(0.01)
     assert rates[2] > rates[3] > rates[4] == pytest.approx(0.001)  # cosine down to a tenth
+    steady = learning_rate_schedule(config("transformer", warmup_steps=10))
+    assert [float(steady(step)) for step in (5, 10, 1000)] == pytest.approx([0.005, 0.01, 0.01])
 
 
 def test_mixed_bfloat16_computes_in_bf16_and_outputs_float32():
