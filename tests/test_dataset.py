@@ -89,7 +89,7 @@ def test_transposition_tables_move_notes_and_keep_the_rest():
 
 
 def test_transposed_windows_move_as_a_whole_by_a_random_interval():
-    tokens = ["<unk>", "C4", "C#4", "D4", "D#4", "E4"]
+    tokens = ["<unk>", "C4", "C#4", "D4", "E-4", "E4"]  # as music21 names them, like the encodings
     tables = transposition_tables(tokens, 1, lambda t, k: transpose_token(t, k, "pitch"))
     train = np.array([2, 3, 4, 3] * 50 + [1, 5], dtype=np.int32)  # the tail holds the range's edges
     plain = training_dataset(train, 4, 64, 512, seed=3, every_position=True)
