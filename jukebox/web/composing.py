@@ -1,7 +1,6 @@
 """Composing on request: the steps of `jukebox generate`, with each genre's model kept loaded between requests."""
 from __future__ import annotations
 
-import json
 import multiprocessing
 import re
 import threading
@@ -163,8 +162,10 @@ class Studio:
         self._guard = threading.Lock()
 
     def seq_len(self, genre: str) -> int:
-        """The window of a genre's trained model (its config.json), read without loading the model."""
-        return int(json.loads((self.project / "models" / genre / "config.json").read_text())["seq_len"])
+        """The window of a genre's trained model (its ModelConfig), read without loading the model."""
+        from ..model import ModelConfig
+
+        return ModelConfig.load(self.project / "models" / genre / "config.json").seq_len
 
     def _composer(self, genre: str):
         from ..generation import Composer
