@@ -94,12 +94,14 @@ def build_model(vocab_size: int, config: ModelConfig, every_position: bool | Non
         raise ValueError(f"architecture {config.architecture!r} predicts only the token after the window")
     # The policy is global in Keras; set it for every build so a float32 model after a bf16 one stays float32.
     keras.mixed_precision.set_dtype_policy(config.precision)
-    stack = [keras.Input(shape=(config.seq_len,), dtype="int32")]
     if config.architecture == "transformer":
-        stack += _transformer_layers(vocab_size, config, every_position)
+        # Every position: any length up to the window (the tests read shorter ones); the saved form crops to one.
+        tokens = keras.Input(shape=(None if every_position else config.seq_len,), dtype="int32")
+        model = _transformer(tokens, vocab_size, config, every_position)
     else:
-        stack += _recurrent_layers(vocab_size, config, every_position)
-    model = keras.Sequential(stack, name=config.architecture)
+        tokens = keras.Input(shape=(config.seq_len,), dtype="int32")
+        model = keras.Sequential([tokens, *_recurrent_layers(vocab_size, config, every_position)],
+                                 name=config.architecture)
     model.compile(
         optimizer=make_optimizer(config),
         loss="sparse_categorical_crossentropy",
@@ -121,23 +123,29 @@ def _recurrent_layers(vocab_size: int, config: ModelConfig, every_position: bool
                     kl.Dense(vocab_size, activation="softmax", dtype="float32")]
 
 
-def _transformer_layers(vocab_size: int, config: ModelConfig, every_position: bool) -> list:
+def _transformer(tokens, vocab_size: int, config: ModelConfig, every_position: bool):
+    import keras
     import keras_hub
     from keras import layers as kl
 
     if config.units % config.heads:
         raise ValueError(f"units {config.units} must be a multiple of heads {config.heads} (each head gets "
                          "units / heads dimensions)")
-    # Learned positions up to seq_len; composing longer pieces slides the window (generation_steps).
-    stack = [keras_hub.layers.TokenAndPositionEmbedding(vocab_size, config.seq_len, config.units)]
+    # Token embeddings of unit scale, like the sinusoidal positions added to them. Fixed positions, not learned
+    # ones: under causal attention a late position's key is seen by few queries, and a learned embedding for it
+    # trained so slowly that the token after a window, the one scored, was predicted worst of all.
+    x = kl.Embedding(vocab_size, config.units, embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0))(
+        tokens)
+    x = kl.Add()([x, keras_hub.layers.SinePositionEncoding()(x)])
     # Pre-norm blocks (normalize_first) train stably without a long warm-up, hence the final LayerNormalization.
-    stack += [keras_hub.layers.TransformerDecoder(4 * config.units, config.heads, dropout=config.dropout,
-                                                  normalize_first=True) for _ in range(config.layers)]
-    stack.append(kl.LayerNormalization(epsilon=1e-5))
+    for _ in range(config.layers):
+        x = keras_hub.layers.TransformerDecoder(4 * config.units, config.heads, dropout=config.dropout,
+                                                normalize_first=True)(x)
+    x = kl.LayerNormalization(epsilon=1e-5)(x)
     if not every_position:
         # The last position only, with plain layers so the saved file loads in safe mode.
-        stack += [kl.Cropping1D((config.seq_len - 1, 0)), kl.Flatten()]
-    return stack + [kl.Dense(vocab_size, activation="softmax", dtype="float32")]
+        x = kl.Flatten()(kl.Cropping1D((config.seq_len - 1, 0))(x))
+    return keras.Model(tokens, kl.Dense(vocab_size, activation="softmax", dtype="float32")(x), name="transformer")
 
 
 def make_optimizer(config: ModelConfig):
@@ -265,13 +273,14 @@ def generation_steps(model):
 def _transformer_steps(model):
     """A transformer's (start, advance) over a key/value cache of seq_len positions.
 
-    Positions are learned up to seq_len, so when the cache is full the window slides: the cache is rebuilt from
-    the last half window and filling goes on from there (each step still sees at least half a window).
+    The model was trained on windows of seq_len, so when the cache is full the window slides: the cache is rebuilt
+    from the last half window and filling goes on from there (each step still sees at least half a window).
     """
     import keras_hub
     import tensorflow as tf
 
-    embed = next(l for l in model.layers if isinstance(l, keras_hub.layers.TokenAndPositionEmbedding))
+    embed = next(l for l in model.layers if l.__class__.__name__ == "Embedding")
+    positions = next(l for l in model.layers if isinstance(l, keras_hub.layers.SinePositionEncoding))
     blocks = [l for l in model.layers if isinstance(l, keras_hub.layers.TransformerDecoder)]
     norm = next(l for l in model.layers if l.__class__.__name__ == "LayerNormalization")
     head = model.layers[-1]
@@ -279,7 +288,8 @@ def _transformer_steps(model):
     keep = seq_len // 2
 
     def run(tokens, caches, index):
-        x = embed(tokens, start_index=index)
+        x = embed(tokens)
+        x = x + positions(x, start_index=index)
         updated = []
         for block, cache in zip(blocks, caches):
             x, cache = block(x, self_attention_cache=cache, self_attention_cache_update_index=index)

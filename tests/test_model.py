@@ -44,7 +44,7 @@ def test_bilstm_is_the_2018_model():
                                                  ("transformer", "TransformerDecoder")])
 def test_causal_models_predict_every_position_and_stack(architecture, block):
     model = build_model(VOCAB, config(architecture, 3))
-    assert model.output_shape == (None, SEQ, VOCAB)
+    assert model.output_shape == (None, None if architecture == "transformer" else SEQ, VOCAB)
     assert [layer.__class__.__name__ for layer in model.layers].count(block) == 3
     model.fit(X, np.roll(X, -1, axis=1), epochs=1, verbose=0)  # non-trivial weights
     # Causal: changing a later token leaves every earlier prediction unchanged.
