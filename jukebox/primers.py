@@ -26,21 +26,11 @@ def opening_music(midi_path: str | Path, max_notes: int) -> tuple[list, list, st
     from music21 import midi
     from music21.midi.translate import getTimeForEvents
 
-    from .midi_io import read_music
+    from .midi_io import check_midi_file, read_midi_events, read_music
     from .parsing import MAX_QUARTERS, MAX_TRACKS
 
-    with open(midi_path, "rb") as f:
-        if f.read(4) != b"MThd":
-            raise ValueError(f"{midi_path}: the primer is not a MIDI file (it does not start with the MIDI header "
-                             "MThd); choose a .mid file")
-    file = midi.MidiFile()
-    try:
-        file.open(str(midi_path))
-        file.read()
-    except Exception as exc:  # music21 raises several kinds on broken files
-        raise ValueError(f"{midi_path}: not a readable MIDI file ({type(exc).__name__}: {exc})") from exc
-    finally:
-        file.close()
+    check_midi_file(midi_path, "primer")
+    file = read_midi_events(midi_path)
     if len(file.tracks) > MAX_TRACKS:
         raise ValueError(f"{midi_path}: the primer is too big to read: {len(file.tracks)} tracks, more than "
                          f"{MAX_TRACKS}; choose a shorter MIDI file")

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from .artifacts import safe_name, sha256, unique_name, write_bytes, write_json
 from .params import SITES
 from .http_session import Disallowed, FetchError, PoliteSession, Response, SiteUnreachable, TooLarge
+from .midi_io import is_midi
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ def _zip_members(body: bytes, max_bytes: int) -> list[Item]:
                 continue
             if len(data) > max_bytes:
                 items.append(Item(name, None, f"too large: over max_bytes {max_bytes}", member))
-            elif not data.startswith(b"MThd"):
+            elif not is_midi(data):
                 items.append(Item(name, None, _not_midi(data), member))
             else:
                 items.append(Item(name, data, "", member))
@@ -203,7 +204,7 @@ def midi_files(body: bytes, name: str, max_bytes: int) -> list[Item]:
     """The MIDI files in a download: the download itself if it starts with MThd, or the MIDI members of a zip."""
     if len(body) > max_bytes:
         return [Item(name, None, f"too large: {len(body)} bytes > max_bytes {max_bytes}")]
-    if body.startswith(b"MThd"):
+    if is_midi(body):
         return [Item(name, body)]
     if body.startswith(b"PK\x03\x04"):
         return _zip_members(body, max_bytes)

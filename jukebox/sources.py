@@ -12,6 +12,7 @@ from typing import Iterator
 from tqdm import tqdm
 
 from .artifacts import safe_name, sha256, unique_name, write_bytes
+from .midi_io import is_midi
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ def import_folder(folder: Path, out_dir: Path, max_pieces: int, seed: int) -> li
         data = file.read_bytes()
         record = {"source": str(file), "piece": file.stem}
         digest = sha256(data)
-        if not data.startswith(b"MThd"):
+        if not is_midi(data):
             records.append({**record, "status": "skipped", "reason": "not a MIDI file (no MThd header)"})
         elif digest in hashes:
             records.append({**record, "status": "duplicate", "sha256": digest})

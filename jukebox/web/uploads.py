@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
 from ..artifacts import safe_name, unique_name
+from ..midi_io import is_midi
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first local header, or the end record of an empty zip
 MACOS_CLUTTER = ("__MACOSX/", ".DS_Store")  # what a Mac's "Compress" adds to every zip
@@ -37,7 +38,7 @@ def midi_problem(data: bytes) -> str:
 
     if not data:
         return "is empty"
-    if not data.startswith(b"MThd"):
+    if not is_midi(data):
         return "is not a MIDI file (it does not start with a MIDI header)"
     try:
         mf = midi.MidiFile()
