@@ -4,9 +4,9 @@
 
 Data: a genre's real tokens (default: the first genre of params.yaml), from data/sequences/<genre>/ when the
 pipeline has built them, else built here from music21's corpus with the project's own functions (export,
-parse, encode, split) under .jukebox-cache/benchmarks/. Model sizes come from params.yaml. Every measurement
-runs in a fresh child process (benchmarks/measurements.py), so each peak memory (RSS) is that measurement's
-alone. --quick shrinks every workload for a smoke run; its figures are not the ones to quote.
+parse, encode, split) under .jukebox-cache/benchmarks/. The model is the 2018 BiLSTM at its CPU size. Every
+measurement runs in a fresh child process (benchmarks/measurements.py), so each peak memory (RSS) is that
+measurement's alone. The race of architectures to a validation loss is benchmarks/models.py. --quick shrinks every workload for a smoke run; its figures are not the ones to quote.
 """
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ from jukebox.parsing import NoteCache, parse_files, parser_version
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".jukebox-cache" / "benchmarks"
 SIZES = {
-    "full": dict(parse_files=0, train_windows=2048, train_epochs=3, gen_notes=500, gen_notes_2018=30, race=1.0,
+    "full": dict(parse_files=0, train_windows=2048, train_epochs=3, gen_notes=500, gen_notes_2018=30,
                  repeats=2),
-    "quick": dict(parse_files=40, train_windows=256, train_epochs=2, gen_notes=60, gen_notes_2018=5, race=0.05,
+    "quick": dict(parse_files=40, train_windows=256, train_epochs=2, gen_notes=60, gen_notes_2018=5,
                   repeats=1),
 }
 
@@ -88,8 +88,8 @@ def run(genre: Genre, params: Params, size: dict) -> dict:
     files = midi_files(genre, params)
     files = files[: size["parse_files"]] if size["parse_files"] else files
     train, val, vocab_size = token_arrays(genre, params, files)
-    model = dict(vocab_size=vocab_size, units=params.units, embedding_dim=params.embedding_dim,
-                 dropout=params.dropout, learning_rate=params.learning_rate, batch_size=params.batch_size)
+    # The 2018 model at the CPU size of the README's BiLSTM line, whatever params.yaml's default network is.
+    model = dict(vocab_size=vocab_size, units=64, embedding_dim=32, dropout=0.5, learning_rate=0.001, batch_size=256)
     n_train = len(np.load(train))
     print(f"genre {genre.name}: {len(files)} files, {n_train} training tokens, vocabulary {vocab_size}", flush=True)
     results: dict = {"genre": genre.name, "files": len(files), "train_tokens": n_train, "vocab_size": vocab_size,
@@ -118,29 +118,12 @@ def run(genre: Genre, params: Params, size: dict) -> dict:
         results["generation"][architecture] = child(
             "generation", architecture=architecture, layers=layers, val=str(val), seq_len=params.seq_len,
             n_samples=params.n_samples, n_notes=notes, **model)
-    results["race"] = race(params, size["race"], train, val, model)
     return results
-
-
-def race(params: Params, scale: float, train: Path, val: Path, model: dict) -> dict:
-    """The BiLSTM with the pipeline's training budget, then the causal LSTM until it reaches the BiLSTM's best."""
-    windows = max(256, int(params.windows_per_epoch * scale))
-    common = dict(train=str(train), val=str(val), seq_len=params.seq_len, val_windows=params.val_windows, **model)
-    bilstm = child("race", architecture="bilstm", layers=1, windows_per_epoch=windows,
-                   epochs=params.epochs if scale == 1 else 3, patience=params.patience, **common)
-    best_seconds, best_loss = min(bilstm["curve"], key=lambda point: point[1])
-    # A quarter epoch between validations times the causal model finely; validation time is not counted.
-    lstm = child("race", architecture="lstm", layers=2, windows_per_epoch=max(64, windows // 4),
-                 epochs=4 * params.epochs, patience=4 * params.patience, target=best_loss, budget=best_seconds,
-                 **common)
-    reached = [seconds for seconds, loss in lstm["curve"] if loss <= best_loss]
-    return {"bilstm": bilstm, "lstm": lstm, "target": best_loss, "bilstm_seconds": best_seconds,
-            "lstm_seconds": reached[0] if reached else None}
 
 
 def table(r: dict) -> str:
     """The results as a markdown table of ratios against the goals of issue 6."""
-    t, g, p, race_ = r["training"], r["generation"], r["parsing"], r["race"]
+    t, g, p = r["training"], r["generation"], r["parsing"]
     rows = [("| measure | this project | 2018 approach | ratio | goal |"), "|---|---|---|---|---|"]
     for seq_len in (100, 200):
         ours, old = t[f"this_{seq_len}"], t[f"2018_{seq_len}"]
@@ -156,13 +139,6 @@ def table(r: dict) -> str:
         rows.append(f"| generation notes/s, {architecture}, {r['n_samples']} samples | "
                     f"{g[architecture]['notes_per_second']:.0f} | {g['2018']['notes_per_second']:.1f} | "
                     f"{g[architecture]['notes_per_second'] / g['2018']['notes_per_second']:.0f}x | >= 20x |")
-    if race_["lstm_seconds"] is None:
-        rows.append(f"| time to val_loss {race_['target']:.3f} (BiLSTM's best) | lstm: not reached in "
-                    f"{race_['lstm']['curve'][-1][0]:.0f} s | bilstm: {race_['bilstm_seconds']:.0f} s | – | <= 1/5 |")
-    else:
-        rows.append(f"| time to val_loss {race_['target']:.3f} (BiLSTM's best) | lstm: {race_['lstm_seconds']:.0f} s"
-                    f" | bilstm: {race_['bilstm_seconds']:.0f} s | "
-                    f"1/{race_['bilstm_seconds'] / race_['lstm_seconds']:.1f} | <= 1/5 |")
     one, two, warm = p["cold_1"]["files_per_second"], p["cold_2"]["files_per_second"], p["warm_2"]["files_per_second"]
     cores = f"{p['cold_2'].get('cores_used', 0):.1f} vs {p['cold_1'].get('cores_used', 0):.1f} cores busy"
     rows.append(f"| parsing files/s, 2 workers vs 1 ({cores}) | {two:.1f} | {one:.1f} | {two / one:.2f}x | >= 1.7x |")
