@@ -87,12 +87,12 @@ def checked_read_piece(path):
                 raise
         return call
 
-    originals = parsing.size_problem, parsing.read_notes
-    parsing.size_problem, parsing.read_notes = map(watched, originals)
+    originals = parsing.size_problem, parsing.read_music
+    parsing.size_problem, parsing.read_music = map(watched, originals)
     try:
         record = read_piece(path)
     finally:
-        parsing.size_problem, parsing.read_notes = originals
+        parsing.size_problem, parsing.read_music = originals
     bugs = [bug for bug in (project_bug(exc, path) for exc in raised) if bug]
     return {"status": "bug", "reason": bugs[0]} if bugs else record
 

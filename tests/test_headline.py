@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from jukebox.headline import FIGURES, MEANINGS, comparison_table, headline, read_headlines
+from tests.conftest import run_dvc
 
 DATA = {"files": 400, "skipped_files": 0, "notes": 87849, "unique_notes": 242, "train_tokens": 158104}
 TRAIN = {"loss": 2.1254, "val_loss": 1.8890807628631592, "val_accuracy": 0.5166, "train_seconds": 299.9}
@@ -69,7 +70,7 @@ def repo_with_two_runs(tmp_path) -> Path:
             subprocess.run(cmd, cwd=tmp_path, check=True, capture_output=True)
 
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, check=True)
+    run_dvc(tmp_path, "init", "-q")  # the environment's dvc, as CI runs .venv/bin/pytest without activating
     (tmp_path / "dvc.yaml").write_text("stages:\n  summarize:\n    foreach: [celtic, folk]\n    do:\n"
                                        "      cmd: 'true'\n      metrics:\n"
                                        "        - metrics/${item}/headline.json:\n            cache: false\n")
