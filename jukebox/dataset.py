@@ -19,11 +19,25 @@ class Vocabulary:
     counts: tuple[int, ...]
 
     @classmethod
-    def build(cls, pieces: Sequence[Sequence[str]], min_count: int = 1) -> "Vocabulary":
-        """Most frequent first; tokens seen fewer than min_count times fold into the unknown token."""
+    def build(cls, pieces: Sequence[Sequence[str]], min_count: int = 1, semitones: int = 0,
+              transpose=None) -> "Vocabulary":
+        """Most frequent first; tokens seen fewer than min_count times fold into the unknown token.
+
+        With `semitones` (and `transpose(token, interval)`, None when a token cannot move) a token is judged as
+        the pieces moved by every interval -semitones..+semitones would count it, so that training windows moved
+        on the fly stay in the vocabulary; `counts` stay the pieces' own (0 for a token only a move makes).
+        """
         counts = Counter(t for piece in pieces for t in piece)
-        kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
-        unknown = sum(c for t, c in counts.items() if c < min_count)
+        judged = counts
+        if semitones:
+            judged = Counter()
+            for token, count in counts.items():
+                for interval in range(-semitones, semitones + 1):
+                    moved = transpose(token, interval)
+                    if moved is not None:
+                        judged[moved] += count
+        kept = sorted((t for t, c in judged.items() if c >= min_count), key=lambda t: (-counts[t], -judged[t], t))
+        unknown = sum(c for t, c in counts.items() if judged[t] < min_count)
         return cls((UNKNOWN, *kept), (unknown, *(counts[t] for t in kept)))
 
     @classmethod

@@ -24,7 +24,9 @@ def main(genre_name: str) -> None:
     encoding = get_encoding(params.encoding)
     tokens = [piece_tokens(encoding, p, params.key_mode) for p in pieces]
     train_idx, val_idx = split_pieces(len(pieces), params.val_fraction, params.seed)
-    vocab = Vocabulary.build([tokens[i] for i in train_idx], params.min_count)
+    # A vocabulary for the moves `transpose` makes in training: without them most windows could not move.
+    vocab = Vocabulary.build([tokens[i] for i in train_idx], params.min_count, params.transpose,
+                             encoding.transpose)
     # Pieces are concatenated per split, as in 2018; no window ever mixes training and validation notes.
     train = np.concatenate([vocab.ids(tokens[i]) for i in train_idx])
     val = np.concatenate([vocab.ids(tokens[i]) for i in val_idx])

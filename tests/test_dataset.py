@@ -22,6 +22,22 @@ def test_vocabulary_orders_by_count_and_folds_rare_tokens():
     assert Vocabulary.from_json(vocab.to_json()) == vocab
 
 
+def test_vocabulary_for_transposition_holds_every_move_of_a_kept_token():
+    move = lambda t, k: transpose_token(t, k, "rhythm")  # noqa: E731
+    pieces = [["C4:1", "+1/2", "C4:1", "E4:1/2", "C4:1"], ["G9:1"]]
+    assert Vocabulary.build(pieces, min_count=2).tokens == (UNKNOWN, "C4:1")
+    moved = Vocabulary.build(pieces, min_count=2, semitones=2, transpose=move)
+    # Judged over the pieces moved by -2..+2: C4:1 brings its four moves, a shift counts once per interval, and a
+    # single E4:1/2 or G9:1 (the top of the MIDI range, which cannot move up) stays rare in every key.
+    assert set(moved.tokens) == {UNKNOWN, "+1/2", "B-3:1", "B3:1", "C4:1", "C#4:1", "D4:1"}
+    counts = dict(zip(moved.tokens, moved.counts))
+    assert counts["C4:1"] == 3 and counts["D4:1"] == 0 and counts[UNKNOWN] == 2, "counts stay the pieces' own"
+    assert moved.tokens[:3] == (UNKNOWN, "C4:1", "+1/2"), "the pieces' own counts order the vocabulary"
+    tables = transposition_tables(moved.tokens, 2, move)
+    ids = moved.ids(["C4:1", "+1/2", "C4:1"])
+    assert (tables[:, ids] >= 0).all(), "a window of kept tokens moves by every interval within the vocabulary"
+
+
 def test_split_is_by_piece_seeded_and_disjoint():
     train, val = split_pieces(20, 0.2, seed=1)
     assert len(val) == 4 and not set(train) & set(val) and sorted(train + val) == list(range(20))
