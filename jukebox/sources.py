@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import random
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from tqdm import tqdm
 
@@ -95,56 +96,61 @@ def _midi_bytes(score) -> bytes:
     return midi.translate.music21ObjectToMidiFile(score.flatten()).writestr()
 
 
-def _scores(pieces: list[PieceRef]) -> Iterator[tuple[PieceRef, object]]:
-    """Parse the chosen pieces, tokenizing each ABC file once; yields (piece, score or exception)."""
+def abc_tune_text(text: str, number: int) -> str:
+    """One tune of a multi-tune ABC file: the file header (which applies to every tune) and the tune's own lines.
+
+    Tokenizing only the tunes chosen is what keeps a 500-piece export of an 8,514-tune collection fast.
+    """
+    lines = text.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip().startswith("X:")), len(lines))
+    start = next(i for i, line in enumerate(lines) if line.replace(" ", "").rstrip() == f"X:{number}")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].strip().startswith("X:")), len(lines))
+    return "\n".join(lines[:first] + lines[start:end])
+
+
+def _score(ref: PieceRef):
+    """The score of one piece, or the exception that reading it raised."""
     from music21 import abcFormat, converter
     from music21.abcFormat import translate
 
-    by_file: dict[Path, list[PieceRef]] = {}
-    for p in pieces:
-        by_file.setdefault(p.file, []).append(p)
-    for file, refs in by_file.items():
-        if file.suffix.lower() == ".abc":
-            try:
-                abc = abcFormat.ABCFile()
-                abc.open(str(file))
-                tunes = abc.read().splitByReferenceNumber()
-                abc.close()
-            except Exception as exc:  # a broken ABC file loses its tunes, not the stage
-                for ref in refs:
-                    yield ref, exc
-                continue
-            for ref in refs:
-                try:
-                    yield ref, translate.abcToStreamScore(tunes[ref.number])
-                except Exception as exc:
-                    yield ref, exc
-        else:
-            try:
-                # forceSource: music21 would otherwise cache pickles in a shared temp folder.
-                yield refs[0], converter.parse(file, forceSource=True)
-            except Exception as exc:
-                yield refs[0], exc
+    try:
+        if ref.number is None:
+            # forceSource: music21 would otherwise cache pickles in a shared temp folder.
+            return converter.parse(ref.file, forceSource=True)
+        text = abc_tune_text(ref.file.read_text(encoding="utf-8"), ref.number)
+        return translate.abcToStreamScore(abcFormat.ABCFile().readstr(text).splitByReferenceNumber()[ref.number])
+    except Exception as exc:  # a broken file loses its piece, not the stage
+        return exc
 
 
-def export_corpus(collection: str, out_dir: Path, max_pieces: int, seed: int) -> list[dict]:
-    """Export pieces of a music21 corpus collection as MIDI files; returns manifest records."""
+def _export(ref: PieceRef) -> tuple[bytes | None, str]:
+    """MIDI bytes of one piece, or None and why not."""
+    score = _score(ref)
+    if isinstance(score, Exception):
+        return None, f"unreadable: {score}"
+    try:
+        return _midi_bytes(score), ""
+    except Exception as exc:
+        return None, f"MIDI export failed: {exc}"
+
+
+def export_corpus(collection: str, out_dir: Path, max_pieces: int, seed: int, jobs: int = 1) -> list[dict]:
+    """Export pieces of a music21 corpus collection as MIDI files with `jobs` processes (0 = every core);
+    returns manifest records."""
     pieces = choose(list_collection(collection), max_pieces, seed)
     log.info("corpus %s: exporting %d pieces to %s", collection, len(pieces), out_dir)
     records, taken = [], set()
-    for ref, score in tqdm(_scores(pieces), total=len(pieces), desc=f"export {collection}", unit="piece"):
-        record = {"source": f"music21:{collection}/{ref.file.name}", "piece": ref.name}
-        if isinstance(score, Exception):
-            records.append({**record, "status": "skipped", "reason": f"unreadable: {score}"})
-            continue
-        try:
-            data = _midi_bytes(score)
-        except Exception as exc:
-            records.append({**record, "status": "skipped", "reason": f"MIDI export failed: {exc}"})
-            continue
-        name = unique_name(safe_name(ref.name, ".mid"), taken)
-        write_bytes(out_dir / name, data)
-        records.append({**record, "file": name, "sha256": sha256(data), "bytes": len(data), "status": "kept"})
+    with ProcessPoolExecutor(max_workers=max(1, min(jobs or os.cpu_count() or 1, len(pieces)))) as pool:
+        exported = pool.map(_export, pieces, chunksize=4)
+        for ref, (data, reason) in tqdm(zip(pieces, exported), total=len(pieces), desc=f"export {collection}",
+                                        unit="piece"):
+            record = {"source": f"music21:{collection}/{ref.file.name}", "piece": ref.name}
+            if data is None:
+                records.append({**record, "status": "skipped", "reason": reason})
+                continue
+            name = unique_name(safe_name(ref.name, ".mid"), taken)
+            write_bytes(out_dir / name, data)
+            records.append({**record, "file": name, "sha256": sha256(data), "bytes": len(data), "status": "kept"})
     return records
 
 

@@ -51,7 +51,7 @@ def main(genre_name: str) -> None:
     shutil.rmtree(out_dir, ignore_errors=True)
     stopped = ""
     if genre.source == "corpus":
-        records = export_corpus(genre.collection, out_dir, genre.max_pieces, params.seed)
+        records = export_corpus(genre.collection, out_dir, genre.max_pieces, params.seed, params.jobs)
     elif genre.source == "local":
         records = import_folder(Path(genre.path), out_dir, genre.max_pieces, params.seed)
     else:

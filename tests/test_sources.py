@@ -1,7 +1,8 @@
 import json
 
 from jukebox.midi_io import read_notes
-from jukebox.sources import PieceRef, choose, export_corpus, import_folder, list_collection
+from jukebox.sources import (PieceRef, _export, _midi_bytes, abc_tune_text, choose, export_corpus, import_folder,
+                             list_collection)
 
 
 def test_collection_lists_every_tune_of_abc_files():
@@ -32,6 +33,60 @@ def test_export_keeps_tunes_music21_fails_to_write(tmp_path):
     assert [r["status"] for r in records] == ["kept", "kept"], records
     for r in records:
         assert len(read_notes(tmp_path / r["file"])) > 50
+
+
+ABC = """%abc-2.1
+M:6/8
+L:1/8
+
+X:1
+T:First
+K:G
+GAB cde|d3 B3:|
+
+X:2
+T:Second
+K:D
+FAd fed|A3 F3|]
+"""
+
+
+def test_one_tune_is_read_with_the_file_header_as_the_whole_file_reads_it(tmp_path):
+    from music21 import abcFormat
+    from music21.abcFormat import translate
+
+    file = tmp_path / "tunes.abc"
+    file.write_text(ABC, encoding="utf-8")
+    assert abc_tune_text(ABC, 2).splitlines() == ["%abc-2.1", "M:6/8", "L:1/8", "", "X:2", "T:Second", "K:D",
+                                                  "FAd fed|A3 F3|]"]
+    whole = abcFormat.ABCFile().readstr(ABC).splitByReferenceNumber()
+    for number in (1, 2):
+        data, reason = _export(PieceRef(file, number))
+        assert reason == "" and data == _midi_bytes(translate.abcToStreamScore(whole[number]))
+    meters = [m[1] for m in read_music_meters(tmp_path, _export(PieceRef(file, 2))[0])]
+    assert meters == ["6/8"], "the header's meter applies to the tune"
+
+
+def read_music_meters(folder, data):
+    from jukebox.parsing import read_music
+
+    path = folder / "tune.mid"
+    path.write_bytes(data)
+    return read_music(path).meters
+
+
+def test_export_reads_each_chosen_tune_as_the_whole_file_does():
+    from music21 import abcFormat
+    from music21.abcFormat import translate
+
+    refs = [r for r in list_collection("essenFolksong") if r.file.name == "han2.abc"][::150]
+    handler = abcFormat.ABCFile()
+    handler.open(str(refs[0].file))
+    whole = handler.read().splitByReferenceNumber()
+    handler.close()
+    assert len(refs) == 5
+    for ref in refs:
+        assert _export(ref)[0] == _midi_bytes(translate.abcToStreamScore(whole[ref.number])), ref.name
 
 
 def test_import_folder_skips_non_midi_and_duplicates(tmp_path, midi_folder):
