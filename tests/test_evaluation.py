@@ -7,6 +7,7 @@ import pytest
 from jukebox.encoding import decode
 from jukebox.evaluation import (
     NGramModel,
+    unique_rows,
     baseline_scores,
     copy_rate,
     cross_entropy_per_note,
@@ -72,6 +73,15 @@ def test_ngram_distributions_sum_to_one_for_seen_and_unseen_contexts(order):
     for context in ([], [3], [3, 5, 1], [8, 8, 8], [0, 0]):  # 0 and 8 never occur in training
         p = model.distribution(context)
         assert p.sum() == pytest.approx(1.0) and (p > 0).all()
+
+
+@pytest.mark.parametrize("width", [1, 3, 9])
+def test_unique_rows_equal_numpys_unique_rows(width):
+    rows = np.random.default_rng(width).integers(0, 5, (2000, width))
+    rows[:, 0] *= 1000  # a wide column, as token ids of a large vocabulary are
+    grams, counts = unique_rows(rows)
+    expected, expected_counts = np.unique(rows, axis=0, return_counts=True)
+    assert np.array_equal(grams, expected) and np.array_equal(counts, expected_counts)
 
 
 def test_unigram_of_equally_used_tokens_is_uniform():
