@@ -7,6 +7,7 @@ import os
 import random
 import re
 from concurrent.futures import ProcessPoolExecutor
+from fractions import Fraction
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,13 +100,28 @@ def _midi_bytes(score) -> bytes:
 def abc_tune_text(text: str, number: int) -> str:
     """One tune of a multi-tune ABC file: the file header (which applies to every tune) and the tune's own lines.
 
-    Tokenizing only the tunes chosen is what keeps a 500-piece export of an 8,514-tune collection fast.
+    Tokenizing only the tunes chosen is what keeps a 500-piece export of an 8,514-tune collection fast. A tune
+    without an `L:` field gets the unit note length that reading the whole file gives it (music21 keeps the last
+    `L:`, or the first meter's default): O'Neill's 2/4 hornpipes are written in eighth notes on that understanding.
     """
+    from music21.abcFormat import ABCMetadata
+
     lines = text.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip().startswith("X:")), len(lines))
     start = next(i for i, line in enumerate(lines) if line.replace(" ", "").rstrip() == f"X:{number}")
     end = next((i for i in range(start + 1, len(lines)) if lines[i].strip().startswith("X:")), len(lines))
-    return "\n".join(lines[:first] + lines[start:end])
+    tune = lines[start:end]
+    before = [line.strip() for line in lines[:start]]
+    if not any(line.strip().startswith("L:") for line in tune):
+        units = [line for line in before if line.startswith("L:")]
+        meters = [line for line in before if line.startswith("M:")]
+        if units:
+            tune.insert(1, units[-1])
+        elif meters:
+            meter = ABCMetadata(meters[0])
+            meter.preParse()
+            tune.insert(1, f"L:{Fraction(meter.getDefaultQuarterLength() / 4)}")
+    return "\n".join(lines[:first] + tune)
 
 
 def _score(ref: PieceRef):

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from jukebox.midi_io import read_notes
 from jukebox.sources import (PieceRef, _export, _midi_bytes, abc_tune_text, choose, export_corpus, import_folder,
                              list_collection)
@@ -51,18 +53,40 @@ FAd fed|A3 F3|]
 """
 
 
-def test_one_tune_is_read_with_the_file_header_as_the_whole_file_reads_it(tmp_path):
+# No L: field: music21 reading the whole file keeps the first meter's eighth-note unit for the 2/4 tune too.
+HORNPIPES = """X:1
+T:Reel
+M:C|
+K:D
+fef(g af)ge|fde(ddc)AG|]
+
+X:2
+T:Hornpipe
+M:2/4
+K:G
+B>c|d>de>d B2c>A|G>GA>F G2:|
+"""
+
+
+@pytest.mark.parametrize("text", [ABC, HORNPIPES])
+def test_one_tune_is_read_as_the_whole_file_reads_it(tmp_path, text):
     from music21 import abcFormat
     from music21.abcFormat import translate
 
     file = tmp_path / "tunes.abc"
-    file.write_text(ABC, encoding="utf-8")
-    assert abc_tune_text(ABC, 2).splitlines() == ["%abc-2.1", "M:6/8", "L:1/8", "", "X:2", "T:Second", "K:D",
-                                                  "FAd fed|A3 F3|]"]
-    whole = abcFormat.ABCFile().readstr(ABC).splitByReferenceNumber()
+    file.write_text(text, encoding="utf-8")
+    whole = abcFormat.ABCFile().readstr(text).splitByReferenceNumber()
     for number in (1, 2):
         data, reason = _export(PieceRef(file, number))
         assert reason == "" and data == _midi_bytes(translate.abcToStreamScore(whole[number]))
+
+
+def test_one_tune_keeps_the_file_header(tmp_path):
+    assert abc_tune_text(ABC, 2).splitlines() == ["%abc-2.1", "M:6/8", "L:1/8", "", "X:2", "L:1/8", "T:Second",
+                                                  "K:D", "FAd fed|A3 F3|]"]
+    assert abc_tune_text(HORNPIPES, 2).splitlines()[:3] == ["X:2", "L:1/8", "T:Hornpipe"]
+    file = tmp_path / "tunes.abc"
+    file.write_text(ABC, encoding="utf-8")
     meters = [m[1] for m in read_music_meters(tmp_path, _export(PieceRef(file, 2))[0])]
     assert meters == ["6/8"], "the header's meter applies to the tune"
 
