@@ -1,4 +1,5 @@
-"""Hearing and seeing a sample: a .wav through FluidSynth, a piano-roll .png, a MusicXML score, and the listening page.
+"""Hearing and seeing a sample: Ogg and FLAC audio through FluidSynth, a piano-roll .png, a MusicXML score, and the
+listening page.
 
 The generate stage, the `jukebox` command and the web app all call render_sample and the same Jinja templates
 (jukebox/templates/: `listening.html` is the page, `_sample.html` the macro `sample_card` for one sample).
@@ -29,6 +30,13 @@ SOUNDFONTS = (
 SAMPLE_RATE = 44100
 # FluidSynth's default gain (0.2) is quiet next to other music; 0.5 stays clear of clipping on four-voice chords.
 GAIN = 0.5
+# FluidSynth picks the file type by extension but knows Ogg Vorbis only as .oga; naming the type also lets the
+# atomic writer's temporary name end in anything. Ogg is what the player streams (a tenth of a WAV's size),
+# FLAC the lossless download (a third of it).
+AUDIO_TYPES = {".ogg": "oga", ".flac": "flac", ".wav": "wav"}
+# Written on first request by the web app (render_later) rather than with each sample: a 500-note score takes
+# music21 about 20 s, which the listener of the audio and piano roll should not wait for.
+LATER = (".flac", ".musicxml")
 AUDIO_SETUP = "install the Debian packages fluidsynth and fluid-soundfont-gm (scripts/setup does)"
 
 
@@ -48,17 +56,20 @@ def audio_tools(soundfont: str | Path | None = None) -> tuple[str, Path] | None:
         missing = f"no General MIDI SoundFont in {', '.join(SOUNDFONTS)}"
     if program is None or found is None:
         reason = "the fluidsynth program is not on PATH" if program is None else missing
-        _warn_once(f"no .wav files: {reason}; {AUDIO_SETUP}. MIDI, piano roll and score are written all the same")
+        _warn_once(f"no audio files: {reason}; {AUDIO_SETUP}. MIDI, piano roll and score are written all the same")
         return None
     return program, found
 
 
-def write_wav(midi_path: str | Path, wav_path: str | Path, fluidsynth: str, soundfont: Path) -> None:
-    """Render a MIDI file to a .wav with FluidSynth, atomically."""
-    with atomic_path(wav_path, suffix=".wav") as tmp:
+def write_audio(midi_path: str | Path, audio_path: str | Path, fluidsynth: str, soundfont: Path) -> None:
+    """Render a MIDI file with FluidSynth to the audio type its path's suffix names (.ogg, .flac, .wav), atomically."""
+    audio_path = Path(audio_path)
+    if audio_path.suffix not in AUDIO_TYPES:
+        raise ValueError(f"{audio_path}: audio is written as {', '.join(AUDIO_TYPES)}, not {audio_path.suffix!r}")
+    with atomic_path(audio_path, suffix=audio_path.suffix) as tmp:
         result = subprocess.run(
-            [fluidsynth, "-ni", "-q", "-g", str(GAIN), "-r", str(SAMPLE_RATE), "-F", str(tmp), str(soundfont),
-             str(midi_path)],
+            [fluidsynth, "-ni", "-q", "-g", str(GAIN), "-r", str(SAMPLE_RATE), "-T", AUDIO_TYPES[audio_path.suffix],
+             "-F", str(tmp), str(soundfont), str(midi_path)],
             capture_output=True, text=True, timeout=600,
         )
         if result.returncode != 0 or not tmp.stat().st_size:
@@ -114,10 +125,12 @@ def instrument_name(program: int) -> str:
     return instrument.instrumentFromMidiProgram(program).instrumentName or f"program {program}"
 
 
-def render_sample(midi_path: str | Path, program: int, bpm: float, soundfont: str | Path | None = None) -> dict:
-    """Write the .wav (when FluidSynth and a SoundFont are here), .png and .musicxml beside a sample's MIDI file.
+def render_sample(midi_path: str | Path, program: int, bpm: float, soundfont: str | Path | None = None,
+                  later: bool = False) -> dict:
+    """Write the Ogg and FLAC audio (when FluidSynth and a SoundFont are here), .png and .musicxml beside a sample's
+    MIDI file; with `later`, the FLAC and score (LATER) are only named, for render_later to write when asked for.
 
-    Returns what the listening page shows: file names (relative to the MIDI file's folder; `wav` is None
+    Returns what the listening page shows: file names (relative to the MIDI file's folder; `ogg` and `flac` are None
     without audio), the instrument, the tempo and the length in seconds.
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -126,20 +139,37 @@ def render_sample(midi_path: str | Path, program: int, bpm: float, soundfont: st
     notes = played_notes(midi_path)
     meters = played_meters(midi_path)
     stem = midi_path.with_suffix("")
-    files = {"midi": midi_path.name, "wav": None, "png": f"{stem.name}.png", "musicxml": f"{stem.name}.musicxml"}
     tools = audio_tools(soundfont)
+    files = {"midi": midi_path.name, "ogg": None, "flac": None, "png": f"{stem.name}.png",
+             "musicxml": f"{stem.name}.musicxml"}
+    if tools:
+        files.update(ogg=f"{stem.name}.ogg", flac=f"{stem.name}.flac")
     name = instrument_name(program)
-    # FluidSynth runs in its own process while Python draws the piano roll and writes the score.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        audio = pool.submit(write_wav, midi_path, stem.with_suffix(".wav"), *tools) if tools else None
+    # FluidSynth runs in its own processes while Python draws the piano roll and writes the score.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        audio = [pool.submit(write_audio, midi_path, stem.with_suffix(suffix), *tools)
+                 for suffix in (".ogg", ".flac") if tools and not (later and suffix in LATER)]
         meter = " → ".join(dict.fromkeys(m for _, m in meters))
         write_piano_roll(notes, stem.with_suffix(".png"), f"{stem.name} · {name} · {bpm:g} bpm · {meter}", meters)
-        write_musicxml(midi_path, stem.with_suffix(".musicxml"), stem.name)
-        if audio:
-            audio.result()
-            files["wav"] = f"{stem.name}.wav"
+        if not later:
+            write_musicxml(midi_path, stem.with_suffix(".musicxml"), stem.name)
+        for future in audio:
+            future.result()
     quarters = max((o + d for o, d, _ in notes), default=0.0)
     return {"files": files, "instrument": name, "program": program, "bpm": bpm, "seconds": round(quarters * 60 / bpm, 1)}
+
+
+def render_later(midi_path: str | Path, suffix: str, soundfont: str | Path | None = None) -> Path:
+    """Write the file with `suffix` (one of LATER) that render_sample(later=True) named beside a MIDI file."""
+    midi_path = Path(midi_path)
+    path = midi_path.with_suffix(suffix)
+    if suffix == ".musicxml":
+        write_musicxml(midi_path, path, midi_path.stem)
+    elif suffix in LATER and (tools := audio_tools(soundfont)):
+        write_audio(midi_path, path, *tools)
+    else:
+        raise ValueError(f"{path}: only {', '.join(LATER)} are written later, and audio only where FluidSynth is")
+    return path
 
 
 def _environment():
