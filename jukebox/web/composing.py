@@ -250,7 +250,7 @@ class Studio:
             self._pruning.release()
 
     def sample_file(self, sample_id: str, name: str) -> Path | None:
-        """The path of a sample's file, written first if it is one left for later (score, FLAC); None if no such file."""
+        """The path of a sample's file, written first if it is one left for later (the score); None if there is none."""
         from ..render import LATER, render_later
 
         folder = self.samples_dir / sample_id

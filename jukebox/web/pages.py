@@ -12,7 +12,7 @@ from .services import services
 from .uploads import UploadError
 
 pages = Blueprint("pages", __name__)
-SERVED_SUFFIXES = (".mid", ".ogg", ".flac", ".wav", ".png", ".musicxml")
+SERVED_SUFFIXES = (".mid", ".flac", ".wav", ".png", ".musicxml")
 
 
 @pages.get("/")
@@ -121,8 +121,8 @@ def generated_file(genre: str, name: str):
 
 @pages.get("/samples/<sample_id>/<name>")
 def sample_file(sample_id: str, name: str):
-    """A file of a sample composed on the Generate page or by POST /api/generate (its score and FLAC written when
-    first asked for)."""
+    """A file of a sample composed on the Generate page or by POST /api/generate (its score written when first
+    asked for)."""
     if not SAMPLE_ID.fullmatch(sample_id) or not name.endswith(SERVED_SUFFIXES):
         abort(404)
     path = services().studio.sample_file(sample_id, name)
