@@ -7,12 +7,14 @@
     python -m benchmarks.web --project . --genre celtic --requests 20 --n-notes 500
 
 It starts `jukebox serve` (gunicorn and one worker) exactly as a user would, checks every answer (status 200, the
-notes asked for, a MIDI file that downloads) and prints latency percentiles. A benchmark, not a test.
+notes asked for, a MIDI file that downloads) and prints latency percentiles, with the machine's load average before
+and after each part (on a shared machine the figures mean little without it). A benchmark, not a test.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -56,6 +58,11 @@ def percentile(values: list[float], q: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _load() -> list[float]:
+    """The 1-, 5- and 15-minute load averages, rounded."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def upload_collection(url: str, genre: str, files: list[tuple[str, bytes]]) -> dict:
@@ -108,6 +115,7 @@ def generate_load(url: str, genre: str, requests: int, n_notes: int) -> dict:
     with ThreadPoolExecutor(max_workers=requests) as pool:
         together = list(pool.map(one, range(requests)))
     wall = time.perf_counter() - started
+    load_concurrent = _load()  # the 1-minute figure covers the burst
     alone = [one(i) for i in range(requests)]
     different = [i for i in range(requests) if together[i][1] != alone[i][1]]
     assert not different, f"requests {different} composed something else in company than alone"
@@ -115,7 +123,7 @@ def generate_load(url: str, genre: str, requests: int, n_notes: int) -> dict:
     return {"genre": genre, "requests": requests, "n_notes": n_notes, "all_correct": True,
             "each_equal_to_alone": True,
             "p50_s": round(percentile(latencies, 50), 2), "p95_s": round(percentile(latencies, 95), 2),
-            "max_s": round(max(latencies), 2), "mean_s": round(statistics.mean(latencies), 2),
+            "max_s": round(max(latencies), 2), "load_after_concurrent": load_concurrent, "mean_s": round(statistics.mean(latencies), 2),
             "wall_s": round(wall, 1), "samples_per_minute": round(60 * requests / wall, 1),
             "one_request_p50_s": round(percentile(single, 50), 2),
             "one_request_p95_s": round(percentile(single, 95), 2)}
@@ -162,11 +170,15 @@ def main(argv: list[str] | None = None) -> None:
         genre = args.genre
         if args.upload_corpus:
             genre = genre or f"bench-{args.upload_corpus.lower()}"
-            results["upload"] = upload_collection(url, genre, corpus_files(args.upload_corpus, args.files, 42))
+            files, load_before = corpus_files(args.upload_corpus, args.files, 42), _load()
+            results["upload"] = {**upload_collection(url, genre, files), "load_before": load_before,
+                                 "load_after": _load()}
             print(json.dumps(results["upload"]), flush=True)
         if not genre:
             parser.error("give --genre, or --upload-corpus to make one")
-        results["generate"] = generate_load(url, genre, args.requests, args.n_notes)
+        load_before = _load()
+        results["generate"] = {**generate_load(url, genre, args.requests, args.n_notes), "load_before": load_before,
+                               "load_after": _load(), "cores": os.cpu_count()}
         print(json.dumps(results["generate"]), flush=True)
     finally:
         server.send_signal(2)

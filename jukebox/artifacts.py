@@ -71,6 +71,38 @@ def remove_stale_partials(folder: str | Path, older_than: float = 600.0) -> int:
     return len(stale)
 
 
+def _entry_bytes(entry: Path) -> int:
+    """Bytes a folder's entry holds on disk (a folder: all its files); links count as themselves, never followed."""
+    if entry.is_symlink() or not entry.is_dir():
+        return entry.lstat().st_size
+    return sum((Path(root) / name).lstat().st_size for root, _, names in os.walk(entry) for name in names)
+
+
+def prune_oldest(folder: str | Path, max_bytes: int, spare_newer_than: float) -> list[Path]:
+    """Delete `folder`'s entries, least recently changed first, until the rest hold at most max_bytes; returns them.
+
+    An entry changed in the last `spare_newer_than` seconds is never deleted, even if the folder then stays over the
+    limit: it is being written (every atomic write renames into it, which touches it), or was just made and
+    someone is listening to it.
+    """
+    import shutil
+    import time
+
+    entries = [(e.lstat().st_mtime, _entry_bytes(e), e) for e in Path(folder).iterdir()] if Path(folder).is_dir() else []
+    total = sum(size for _, size, _ in entries)
+    deleted = []
+    for changed, size, entry in sorted(entries, key=lambda e: e[0]):
+        if total <= max_bytes or time.time() - changed < spare_newer_than:
+            break  # the rest are newer still
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+        total -= size
+        deleted.append(entry)
+    return deleted
+
+
 def write_bytes(path: str | Path, data: bytes) -> None:
     """Write bytes atomically."""
     with atomic_path(path) as tmp:

@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=_at_least(0, int), help="random seed (default: seed in params.yaml)")
     gen.add_argument("--out", type=Path, required=True, help="MIDI file to write")
     gen.add_argument("--render", action="store_true",
-                     help="also write a .wav (FluidSynth), a piano-roll .png and a .musicxml score beside --out")
+                     help="also write FLAC audio (FluidSynth), a piano-roll .png and a .musicxml score beside --out")
     gen.add_argument("--soundfont", type=Path, help="General MIDI SoundFont for --render (default: the system one)")
     gen.set_defaults(run=_generate)
 

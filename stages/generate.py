@@ -1,5 +1,5 @@
 """Stage generate: compose n_samples pieces per genre in one batch, each primed by a seeded validation window,
-and render each as MIDI, .wav, piano roll and MusicXML with a listening page (data/generated/<genre>/index.html)."""
+and render each as MIDI, FLAC audio, piano roll and MusicXML with a listening page (data/generated/<genre>/index.html)."""
 from __future__ import annotations
 
 import dataclasses

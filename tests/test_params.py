@@ -33,6 +33,8 @@ def test_int_is_accepted_for_float():
         ({"temperature": -0.5}, "temperature = -0.5 is out of range"),
         ({"val_fraction": 1.0}, "val_fraction = 1.0 is out of range"),
         ({"dropout": True}, "dropout = True has the wrong type"),
+        ({"samples_max_mb": -1}, "samples_max_mb = -1 is out of range"),
+        ({"samples_max_mb": "1GB"}, "samples_max_mb = '1GB' has the wrong type"),
         ({"genres": {}}, "`genres` must map at least one genre"),
         ({"genres": {"Bad Name": {"source": "corpus", "collection": "x"}}}, "must be a short lowercase slug"),
         ({"genres": {"jazz": {"source": "ftp"}}}, "genres.jazz: source = 'ftp' is out of range"),

@@ -1,6 +1,5 @@
 import logging
 import shutil
-import wave
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -20,6 +19,18 @@ def write_sample(folder: Path, name: str, transpose: int = 0) -> Path:
     return path
 
 
+def audio_seconds(path: Path) -> float:
+    """Length of a FLAC or Ogg Vorbis file from its own headers (sample count over rate); fails on anything else."""
+    data = path.read_bytes()
+    if data.startswith(b"fLaC"):
+        bits = int.from_bytes(data[18:26], "big")  # STREAMINFO: 20 bits of rate, 8 of format, 36 of samples
+        return (bits & (2**36 - 1)) / (bits >> 44)
+    assert data.startswith(b"OggS") and data[28:35] == b"\x01vorbis", f"{path} is neither FLAC nor Ogg Vorbis"
+    rate = int.from_bytes(data[40:44], "little")
+    last = data.rindex(b"OggS")  # the last page's granule position is the stream's sample count
+    return int.from_bytes(data[last + 6:last + 14], "little") / rate
+
+
 def record(midi: Path, rendered: dict, **extra) -> dict:
     return {"name": midi.stem, "file": midi.name, **rendered, "n_notes": 18, "encoding": "rhythm",
             "temperature": 1.0, "top_k": 0, "top_p": 0.95, "seed": 42, "primer": "validation window at token 7",
@@ -30,7 +41,7 @@ def test_render_sample_writes_picture_score_and_audio(tmp_path):
     midi = write_sample(tmp_path, "sample_01")
     rendered = render_sample(midi, 40, 132.0)
     files = rendered["files"]
-    assert files == {"midi": "sample_01.mid", "wav": "sample_01.wav" if HAVE_AUDIO else None,
+    assert files == {"midi": "sample_01.mid", "flac": "sample_01.flac" if HAVE_AUDIO else None,
                      "png": "sample_01.png", "musicxml": "sample_01.musicxml"}
     assert rendered["instrument"] == "Violin" and rendered["bpm"] == 132.0
     assert rendered["seconds"] == pytest.approx(16 * 60 / 132, abs=0.1), "16 quarter notes at 132 bpm"
@@ -41,9 +52,26 @@ def test_render_sample_writes_picture_score_and_audio(tmp_path):
     score = converter.parse(tmp_path / files["musicxml"], forceSource=True)  # no pickle in the shared temp folder
     assert sorted({p.midi for p in score.pitches}) == sorted({n[2] for n in read_notes(midi)})
     if HAVE_AUDIO:
-        with wave.open(str(tmp_path / files["wav"])) as wav:
-            assert wav.getframerate() == render.SAMPLE_RATE
-            assert wav.getnframes() / wav.getframerate() >= rendered["seconds"], "the whole piece is heard"
+        assert audio_seconds(tmp_path / files["flac"]) >= rendered["seconds"], "the whole piece is heard"
+
+
+def test_audio_is_flac_and_the_score_waits_when_asked_to(tmp_path):
+    """The web app writes the player's FLAC and the piano roll at once, the score on first request."""
+    need(HAVE_AUDIO, "FluidSynth and a General MIDI SoundFont")
+    midi = write_sample(tmp_path, "reel", 0)
+    files = render_sample(midi, 40, 132.0, later=True)["files"]
+    assert (tmp_path / files["flac"]).read_bytes().startswith(b"fLaC") and (tmp_path / files["png"]).is_file()
+    assert not (tmp_path / files["musicxml"]).exists()
+    path = render.render_later(midi, ".musicxml")
+    assert path == tmp_path / files["musicxml"] and path.read_bytes().startswith(b"<?xml")
+    assert audio_seconds(tmp_path / files["flac"]) > 7, "16 quarter notes at 132 bpm and the release"
+    with pytest.raises(ValueError, match=r"only \.musicxml is written later"):
+        render.render_later(midi, ".png")
+    # The type follows the suffix, whatever the temporary file is called; an unknown one is refused by name.
+    render.write_audio(midi, tmp_path / "reel.ogg", *render.audio_tools())
+    assert audio_seconds(tmp_path / "reel.ogg") == pytest.approx(audio_seconds(tmp_path / files["flac"]), abs=0.1)
+    with pytest.raises(ValueError, match="not '.mp3'"):
+        render.write_audio(midi, tmp_path / "reel.mp3", *render.audio_tools())
 
 
 def test_missing_fluidsynth_warns_once_and_writes_the_rest(tmp_path, monkeypatch, caplog):
@@ -52,9 +80,9 @@ def test_missing_fluidsynth_warns_once_and_writes_the_rest(tmp_path, monkeypatch
     with caplog.at_level(logging.WARNING, logger="jukebox.render"):
         first = render_sample(write_sample(tmp_path, "a"), 0, 120.0)
         second = render_sample(write_sample(tmp_path, "b", 2), 0, 120.0)
-    assert first["files"]["wav"] is None and second["files"]["wav"] is None
+    assert first["files"]["flac"] is None and second["files"]["flac"] is None
     assert caplog.text.count("fluidsynth program is not on PATH") == 1
-    assert (tmp_path / "b.png").is_file() and (tmp_path / "b.musicxml").is_file() and not (tmp_path / "b.wav").exists()
+    assert (tmp_path / "b.png").is_file() and (tmp_path / "b.musicxml").is_file() and not (tmp_path / "b.flac").exists()
 
 
 def test_missing_soundfont_is_named(tmp_path, caplog):
@@ -68,20 +96,23 @@ def test_listening_page_shows_each_sample_with_its_parameters(tmp_path):
     samples = []
     for i in (1, 2):
         midi = write_sample(tmp_path, f"sample_0{i}", i)
-        files = {"midi": midi.name, "wav": f"sample_0{i}.wav" if i == 1 else None, "png": f"sample_0{i}.png",
+        files = {"midi": midi.name, "flac": f"sample_0{i}.flac" if i == 1 else None, "png": f"sample_0{i}.png",
                  "musicxml": f"sample_0{i}.musicxml"}
         samples.append(record(midi, {"files": files, "instrument": "Flute", "program": 73, "bpm": 108.0,
                                      "seconds": 75.3}, temperature=0.0 if i == 2 else 0.9))
     html = listening_page("folk <&>", samples, base_url="/files/folk/")
     assert "folk &lt;&amp;&gt;" in html, "escaped"
-    assert html.count("<audio") == 1 and 'src="/files/folk/sample_01.wav"' in html
-    assert "No audio" in html, "a sample without a .wav says why"
+    assert html.count("<audio") == 1 and 'src="/files/folk/sample_01.flac"' in html
+    assert 'href="/files/folk/sample_01.flac" download>FLAC audio (lossless)' in html
+    assert "No audio" in html, "a sample without audio says why"
     assert 'src="/files/folk/sample_02.png"' in html and 'href="/files/folk/sample_02.musicxml"' in html
     for shown in ("Flute (General MIDI 73)", "108.0 bpm", "1:15", "0.9", "always the most likely token",
                   "top-k</th><td>off", "0.95", "validation window at token 7"):
         assert shown in html, shown
     page = write_listening_page("folk", samples, tmp_path)
-    assert page == tmp_path / "index.html" and 'src="sample_01.wav"' in page.read_text()
+    assert page == tmp_path / "index.html" and 'src="sample_01.flac"' in page.read_text()
+    before_flac = {**samples[0], "files": {"midi": "old.mid", "wav": "old.wav", "png": "old.png"}}
+    assert 'src="old.wav"' in listening_page("folk", [before_flac]), "records from before FLAC still play"
 
 
 @pytest.fixture
@@ -120,12 +151,12 @@ def test_listening_page_plays_and_shows_in_a_real_browser(tmp_path, chromium):
 
     audios = chromium.find_elements("css selector", "audio")
     assert len(audios) == (3 if HAVE_AUDIO else 0)
-    for audio in audios:
-        src = Path(unquote(urlparse(audio.get_attribute("src")).path))
-        assert src.is_file() and src.parent == out, src
-    # The browser decodes each .wav far enough to know its length: the file is real audio, not just present.
+    # The browser decodes each FLAC file far enough to know its length: the file is real audio, not just present.
     WebDriverWait(chromium, 20).until(lambda d: d.execute_script(
         "return [...document.querySelectorAll('audio')].every(a => a.readyState >= 1 && a.duration > 1)"))
+    for audio in audios:
+        src = Path(unquote(urlparse(audio.get_attribute("src")).path))
+        assert src.is_file() and src.parent == out and src.suffix == ".flac", src
 
     images = chromium.find_elements("css selector", "img")
     assert len(images) == 3

@@ -5,17 +5,20 @@ Screenshots go to a temporary folder, or to JUKEBOX_SCREENSHOTS (e.g. docs/scree
 from __future__ import annotations
 
 import os
+import json
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import need, write_tune
+from tests.conftest import ROOT, need, write_tune
 
 pytestmark = pytest.mark.slow
 
@@ -168,6 +171,15 @@ def test_compose_on_the_generate_page(server, browser, shots):
     assert kept == {"n_notes": "40", "temperature": "0.7", "seed": chosen}, "the form keeps its values"
     title = browser.find_element(By.CSS_SELECTOR, "#result .sample h2").text
     assert title == f"base_seed-{chosen}_40-notes", "a name a musician can tell apart"
+    playing = browser.execute_script("return document.querySelector('#result audio').currentSrc")
+    assert playing.endswith(f"/base_seed-{chosen}_40-notes.flac"), "the player streams the FLAC file"
+    # The score is written when first asked for: its link answers with the real file, as the FLAC's does.
+    for label, magic in (("MusicXML score", "<?xml"), ("FLAC audio (lossless)", "fLaC")):
+        link = browser.find_element(By.LINK_TEXT, label).get_attribute("href")
+        head = browser.execute_async_script(
+            "const done = arguments[1]; fetch(arguments[0]).then(r => r.arrayBuffer())"
+            ".then(b => done(String.fromCharCode(...new Uint8Array(b.slice(0, 5)))))", link)
+        assert head.startswith(magic), (label, head)
     browser.save_screenshot(str(shots / "generate-result-in-view.png"))
     screenshot(browser, shots / "generate.png")
 
@@ -189,3 +201,68 @@ def test_the_generate_page_shows_progress_while_composing(server, browser, shots
     assert "Composing" in browser.find_element(By.ID, "compose").text
     assert not browser.find_element(By.ID, "compose").is_enabled(), "one click, one piece"
     browser.save_screenshot(str(shots / "generate-progress.png"))
+
+
+# Three genres' figures as evaluate leaves them: the network clearly ahead of counting, level with it, behind it.
+THREE = {"celtic": (4.3756, 4.3844, 0.60), "classical": (3.1, 4.9, 0.55), "folk": (5.6, 5.2, 0.41)}
+
+
+@pytest.fixture(scope="module")
+def three_genres(tmp_path_factory):
+    """The app on a project whose three genres look trained (figures, three rendered samples each, no training) and
+    with one queued job; served by Werkzeug in a thread, since no job runs."""
+    import yaml
+    from werkzeug.serving import make_server
+
+    from jukebox import render
+    from jukebox.web import create_app
+
+    need(render.audio_tools() is not None, "FluidSynth and a General MIDI SoundFont")
+    project = tmp_path_factory.mktemp("three-genres")
+    for name in ("params.yaml", "app_genres.yaml", "dvc.yaml"):
+        shutil.copy(ROOT / name, project / name)
+    sample = write_tune(tmp_path_factory.mktemp("sample") / "sample_01.mid", 0, repeats=4)
+    rendered = render.render_sample(sample, 40, 132.0, later=True)
+    stages = {}
+    for genre, (ppl, ngram, accuracy) in THREE.items():
+        (project / "models" / genre).mkdir(parents=True)
+        (project / "models" / genre / "model.keras").touch()
+        out, metrics = project / "data" / "generated" / genre, project / "metrics" / genre
+        shutil.copytree(sample.parent, out)
+        records = [{"name": f"sample_0{i}", "file": "sample_01.mid", **rendered} for i in (1, 2, 3)]
+        (out / "samples.json").write_text(json.dumps(records))
+        (metrics / "train").mkdir(parents=True)
+        (metrics / "data.json").write_text(json.dumps({"files": 400, "notes": 87849, "unique_notes": 242}))
+        (metrics / "train" / "metrics.json").write_text(json.dumps({"epochs": 8, "train_seconds": 166.2}))
+        (metrics / "evaluate.json").write_text(json.dumps({"model": {"perplexity": ppl, "top1_accuracy": accuracy},
+                                                           "baselines": {"ngram_perplexity": ngram, "ngram_n": 3}}))
+        stages.update({f"train@{genre}": {}, f"generate@{genre}": {}})
+    (project / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": stages}))
+    app = create_app({"PROJECT": str(project)})
+    app.extensions["jukebox"].jobs.submit("reels")  # queued for good: no worker runs here
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_the_home_page_shows_three_genres_compactly_in_words(three_genres, browser, shots):
+    """It was 7,651 px tall with three genres, its jobs at the bottom and its figures unexplained."""
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1280, 900)
+    browser.get(three_genres + "/")
+    wait_until(browser, MEDIA_LOADED)
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    assert height < 1600, f"the home page is {height} px tall with three genres"
+    words = {genre: browser.find_element(By.ID, f"genre-{genre}").text for genre in THREE}
+    assert "Predicts the next note better than counting: barely (perplexity 4.38 vs 4.38" in words["celtic"]
+    assert "better than counting: yes (perplexity 3.10 vs 4.90" in words["classical"]
+    assert "better than counting: no (perplexity 5.60 vs 5.20" in words["folk"]
+    assert "Learned from 400 MIDI files: 87,849 notes" in words["celtic"] and "right 41% of the time" in words["folk"]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#genre-folk audio")) == 3
+    jobs = browser.find_element(By.ID, "jobs")
+    assert "reels" in jobs.text and "queued" in jobs.text
+    assert jobs.location["y"] + jobs.size["height"] < 900, "the jobs are seen without scrolling"
+    screenshot(browser, shots / "home-three-genres.png")

@@ -1,17 +1,20 @@
 """Composing on request without HTTP: primers read in a time-limited pool before any lock, one Sampling for all."""
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
+from jukebox import render
 from jukebox.artifacts import read_npy
 from jukebox.generation import Composer, Sampling, validation_primers
-from jukebox.web.composing import PrimerReader, Studio
+from jukebox.web.composing import SPARE_S, PrimerReader, Studio
 from jukebox.web.services import Services
 from jukebox.web.uploads import UploadError
-from tests.conftest import write_tune
+from tests.conftest import need, write_tune
 from tests.test_web import busy_midi
 from tests.tiny_genre import write_tiny_genre
 
@@ -92,3 +95,49 @@ def test_concurrent_requests_are_one_batch_and_each_answer_is_the_one_alone(serv
         midi = [(project / ".jukebox/samples" / s["id"] / s["file"]).read_bytes() for s in (a, b)]
         assert midi[0] == midi[1] and a["n_notes"] == b["n_notes"] and a["seed"] == b["seed"]
     assert [s["n_notes"] for s in together] == [30, 10, 40, 30, 25]
+
+
+def test_audio_and_piano_roll_come_first_and_the_score_on_first_request(services, project):
+    from jukebox.web import create_app
+
+    need(render.audio_tools() is not None, "FluidSynth and a General MIDI SoundFont")
+    sample = services.compose("tiny", Sampling(20, seed=3))
+    folder, files = project / ".jukebox/samples" / sample["id"], sample["files"]
+    assert (folder / files["flac"]).read_bytes().startswith(b"fLaC") and (folder / files["png"]).is_file()
+    assert not (folder / files["musicxml"]).exists(), "left for later"
+    client = create_app({"PROJECT": str(project)}).test_client()
+    base = f"/samples/{sample['id']}/"
+    for kind, magic in (("musicxml", b"<?xml"), ("flac", b"fLaC")):
+        answer = client.get(base + files[kind])
+        assert answer.status_code == 200 and answer.data.startswith(magic), kind
+        assert (folder / files[kind]).read_bytes() == answer.data, "written once, then served from disk"
+    for name in ("other.musicxml", files["midi"] + ".musicxml", "sample.musicxml"):
+        assert client.get(base + name).status_code == 404, name
+    assert client.get("/samples/0123456789ab/x.musicxml").status_code == 404, "no such sample"
+
+
+def test_composing_prunes_the_oldest_samples_past_samples_max_mb(project):
+    """Old samples over the limit go, oldest first; the new one and those changed lately stay."""
+    studio = Studio(project, primer_timeout=5, samples_max_mb=1)
+    store = studio.samples_dir
+    shutil.rmtree(store, ignore_errors=True)  # the other tests' samples
+    old = time.time() - 3 * SPARE_S
+    made = []
+    for i, name in enumerate(["ñandú", "a b", "日本", "0123456789ab"]):
+        (store / name).mkdir(parents=True, exist_ok=True)
+        (store / name / "sample.ogg").write_bytes(bytes(400_000))
+        made.append(store / name)
+        os.utime(store / name, (old + i, old + i))
+    os.utime(made[1], None)  # being written now
+    try:
+        services = Services(project, None, studio, None, 2000)
+        sample = services.compose("tiny", Sampling(8, seed=4))
+    finally:
+        studio.primers.close()
+    left = {p.name for p in store.iterdir()}
+    assert {sample["id"], "a b"} <= left, "the new sample and the one being written are spared"
+    by_age = ["ñandú", "日本", "0123456789ab"]
+    gone = [name for name in by_age if name not in left]
+    assert gone and gone == by_age[: len(gone)], "oldest first"
+    sizes = {p.name: sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) for p in store.iterdir()}
+    assert sum(sizes.values()) <= 1_000_000 < sum(sizes.values()) + 400_000, "as few deleted as the limit asks"

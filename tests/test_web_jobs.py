@@ -75,8 +75,9 @@ def test_generate_composes_a_playable_sample_reproducibly(client):
     midi = client.get(first["urls"]["midi"])
     assert midi.status_code == 200 and midi.data.startswith(b"MThd")
     assert client.get(first["urls"]["png"]).data.startswith(b"\x89PNG")
-    if first["urls"].get("wav"):
-        assert client.get(first["urls"]["wav"]).data.startswith(b"RIFF")
+    if first["urls"].get("flac"):
+        assert client.get(first["urls"]["flac"]).data.startswith(b"fLaC")
+    assert client.get(first["urls"]["musicxml"]).data.startswith(b"<?xml"), "written when first asked for"
     second = client.post("/api/generate", json=body).get_json()
     assert second["id"] != first["id"]
     assert client.get(second["urls"]["midi"]).data == midi.data, "same settings and seed, same piece"
@@ -126,7 +127,7 @@ def test_generate_with_a_primer(client, tmp_path):
 
 def test_pages_show_the_trained_genre_and_compose(client):
     home = client.get("/").get_data(as_text=True)
-    assert "badge ready" in home and '<audio controls preload="metadata" src="/files/base/sample_01.wav"' in home
+    assert "badge ready" in home and '<audio controls preload="metadata" src="/files/base/sample_01.flac"' in home
     assert client.get("/files/base/sample_01.png").data.startswith(b"\x89PNG")
     assert client.get("/files/base/..%2F..%2Fparams.yaml").status_code == 404
     assert client.get("/files/base/samples.json").status_code == 404, "only sample files are served"

@@ -32,6 +32,19 @@ def _pick(data: dict | None, keys: tuple[str, ...]) -> dict:
     return {k: data[k] for k in keys if isinstance(data, dict) and k in data}
 
 
+def _evaluation(evaluation: dict) -> dict:
+    """The model's perplexity and accuracy beside the n-gram baseline's, with a verdict in a word for the home page."""
+    model, baselines = evaluation.get("model") or {}, evaluation.get("baselines") or {}
+    figures = {"perplexity": model.get("perplexity"), "top1_accuracy": model.get("top1_accuracy"),
+               "ngram_perplexity": baselines.get("ngram_perplexity"), "ngram_n": baselines.get("ngram_n")}
+    figures = {k: v for k, v in figures.items() if v is not None}
+    if {"perplexity", "ngram_perplexity"} <= figures.keys():
+        ratio = figures["perplexity"] / figures["ngram_perplexity"]
+        # Under 2 % better is too thin a margin to tell a listener the network beats counting: "barely".
+        figures["beats_counting"] = "yes" if ratio < 0.98 else "barely" if ratio < 1 else "no"
+    return figures
+
+
 def genre_summary(project: Path, name: str, params: Params, recorded: set[str], app_made: bool,
                   job: dict | None = None) -> dict:
     """One genre as the home page and GET /api/genres show it."""
@@ -55,7 +68,7 @@ def genre_summary(project: Path, name: str, params: Params, recorded: set[str], 
         "instrument_program": genre.program, "bpm": genre.bpm,
         "dataset": _pick(_json(metrics / "data.json"), DATASET_KEYS),
         "training": _pick(_json(metrics / "train" / "metrics.json"), TRAINING_KEYS),
-        "evaluation": {"perplexity": evaluation["model"]["perplexity"]} if "model" in evaluation else {},
+        "evaluation": _evaluation(evaluation),
         "samples": samples,
         "job": {"id": job["id"], "status": job["status"], "stage": job.get("stage", "")} if job else None,
     }

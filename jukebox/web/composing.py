@@ -1,6 +1,7 @@
 """Composing on request: the steps of `jukebox generate`, with each genre's model kept loaded between requests."""
 from __future__ import annotations
 
+import json
 import multiprocessing
 import re
 import threading
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..app_genres import STATE_DIR
-from ..artifacts import read_npy, write_json
+from ..artifacts import prune_oldest, read_npy, write_json
 from ..generation import Sampling, validation_primers
 from ..primers import opening_music
 from ..params import Genre
@@ -24,6 +25,8 @@ SAMPLE_ID_LENGTH = 12
 MAX_BATCH = 32  # requests composed in one batched call at most; more wait for the next round
 GATHER_S = 0.05  # how long a genre's idle batcher waits for the other requests of a burst before it starts
 SAMPLE_ID = re.compile(r"\A[0-9a-f]{12}\Z")  # uuid4's hex; \Z, not $, which allows a trailing newline
+# Pruning spares samples changed this recently: one being rendered, or just made and still being listened to.
+SPARE_S = 600
 
 
 @dataclass(frozen=True)
@@ -152,9 +155,12 @@ def padded(windows: np.ndarray, rows: list[Sampling]) -> tuple[np.ndarray, list[
 class Studio:
     """Loads each genre's Composer once (again after retraining); composes each genre's requests in batches."""
 
-    def __init__(self, project: Path, primer_timeout: float = 10.0):
+    def __init__(self, project: Path, primer_timeout: float = 10.0, samples_max_mb: int = 0):
         self.project = project
         self.samples_dir = project / STATE_DIR / "samples"
+        self.samples_max_bytes = samples_max_mb * 1_000_000
+        self._pruning = threading.Lock()
+        self._rendering = threading.Lock()
         self.primers = PrimerReader(primer_timeout)
         self._composers: dict[str, tuple[float, object]] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -224,10 +230,41 @@ class Studio:
         # A primer read in C (key_mode c) is written back in its own key.
         composer.write_midi(tokens, midi, request.genre.program, request.genre.bpm,
                             -request.primer_shift if composer.key_mode == "c" else 0)
-        rendered = render_sample(midi, request.genre.program, request.genre.bpm)
+        rendered = render_sample(midi, request.genre.program, request.genre.bpm, later=True)
         record = {"id": sample_id, "genre": name, "name": midi.stem, "file": midi.name, **rendered,
                   "n_notes": sum(is_note(t, composer.encoding) for t in tokens), "n_tokens": len(tokens),
                   "encoding": composer.encoding, "temperature": sampling.temperature, "top_k": sampling.top_k,
                   "top_p": sampling.top_p, "seed": sampling.seed, "primer": primer_text}
         write_json(folder / "sample.json", record)
+        self.prune()
         return record
+
+    def prune(self) -> list[Path]:
+        """Delete the oldest samples while the store holds more than samples_max_mb (0: never); returns them."""
+        # One pruner at a time; a request that finds one at work leaves the job to it.
+        if not self.samples_max_bytes or not self._pruning.acquire(blocking=False):
+            return []
+        try:
+            return prune_oldest(self.samples_dir, self.samples_max_bytes, SPARE_S)
+        finally:
+            self._pruning.release()
+
+    def sample_file(self, sample_id: str, name: str) -> Path | None:
+        """The path of a sample's file, written first if it is one left for later (the score); None if there is none."""
+        from ..render import LATER, render_later
+
+        folder = self.samples_dir / sample_id
+        path = folder / name
+        if path.is_file():
+            return path
+        try:
+            record = json.loads((folder / "sample.json").read_text())
+        except FileNotFoundError:
+            return None
+        if path.suffix not in LATER or name not in record["files"].values():
+            return None
+        # One at a time: a score is seconds of music21 under the GIL, which the composing requests share.
+        with self._rendering:
+            if not path.is_file():
+                render_later(folder / record["file"], path.suffix)
+        return path

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import (Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, session,
                    url_for)
 
-from ..app_genres import STATE_DIR
 from ..params import is_genre_name
 from . import same_secret
 from .composing import SAMPLE_ID
@@ -13,7 +12,7 @@ from .services import services
 from .uploads import UploadError
 
 pages = Blueprint("pages", __name__)
-SERVED_SUFFIXES = (".mid", ".wav", ".png", ".musicxml")
+SERVED_SUFFIXES = (".mid", ".flac", ".wav", ".png", ".musicxml")
 
 
 @pages.get("/")
@@ -122,10 +121,14 @@ def generated_file(genre: str, name: str):
 
 @pages.get("/samples/<sample_id>/<name>")
 def sample_file(sample_id: str, name: str):
-    """A file of a sample composed on the Generate page or by POST /api/generate."""
+    """A file of a sample composed on the Generate page or by POST /api/generate (its score written when first
+    asked for)."""
     if not SAMPLE_ID.fullmatch(sample_id) or not name.endswith(SERVED_SUFFIXES):
         abort(404)
-    return send_from_directory(services().project / STATE_DIR / "samples" / sample_id, name)
+    path = services().studio.sample_file(sample_id, name)
+    if path is None:
+        abort(404, f"sample {sample_id} has no file {name!r}")
+    return send_from_directory(path.parent, path.name)
 
 
 @pages.route("/login", methods=["GET", "POST"])
