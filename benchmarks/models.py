@@ -76,6 +76,8 @@ def run(genre_name: str, minutes: float, quick: bool) -> dict:
                 "batch_size": params.batch_size if name == "transformer" else 256, "windows_per_epoch": windows,
                 "val_windows": 256 if quick else params.val_windows, "epochs": 10_000, "patience": 10_000,
                 "budget": minutes * 60}
+        if name == "transformer":  # trained as the pipeline trains it, windows moved by up to `transpose`
+            spec.update(transpose=params.transpose, vocab=str(seq_dir / "vocab.json"))
         result = child("race", **spec)
         result["gflops"] = flops_per_window(config, vocab_size) * result["windows_per_second"] / 1e9
         results["models"][name] = result
