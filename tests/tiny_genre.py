@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,23 @@ def tune_notes(transpose: int):
     return sorted((on, dur, p) for on, dur, pitches in phrase_events(transpose, 3) for p in pitches)
 
 
+# Each (genre, encoding) is trained once a session, in a folder removed when the interpreter exits; every project
+# that asks for it gets a copy. The training is seeded, so a copy is the very genre a new training would write.
+_TRAINED: dict[tuple[str, str], Path] = {}
+_FOLDER: tempfile.TemporaryDirectory | None = None
+
+
 def write_tiny_genre(project: Path, genre: str = "tiny", encoding: str = "rhythm") -> Path:
+    """Write a tiny trained genre (models/, data/sequences/, params.yaml) under `project`, trained once a session."""
+    global _FOLDER
+    if (genre, encoding) not in _TRAINED:
+        _FOLDER = _FOLDER or tempfile.TemporaryDirectory(prefix="tiny-genres-")
+        _TRAINED[genre, encoding] = train_tiny_genre(Path(_FOLDER.name) / f"{genre}-{encoding}", genre, encoding)
+    shutil.copytree(_TRAINED[genre, encoding], project, dirs_exist_ok=True)
+    return project
+
+
+def train_tiny_genre(project: Path, genre: str, encoding: str) -> Path:
     """Train a few steps on six small tunes and write models/, data/sequences/ and params.yaml under `project`."""
     import keras
 
