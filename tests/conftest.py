@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -90,20 +91,36 @@ WEB_TINY = dict(seq_len=8, units=8, embedding_dim=8, epochs=1, windows_per_epoch
                 n_notes=20, n_samples=1, val_fraction=0.25, patience=1, jobs=1, min_count=1)
 
 
-def run_dvc(project: Path, *args: str) -> str:
-    """Run dvc in a project with this environment's Python first on PATH (the stages call `python`)."""
-    import os
+def run_dvc(project: Path, *args: str, unset: tuple[str, ...] = ()) -> str:
+    """Run dvc in a project with this environment's Python first on PATH (the stages call `python`).
+
+    `unset` names environment variables the run goes without (as on a user's machine, where nothing set them).
+    """
     import sys
 
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for name in unset:
+        env.pop(name, None)
     result = subprocess.run(["dvc", *args], cwd=project, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout + result.stderr
 
 
+class Trained(NamedTuple):
+    """The project `dvc repro` trained once per session, and what that repro printed."""
+
+    root: Path
+    repro_output: str
+
+
 @pytest.fixture(scope="session")
-def trained_project(tmp_path_factory) -> Path:
-    """A project copy with tiny parameters whose one genre, `base`, went through the whole pipeline (web tests)."""
+def trained_template(tmp_path_factory) -> Trained:
+    """A project copy with tiny parameters whose one genre, `base`, went through the whole pipeline, once a session.
+
+    Tests never change it: each one that needs a trained project works on a copy (copy_trained), so one `dvc repro`
+    serves the web tests, the remote round trip and the pipeline test. TensorFlow's log level is left unset, as on a
+    user's machine, so its output shows whether the stages keep the console quiet (tests/test_remote.py).
+    """
     import yaml
 
     root = copy_project(tmp_path_factory.mktemp("trained"))
@@ -111,9 +128,24 @@ def trained_project(tmp_path_factory) -> Path:
     for i, shift in enumerate([0, 2, 3, 5, 7, 8]):
         write_tune(tunes / f"tune_{i}.mid", shift, repeats=2)
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params.update({k: v for k, v in WEB_TINY.items() if k in params or k != "min_count"})
+    params.update(WEB_TINY)
     params["genres"] = {"base": {"source": "local", "path": str(tunes)}}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "tiny"], cwd=root, check=True)
-    run_dvc(root, "repro")
-    return root
+    return Trained(root, run_dvc(root, "repro", unset=("TF_CPP_MIN_LOG_LEVEL",)))
+
+
+def copy_trained(template: Trained, dest: Path) -> Path:
+    """Copy the trained project whole (git history, DVC cache, outputs) to `dest`, which must not exist yet."""
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        # .dvc/tmp holds DVC's locks and its index of the template's own paths: a copy starts without them.
+        return ["tmp"] if Path(folder) == template.root / ".dvc" else []
+
+    shutil.copytree(template.root, dest, symlinks=True, ignore=ignore)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def trained_project(trained_template, tmp_path_factory) -> Path:
+    """A copy of the trained project that the web tests share (they add and remove genres of their own in it)."""
+    return copy_trained(trained_template, tmp_path_factory.mktemp("web") / "project")

@@ -14,11 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from jukebox.entrypoint import has_nvidia_driver
 from jukebox.midi_io import read_notes
-from tests.conftest import ROOT, WEB_TINY, copy_project, run_dvc, write_tune
+from tests.conftest import ROOT, copy_trained, run_dvc
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +39,7 @@ def git(cwd: Path, *args: str) -> None:
 
 def generate(project: Path, out: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the project sets it itself, before TensorFlow loads
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as on a user's machine: the project sets it, before TensorFlow loads
     return subprocess.run([sys.executable, "-m", "jukebox.cli", "--project", str(project), "generate", "--genre", "base",
                            "--n-notes", "12", "--seed", "3", "--out", str(out)], capture_output=True, text=True)
 
@@ -52,20 +51,12 @@ def test_the_default_remote_is_a_folder_beside_the_project():
     assert (ROOT / ".dvc" / url).resolve().parent == ROOT.parent
 
 
-def test_a_fresh_clone_pulls_and_composes_without_training(tmp_path):
-    tunes = tmp_path / "tunes"
-    for i, shift in enumerate([0, 2, 3, 5, 7, 8]):
-        write_tune(tunes / f"tune_{i}.mid", shift, repeats=2)
-    (tmp_path / "first").mkdir()
-    first = copy_project(tmp_path / "first")
-    params = yaml.safe_load((first / "params.yaml").read_text())
-    params.update({k: v for k, v in WEB_TINY.items() if k in params})
-    params["genres"] = {"base": {"source": "local", "path": str(tunes)}}
-    (first / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as on a user's machine: nothing set beforehand
-    repro = run_dvc(first, "repro")
+def test_a_fresh_clone_pulls_and_composes_without_training(trained_template, tmp_path):
+    # The session's tiny project, trained by `dvc repro` with TensorFlow's log level unset, as on a user's machine.
+    first = copy_trained(trained_template, tmp_path / "first")
     if not has_nvidia_driver():
-        assert not [line for line in repro.splitlines() if NOISE.search(line)], repro
+        noise = [line for line in trained_template.repro_output.splitlines() if NOISE.search(line)]
+        assert not noise, trained_template.repro_output
     headline = json.loads((first / "metrics" / "base" / "headline.json").read_text())
     assert {"files", "val_loss", "ppl", "ngram", "d8", "d8_held", "copy", "ce_note"} <= set(headline), headline
     with open(first / ".gitignore", "a") as f:
