@@ -1,46 +1,39 @@
-"""End to end through real DVC: tiny parameters, every stage, then an experiment that changes seq_len."""
+"""End to end through real DVC: tiny parameters, every stage for two genres, then an experiment on seq_len and remi."""
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
 from jukebox.midi_io import read_notes
-from tests.conftest import copy_project, run_dvc
+from tests.conftest import ROOT, WEB_TINY, copy_trained, run_dvc
 
 pytestmark = pytest.mark.slow
-
-TINY = dict(seq_len=12, units=8, embedding_dim=8, epochs=2, windows_per_epoch=256, val_windows=64, batch_size=64,
-            n_notes=30, n_samples=2, val_fraction=0.25, patience=1, jobs=2)
-
 
 dvc = run_dvc
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("project")
-    tunes = tmp_path_factory.mktemp("tunes")
-    from tests.conftest import write_tune
+def project(trained_template, tmp_path_factory):
+    """The session's trained project (genre `base`, local files) with a corpus genre added: `celtic`, 8 pieces.
 
-    for i, shift in enumerate([0, 2, 3, 5, 7, 8, 10, 12]):
-        write_tune(tunes / f"tune_{i}.mid", shift, repeats=2)
-    copy_project(root)
+    `base` went through every stage in the session's `dvc repro`; this repro runs celtic's, and leaves base's alone.
+    """
+    root = copy_trained(trained_template, tmp_path_factory.mktemp("pipeline") / "project")
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params.update(TINY)
-    params["genres"] = {
-        "celtic": {**params["genres"]["celtic"], "max_pieces": 8},
-        "mine": {"source": "local", "path": str(tunes)},
-    }
+    params["jobs"] = 2  # two parser processes; no stage depends on it, so base's parse stays up to date
+    params["genres"]["celtic"] = {**yaml.safe_load((ROOT / "params.yaml").read_text())["genres"]["celtic"],
+                                  "max_pieces": 8}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "tiny"], cwd=root, check=True)
-    dvc(root, "repro")
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "celtic"], cwd=root,
+                   check=True)
+    out = dvc(root, "repro")
+    assert "Running stage 'train@celtic'" in out and "Stage 'train@base' didn't change" in out, out
     return root
 
 
 def test_repro_builds_every_stage_for_every_genre(project):
-    for genre in ("celtic", "mine"):
+    for genre in ("celtic", "base"):
         raw = json.loads((project / f"data/raw/{genre}/manifest.json").read_text())
         assert raw["kept"] >= 6
         data = json.loads((project / f"metrics/{genre}/data.json").read_text())
@@ -50,9 +43,9 @@ def test_repro_builds_every_stage_for_every_genre(project):
         assert (project / f"models/{genre}/model.keras").is_file()
         generated = project / f"data/generated/{genre}"
         records = json.loads((generated / "samples.json").read_text())
-        assert len(records) == TINY["n_samples"] == len(list(generated.glob("*.mid")))
+        assert len(records) == WEB_TINY["n_samples"] == len(list(generated.glob("*.mid")))
         for record in records:
-            assert record["n_notes"] == TINY["n_notes"] and record["tokens"], "n_notes notes per sample"
+            assert record["n_notes"] == WEB_TINY["n_notes"] and record["tokens"], "n_notes notes per sample"
             assert read_notes(generated / record["file"]), "the MIDI file plays notes"
             assert all(f is None or (generated / f).is_file() for f in record["files"].values())
         assert (generated / "index.html").is_file()
@@ -62,24 +55,8 @@ def test_repro_builds_every_stage_for_every_genre(project):
         assert headline["ppl"] > 1 and 0 <= headline["copy"] <= 1
     shown = dvc(project, "metrics", "show").splitlines()
     rows = {line.split()[0]: line for line in shown[1:] if line.strip()}
-    assert set(rows) == {"metrics/celtic/headline.json", "metrics/mine/headline.json"}, "one row per genre"
+    assert set(rows) == {"metrics/celtic/headline.json", "metrics/base/headline.json"}, "one row per genre"
     assert max(len(line) for line in shown) <= 160, "\n".join(shown)
-
-
-def test_experiment_on_seq_len_reruns_only_what_depends_on_it(project):
-    parsed = project / "data/notes/celtic/pieces.jsonl"
-    before = parsed.stat().st_mtime_ns
-    out = dvc(project, "exp", "run", "-S", "seq_len=10")
-    for stage in ("scrape@celtic", "parse@celtic", "scrape@mine", "parse@mine"):
-        assert f"Stage '{stage}' didn't change" in out
-    for stage in ("sequences@celtic", "train@celtic", "generate@mine"):
-        assert f"Running stage '{stage}'" in out
-    assert parsed.stat().st_mtime_ns == before
-    table = dvc(project, "exp", "show", "--csv", "--no-pager").splitlines()
-    column = table[0].split(",").index("seq_len")
-    assert {row.split(",")[column] for row in table[1:]} >= {"12", "10"}, "baseline and experiment are listed"
-    diff = dvc(project, "metrics", "diff")
-    assert "val_loss" in diff
 
 
 def test_every_stage_command_passes_the_genre_name_as_one_quoted_word():
@@ -95,12 +72,39 @@ def test_every_stage_command_passes_the_genre_name_as_one_quoted_word():
         assert words[:4] == ["python", "-m", f"stages.{name}", hostile], f"{name}: {stage['do']['cmd']}"
 
 
-def test_experiment_in_remi_with_keys_in_c_writes_bars_and_meters(project):
+def test_an_experiment_reruns_only_what_depends_on_its_parameters_and_remi_writes_bars_and_meters(project):
+    """seq_len and remi with keys in C, in one `dvc exp run` of the corpus genre (training is the suite's slowest part).
+
+    `dvc status` first shows that seq_len alone reaches every genre's sequences and train stages, and neither scrape
+    nor parse; the experiment then reruns celtic's sequences and the stages after them, and leaves its parsed notes
+    alone.
+    """
     from jukebox.bars import bar_report
     from jukebox.midi_io import read_music
 
-    out = dvc(project, "exp", "run", "-S", "encoding=remi", "-S", "key_mode=c")
-    assert "Stage 'parse@celtic' didn't change" in out and "Running stage 'sequences@celtic'" in out
+    params = (project / "params.yaml").read_text()
+    (project / "params.yaml").write_text(params.replace(f"seq_len: {WEB_TINY['seq_len']}\n", "seq_len: 10\n", 1))
+    changed = json.loads(dvc(project, "status", "--json"))
+    (project / "params.yaml").write_text(params)
+    for genre in ("celtic", "base"):
+        for stage in ("sequences", "train"):
+            reasons = [c.get("changed deps") for c in changed[f"{stage}@{genre}"]]
+            assert {"params.yaml": {"seq_len": "modified"}} in reasons, changed
+        assert f"scrape@{genre}" not in changed and f"parse@{genre}" not in changed, changed
+
+    parsed = project / "data/notes/celtic/pieces.jsonl"
+    before = parsed.stat().st_mtime_ns
+    out = dvc(project, "exp", "run", "-S", "seq_len=10", "-S", "encoding=remi", "-S", "key_mode=c", "summarize@celtic")
+    for stage in ("scrape@celtic", "parse@celtic"):
+        assert f"Stage '{stage}' didn't change" in out
+    for stage in ("sequences@celtic", "train@celtic", "generate@celtic", "evaluate@celtic"):
+        assert f"Running stage '{stage}'" in out
+    assert parsed.stat().st_mtime_ns == before
+    table = dvc(project, "exp", "show", "--csv", "--no-pager").splitlines()
+    column = table[0].split(",").index("seq_len")
+    assert {row.split(",")[column] for row in table[1:]} >= {str(WEB_TINY["seq_len"]), "10"}, \
+        "baseline and experiment are listed"
+    assert "val_loss" in dvc(project, "metrics", "diff")
     vocab = json.loads((project / "data/sequences/celtic/vocab.json").read_text())
     assert vocab["encoding"] == "remi" and vocab["key_mode"] == "c"
     assert {t for t in vocab["tokens"] if t.startswith("K:")} <= {"K:C", "K:Am"}, "every piece in C or A minor"
