@@ -142,44 +142,23 @@ def test_pages_show_the_trained_genre_and_compose(client):
     assert 'id="n_notes-error">must be a whole number of notes from 1 to 2000' in bad.get_data(as_text=True)
 
 
-def test_collection_job_runs_the_genre_pipeline_through_dvc(client, trained_project, tmp_path):
-    """Queued while no worker runs, it runs when one starts; the other genre's stages are left alone."""
+def test_collection_jobs_run_through_dvc_survive_a_killed_worker_and_leave_other_genres_alone(client, trained_project,
+                                                                                              tmp_path):
+    """Queued while no worker runs, a job runs when one starts. SIGKILL mid-train: the job is interrupted, its stage
+    stopped, a queued job still runs, and a retry completes the genre's pipeline; the other genre's stages are left
+    alone. (One test: each collection job trains a genre through DVC, the costliest step of the web tests.)"""
     before = outputs_of(trained_project, "base")
-    job = upload(client, "mine", tunes(tmp_path, 6))
-    assert job["status"] == "queued" and job["stages"][:5] == ["scrape", "parse", "sequences", "train", "generate"]
-    time.sleep(1)
-    assert client.get(job["url"]).get_json()["status"] == "queued", "no worker yet"
-    worker = start_worker(trained_project, tmp_path / "worker.log")
-    try:
-        seen = set()
-        done = wait_for(client, job["id"], lambda j: seen.add(j["stage"]) or j["status"] not in ("queued", "running"))
-    finally:
-        stop(worker)
-    assert done["status"] == "succeeded", (done["message"], (tmp_path / "worker.log").read_text()[-3000:])
-    assert {"train", "generate"} <= seen, "the stage shows while it runs"
-    assert done["progress"]["epoch"] == 1 and done["progress"]["loss"] > 0 and done["progress"]["val_loss"] > 0
-    sample = done["samples"][0]
-    midi = client.get(sample["urls"]["midi"])
-    assert midi.status_code == 200
-    path = tmp_path / "sample.mid"
-    path.write_bytes(midi.data)
-    assert len(read_notes(path)) >= 1 and sample["n_notes"] == 20
-    genres = {g["name"]: g for g in client.get("/api/genres").get_json()["genres"]}
-    assert genres["mine"]["ready"] and genres["mine"]["made_by_app"] and genres["mine"]["dataset"]["files"] == 6
-    assert outputs_of(trained_project, "base") == before, "no output of another genre was rewritten"
-    assert "Data and pipelines are up to date" in run_dvc(trained_project, "status")
-    assert yaml.safe_load((trained_project / "params.yaml").read_text())["genres"].keys() == {"base"}
-
-
-def test_worker_killed_mid_job_then_restarted(client, trained_project, tmp_path):
-    """SIGKILL mid-train: the job is interrupted, its stage stopped, a queued job still runs, a retry completes."""
     log = tmp_path / "worker.log"
     cut = upload(client, "cut", tunes(tmp_path, 6))
+    assert cut["status"] == "queued" and cut["stages"][:5] == ["scrape", "parse", "sequences", "train", "generate"]
     few = upload(client, "few", tunes(tmp_path, 2, repeats=1)[:1])  # one short piece cannot be split to train
+    time.sleep(1)
+    assert client.get(cut["url"]).get_json()["status"] == "queued", "no worker yet"
+    seen = set()
     worker = start_worker(trained_project, log)
     try:
-        running = wait_for(client, cut["id"],
-                           lambda j: j["stage"] == "train" or j["status"] not in ("queued", "running"))
+        running = wait_for(client, cut["id"], lambda j: seen.add(j["stage"]) or j["stage"] == "train"
+                           or j["status"] not in ("queued", "running"))
         assert running["status"] == "running" and running["stage"] == "train", running
         stored = client.application.extensions["jukebox"].jobs._load(cut["id"])
         orphan = stored["child"]["pid"]
@@ -205,10 +184,23 @@ def test_worker_killed_mid_job_then_restarted(client, trained_project, tmp_path)
 
         retried = client.post(f"{cut['url']}/retry").get_json()
         assert retried["status"] == "queued" and retried["attempt"] == 2
-        done = wait_for(client, cut["id"], lambda j: j["status"] not in ("queued", "running"))
+        done = wait_for(client, cut["id"],
+                        lambda j: seen.add(j["stage"]) or j["status"] not in ("queued", "running"))
     finally:
         stop(worker)
     assert done["status"] == "succeeded", (done["message"], log.read_text()[-3000:])
+    assert {"train", "generate"} <= seen, "the stage shows while it runs"
+    assert done["progress"]["epoch"] == 1 and done["progress"]["loss"] > 0 and done["progress"]["val_loss"] > 0
+    sample = done["samples"][0]
+    midi = client.get(sample["urls"]["midi"])
+    assert midi.status_code == 200
+    path = tmp_path / "sample.mid"
+    path.write_bytes(midi.data)
+    assert len(read_notes(path)) >= 1 and sample["n_notes"] == 20
+    genres = {g["name"]: g for g in client.get("/api/genres").get_json()["genres"]}
+    assert genres["cut"]["ready"] and genres["cut"]["made_by_app"] and genres["cut"]["dataset"]["files"] == 6
     leftovers = [p for p in outputs_of(trained_project, "cut") if Path(p).name.startswith(".")]
     assert leftovers == [], "no half-written file is left"
+    assert outputs_of(trained_project, "base") == before, "no output of another genre was rewritten"
     assert "Data and pipelines are up to date" in run_dvc(trained_project, "status")
+    assert yaml.safe_load((trained_project / "params.yaml").read_text())["genres"].keys() == {"base"}
