@@ -6,7 +6,8 @@ Data: a genre's real tokens (default: the first genre of params.yaml), from data
 pipeline has built them, else built here from music21's corpus with the project's own functions (export,
 parse, encode, split) under .jukebox-cache/benchmarks/. The model is the 2018 BiLSTM at its CPU size. Every
 measurement runs in a fresh child process (benchmarks/measurements.py), so each peak memory (RSS) is that
-measurement's alone. The race of architectures to a validation loss is benchmarks/models.py. --quick shrinks every workload for a smoke run; its figures are not the ones to quote.
+measurement's alone. The race of architectures to a validation loss is benchmarks/models.py. --quick shrinks
+every workload for a smoke run; its figures are not the ones to quote.
 """
 from __future__ import annotations
 

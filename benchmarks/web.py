@@ -123,7 +123,8 @@ def generate_load(url: str, genre: str, requests: int, n_notes: int) -> dict:
     return {"genre": genre, "requests": requests, "n_notes": n_notes, "all_correct": True,
             "each_equal_to_alone": True,
             "p50_s": round(percentile(latencies, 50), 2), "p95_s": round(percentile(latencies, 95), 2),
-            "max_s": round(max(latencies), 2), "load_after_concurrent": load_concurrent, "mean_s": round(statistics.mean(latencies), 2),
+            "max_s": round(max(latencies), 2), "mean_s": round(statistics.mean(latencies), 2),
+            "load_after_concurrent": load_concurrent,
             "wall_s": round(wall, 1), "samples_per_minute": round(60 * requests / wall, 1),
             "one_request_p50_s": round(percentile(single, 50), 2),
             "one_request_p95_s": round(percentile(single, 95), 2)}

@@ -8,7 +8,9 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
+import time
 import unicodedata
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -85,9 +87,6 @@ def prune_oldest(folder: str | Path, max_bytes: int, spare_newer_than: float) ->
     limit: it is being written (every atomic write renames into it, which touches it), or was just made and
     someone is listening to it.
     """
-    import shutil
-    import time
-
     entries = [(e.lstat().st_mtime, _entry_bytes(e), e) for e in Path(folder).iterdir()] if Path(folder).is_dir() else []
     total = sum(size for _, size, _ in entries)
     deleted = []

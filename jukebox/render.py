@@ -164,7 +164,7 @@ def render_later(midi_path: str | Path, suffix: str) -> Path:
     """Write the file with `suffix` (one of LATER) that render_sample(later=True) named beside a MIDI file."""
     midi_path = Path(midi_path)
     path = midi_path.with_suffix(suffix)
-    if suffix != ".musicxml":
+    if suffix not in LATER:
         raise ValueError(f"{path}: only {', '.join(LATER)} is written later")
     write_musicxml(midi_path, path, midi_path.stem)
     return path

@@ -7,8 +7,9 @@ import os
 import random
 import re
 from concurrent.futures import ProcessPoolExecutor
-from fractions import Fraction
 from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 from tqdm import tqdm
@@ -124,6 +125,12 @@ def abc_tune_text(text: str, number: int) -> str:
     return "\n".join(lines[:first] + tune)
 
 
+@lru_cache(maxsize=2)
+def _abc_text(file: Path) -> str:
+    """An ABC file's text, read once per process for the run of its tunes a worker gets."""
+    return file.read_text(encoding="utf-8")
+
+
 def _score(ref: PieceRef):
     """The score of one piece, or the exception that reading it raised."""
     from music21 import abcFormat, converter
@@ -133,7 +140,7 @@ def _score(ref: PieceRef):
         if ref.number is None:
             # forceSource: music21 would otherwise cache pickles in a shared temp folder.
             return converter.parse(ref.file, forceSource=True)
-        text = abc_tune_text(ref.file.read_text(encoding="utf-8"), ref.number)
+        text = abc_tune_text(_abc_text(ref.file), ref.number)
         return translate.abcToStreamScore(abcFormat.ABCFile().readstr(text).splitByReferenceNumber()[ref.number])
     except Exception as exc:  # a broken file loses its piece, not the stage
         return exc
