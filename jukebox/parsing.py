@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import os
+import select
+import threading
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Sequence
 
@@ -146,30 +149,50 @@ def _collect(parsed, todo, digests, records, cache, bar) -> None:
         bar.update()
 
 
-def _die_with_parent() -> None:
-    """In a pool worker: end when the stage process ends, even by SIGKILL, which gives it no chance to stop us.
+def _worker_start(caller: int) -> None:
+    """In a pool worker: end when the calling process ends, even by SIGKILL, and leave Ctrl-C to the caller.
 
-    A worker deep in a slow file would otherwise keep parsing for minutes after its stage is gone (Linux's
-    PR_SET_PDEATHSIG; elsewhere nothing changes).
+    A worker deep in a slow file would otherwise keep parsing for minutes after its stage is gone. Its parent is
+    the forkserver, which itself lives while any worker does, so the worker watches the caller (a Linux pidfd,
+    readable once that process ends; elsewhere nothing changes). Ctrl-C reaches the whole process group; the caller
+    stops the pool, so a worker need not (music21 swallows a KeyboardInterrupt in places, and would parse on).
     """
-    import ctypes
     import signal
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+        ended = os.pidfd_open(caller)
+    except (AttributeError, OSError):  # not Linux, or the caller is already gone
+        return
+    threading.Thread(target=lambda: (select.select([ended], [], []), os._exit(1)), daemon=True).start()
+
+
+def reader_pool(workers: int):
+    """A pebble process pool for reading MIDI files: each task can have a time limit, past which its worker is
+    killed and replaced.
+
+    Workers are forked from a forkserver that has music21 imported: never from the caller, which may be running
+    threads (pebble's own, TensorFlow's, a web server's) that a fork would copy in the middle of a step, and a
+    replacement worker starts in milliseconds with music21 ready, so its import never counts against a time limit.
+    """
+    import multiprocessing
+
+    from pebble import ProcessPool
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["jukebox.midi_io", "music21.converter", "music21.midi.translate"])
+    return ProcessPool(max_workers=workers, initializer=_worker_start, initargs=(os.getpid(),),
+                       context=context)
 
 
 def _collect_within(paths, jobs, timeout, todo, digests, records, cache, bar) -> None:
     """Parse in a pool of `jobs` worker processes, `timeout` seconds per file; records are cached as they finish."""
-    from pebble import ProcessExpired, ProcessPool
+    from pebble import ProcessExpired
 
-    # pebble kills a worker past its task's timeout and starts a new one
-    pool = ProcessPool(max_workers=jobs, initializer=_die_with_parent)
+    pool = reader_pool(jobs)
     try:
         futures = {pool.schedule(read_piece, (path,), timeout=timeout): k for k, path in enumerate(paths)}
-        for future in as_completed(futures):
+        for future in _as_completed(futures):
             k = futures[future]
             try:
                 record = future.result()
@@ -184,3 +207,12 @@ def _collect_within(paths, jobs, timeout, todo, digests, records, cache, bar) ->
         # After Ctrl-C the workers are stopped at once rather than finishing the queue.
         pool.stop()
         pool.join()
+
+
+def _as_completed(futures):
+    """Each future as it finishes, waking at least twice a second: Python runs a Ctrl-C's handler only in the main
+    thread, and one blocked until the next file finishes would notice it only then (minutes, for a slow file)."""
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+        yield from done

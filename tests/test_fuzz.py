@@ -267,4 +267,5 @@ def test_a_file_past_the_time_limit_is_skipped_and_its_worker_replaced(tmp_path)
     records, _ = parse_files([slow, *good], jobs=1, timeout=3)
     assert time.perf_counter() - started < 40, "the slow file was stopped, not waited for"
     assert records[0]["status"] == "timeout" and "parse_timeout = 3 s" in records[0]["reason"]
-    assert [r["status"] for r in records[1:]] == ["kept"] * 3, "the one worker was replaced and parsed the rest"
+    assert [r["status"] for r in records[1:]] == ["kept"] * 3, \
+        f"the one worker was replaced and parsed the rest: {[r.get('reason') for r in records[1:]]}"

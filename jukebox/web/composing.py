@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import re
 import threading
 import time
@@ -19,6 +18,7 @@ from ..artifacts import prune_oldest, read_npy, write_json
 from ..generation import Sampling, validation_primers
 from ..primers import opening_music
 from ..params import Genre
+from ..parsing import reader_pool
 from .uploads import UploadError
 
 SAMPLE_ID_LENGTH = 12
@@ -46,12 +46,6 @@ class Request:
         return key_shift(self.primer_music[2]) if self.primer_music is not None else 0
 
 
-def _warm_reader() -> None:
-    """In a new reader process: import music21 once, before any primer's time limit starts counting."""
-    import music21.midi.translate  # noqa: F401
-    import music21.converter  # noqa: F401
-
-
 class PrimerReader:
     """Reads uploaded primers in a pebble process pool with a time limit per file, as the parse stage reads MIDI.
 
@@ -65,13 +59,9 @@ class PrimerReader:
         self._guard = threading.Lock()
 
     def _started(self):
-        from pebble import ProcessPool
-
         with self._guard:
             if self._pool is None:
-                # spawn, not fork: the web process runs threads (and TensorFlow's), which a fork would copy mid-step.
-                self._pool = ProcessPool(max_workers=self.workers, initializer=_warm_reader,
-                                         context=multiprocessing.get_context("spawn"))
+                self._pool = reader_pool(self.workers)
             return self._pool
 
     def opening(self, path: Path, max_notes: int, name: str) -> tuple:
