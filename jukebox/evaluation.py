@@ -8,7 +8,6 @@ overlapping area of the two distributions (1 = indistinguishable, 0 = nothing in
 from __future__ import annotations
 
 from collections import Counter
-from difflib import SequenceMatcher
 from typing import Sequence
 
 import numpy as np
@@ -301,14 +300,22 @@ def copy_rate(samples: Sequence[Sequence[int]], training: set[tuple], n: int = C
 
 def longest_copies(samples: Sequence[Sequence[int]], training: Sequence[int]) -> list[int]:
     """For each sample, the length of its longest run of tokens found verbatim in the training sequence."""
-    # difflib indexes the second sequence once; autojunk off, or frequent notes would be ignored as junk.
-    matcher = SequenceMatcher(None, autojunk=False)
-    matcher.set_seq2(list(np.asarray(training).tolist()))
+    # Token ids as characters, so Python's substring search (C speed, one code point per token) finds the runs.
+    # From each start a run only has to beat the longest found so far: about one search per token, where
+    # difflib's longest match took 40 s for three 1,000-token samples against 160,000 training tokens.
+    text = _as_text(training)
     sizes = []
-    for sample in samples:
-        matcher.set_seq1(list(np.asarray(sample).tolist()))
-        sizes.append(matcher.find_longest_match(0, len(sample), 0, len(training)).size)
+    for sample in map(_as_text, samples):
+        best = 0
+        for start in range(len(sample)):
+            while start + best < len(sample) and sample[start:start + best + 1] in text:
+                best += 1
+        sizes.append(best)
     return sizes
+
+
+def _as_text(tokens: Sequence[int]) -> str:
+    return "".join(map(chr, np.asarray(tokens, dtype=np.int64).tolist()))
 
 
 def originality(samples: Sequence[Sequence[int]], training: np.ndarray, training_ngrams: set[tuple]) -> dict:

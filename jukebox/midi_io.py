@@ -77,7 +77,9 @@ def _score_notes(score) -> list[Note]:
 
     notes: list[Note] = []
     # music21 cuts notes at its guessed barlines into tied pieces; stripTies makes each one note again, as in the file.
-    for el in score.stripTies().flatten().notes:
+    # In place: copying the whole score first took half of a file's parse time, for the same notes.
+    score.stripTies(inPlace=True)
+    for el in score.flatten().notes:
         onset, duration = _q(el.offset), _q(el.quarterLength)
         if isinstance(el, note.Note):
             notes.append((onset, duration, int(el.pitch.midi)))
