@@ -131,17 +131,15 @@ def _transformer(tokens, vocab_size: int, config: ModelConfig, every_position: b
     if config.units % config.heads:
         raise ValueError(f"units {config.units} must be a multiple of heads {config.heads} (each head gets "
                          "units / heads dimensions)")
-    # Token embeddings of unit scale, like the sinusoidal positions added to them. Fixed positions, not learned
-    # ones: under causal attention a late position's key is seen by few queries, and a learned embedding for it
-    # trained so slowly that the token after a window, the one scored, was predicted worst of all.
-    x = kl.Embedding(vocab_size, config.units, embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0))(
-        tokens)
-    x = kl.Add()([x, keras_hub.layers.SinePositionEncoding()(x)])
-    # Pre-norm blocks (normalize_first) train stably without a long warm-up, hence the final LayerNormalization.
-    for _ in range(config.layers):
-        x = keras_hub.layers.TransformerDecoder(4 * config.units, config.heads, dropout=config.dropout,
-                                                normalize_first=True)(x)
-    x = kl.LayerNormalization(epsilon=1e-5)(x)
+    # keras-hub's Llama blocks: rotary positions make attention depend on how far back a note is, not where the
+    # window happens to start, which is how a phrase four bars back is found again. Against keras-hub's
+    # TransformerDecoder with sine positions, at the same width and speed, celtic's validation loss after
+    # 3 epochs was 1.30 against 1.63 (README, "Architectures").
+    backbone = keras_hub.models.LlamaBackbone(
+        vocabulary_size=vocab_size, num_layers=config.layers, num_query_heads=config.heads,
+        num_key_value_heads=config.heads, hidden_dim=config.units, intermediate_dim=4 * config.units,
+        layer_norm_epsilon=1e-5, dropout=config.dropout, name="blocks")
+    x = backbone({"token_ids": tokens, "padding_mask": keras.ops.ones_like(tokens)})  # windows are never padded
     if not every_position:
         # The last position only, with plain layers so the saved file loads in safe mode.
         x = kl.Flatten()(kl.Cropping1D((config.seq_len - 1, 0))(x))
@@ -274,31 +272,27 @@ def _transformer_steps(model):
     """A transformer's (start, advance) over a key/value cache of seq_len positions.
 
     The model was trained on windows of seq_len, so when the cache is full the window slides: the cache is rebuilt
-    from the last half window and filling goes on from there (each step still sees at least half a window).
+    from the last `keep` tokens and filling goes on from there (each step still sees at least that many).
     """
     import keras_hub
     import tensorflow as tf
 
-    embed = next(l for l in model.layers if l.__class__.__name__ == "Embedding")
-    positions = next(l for l in model.layers if isinstance(l, keras_hub.layers.SinePositionEncoding))
-    blocks = [l for l in model.layers if isinstance(l, keras_hub.layers.TransformerDecoder)]
-    norm = next(l for l in model.layers if l.__class__.__name__ == "LayerNormalization")
+    backbone = next(l for l in model.layers if isinstance(l, keras_hub.models.LlamaBackbone))
+    blocks = backbone.transformer_layers
     head = model.layers[-1]
     seq_len = model.input_shape[1]
     keep = seq_len // 2
 
     def run(tokens, caches, index):
-        x = embed(tokens)
-        x = x + positions(x, start_index=index)
+        x = backbone.token_embedding(tokens)
         updated = []
         for block, cache in zip(blocks, caches):
             x, cache = block(x, self_attention_cache=cache, self_attention_cache_update_index=index)
             updated.append(cache)
-        return head(norm(x[:, -1])), updated
+        return head(backbone.layer_norm(x[:, -1])), updated
 
     def empty_caches(batch):
-        attention = blocks[0]._self_attention_layer
-        shape = (batch, 2, seq_len, attention.num_heads, attention.key_dim)
+        shape = (batch, 2, seq_len, backbone.num_key_value_heads, backbone.hidden_dim // backbone.num_query_heads)
         return [tf.zeros(shape, dtype=block.compute_dtype) for block in blocks]
 
     @tf.function(jit_compile=True)
