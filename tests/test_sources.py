@@ -3,8 +3,8 @@ import json
 import pytest
 
 from jukebox.midi_io import read_notes
-from jukebox.sources import (PieceRef, _export, _midi_bytes, abc_tune_text, choose, export_corpus, import_folder,
-                             list_collection)
+from jukebox.sources import (PieceRef, _export, _midi_bytes, _without_beams, abc_tune_text, choose, export_corpus,
+                             import_folder, list_collection)
 
 
 def test_collection_lists_every_tune_of_abc_files():
@@ -111,6 +111,20 @@ def test_export_reads_each_chosen_tune_as_the_whole_file_does():
     assert len(refs) == 5
     for ref in refs:
         assert _export(ref)[0] == _midi_bytes(translate.abcToStreamScore(whole[ref.number])), ref.name
+
+
+def test_an_export_worker_skips_beams_and_writes_the_same_midi(monkeypatch):
+    from music21 import stream
+
+    # Reels, jigs, hornpipes and slip jigs (2/4 to 9/8, with and without repeats) and five Essen songs.
+    refs = choose(list_collection("oneills1850"), 12, 3) + choose(list_collection("essenFolksong"), 5, 3)
+    beamed = [_export(ref) for ref in refs]
+    monkeypatch.setattr(stream.Part, "makeBeams", stream.Part.makeBeams)  # restored after the test
+    _without_beams()
+    part = stream.Part()
+    assert part.makeBeams(inPlace=True) is None and part.makeBeams() is part, "no beams, and no copy either"
+    assert [_export(ref) for ref in refs] == beamed
+    assert all(data for data, _ in beamed)
 
 
 def test_import_folder_skips_non_midi_and_duplicates(tmp_path, midi_folder):
