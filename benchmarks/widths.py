@@ -1,11 +1,13 @@
-"""Training speed of the transformer at several widths and head counts, side by side in one process and one run.
+"""Training speed of the transformer at several widths and head counts, and of the default shape without XLA and in
+bfloat16, side by side in one process and one run.
 
     python -m benchmarks.widths [--genre celtic] [--batches 80]
 
 On the genre's real tokens (data/sequences/<genre>/, so run `dvc repro` first) with the pipeline's transposition,
-each shape trains `batches` batches of params.yaml's batch size; the first quarter is warm-up and not timed. Printed:
-windows per second for each shape, and its ratio to the first. This is how the default width and heads were chosen
-against the 20-minute budget (README, "Benchmarks").
+each variant trains `batches` batches of params.yaml's batch size; the first quarter is warm-up and not timed.
+Printed: windows per second for each, and its ratio to the first. This is how the default width and heads were
+chosen against the 20-minute budget, and why training stays float32 with Keras' default XLA compilation (README,
+"Benchmarks").
 """
 from __future__ import annotations
 
@@ -21,11 +23,13 @@ import numpy as np
 from jukebox.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
-SHAPES = ((64, 4), (96, 4), (128, 4), (128, 2))  # (units, heads)
+# (units, heads, precision, XLA-compiled steps: Keras' default "auto" compiles them when every layer allows it)
+VARIANTS = ((64, 4, "float32", "auto"), (96, 4, "float32", "auto"), (128, 4, "float32", "auto"),
+            (128, 2, "float32", "auto"), (128, 2, "float32", False), (128, 2, "mixed_bfloat16", "auto"))
 
 
 def windows_per_second(config, tokens: list[str], train: np.ndarray, batch_size: int, batches: int,
-                       semitones: int) -> float:
+                       semitones: int, jit_compile="auto") -> float:
     import keras
 
     from jukebox.dataset import training_dataset, transposition_tables
@@ -34,6 +38,7 @@ def windows_per_second(config, tokens: list[str], train: np.ndarray, batch_size:
 
     keras.utils.set_random_seed(0)
     model = build_model(len(tokens), config)
+    model.compile(optimizer=model.optimizer, loss=model.loss, weighted_metrics=["accuracy"], jit_compile=jit_compile)
     moves = (transposition_tables(tokens, semitones, lambda t, k: transpose_token(t, k, config.encoding))
              if semitones else None)
     data = training_dataset(train, config.seq_len, batch_size, batch_size * batches, 0, every_position=True,
@@ -72,11 +77,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"genre {genre.name}: vocabulary {len(tokens)}, batch {params.batch_size}, transpose {params.transpose}, "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
     first = None
-    for units, heads in SHAPES:
-        config = dataclasses.replace(base, units=units, heads=heads)
-        speed = windows_per_second(config, tokens, train, params.batch_size, args.batches, params.transpose)
+    for units, heads, precision, jit in VARIANTS:
+        config = dataclasses.replace(base, units=units, heads=heads, precision=precision)
+        speed = windows_per_second(config, tokens, train, params.batch_size, args.batches, params.transpose, jit)
         first = first or speed
-        print(f"width {units:4d}, {heads} heads: {speed:6.1f} windows/s ({speed / first:.2f}x)", flush=True)
+        print(f"width {units:4d}, {heads} heads, {precision:14s} XLA {'on' if jit else 'off'}: {speed:6.1f} "
+              f"windows/s ({speed / first:.2f}x)", flush=True)
     print(f"load average {os.getloadavg()[0]:.2f}")
 
 
