@@ -95,7 +95,9 @@ def test_an_experiment_reruns_only_what_depends_on_its_parameters_and_remi_write
 
     parsed = project / "data/notes/celtic/pieces.jsonl"
     before = parsed.stat().st_mtime_ns
-    out = dvc(project, "exp", "run", "-S", "seq_len=10", "-S", "encoding=remi", "-S", "key_mode=c", "summarize@celtic")
+    # 200 notes: enough that a sample holds whole bars whatever the tiny model's bars hold (20 may fit in one).
+    out = dvc(project, "exp", "run", "-S", "seq_len=10", "-S", "encoding=remi", "-S", "key_mode=c", "-S", "n_notes=200",
+              "summarize@celtic")
     for stage in ("scrape@celtic", "parse@celtic"):
         assert f"Stage '{stage}' didn't change" in out
     for stage in ("sequences@celtic", "train@celtic", "generate@celtic", "evaluate@celtic"):
