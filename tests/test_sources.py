@@ -116,7 +116,7 @@ def test_export_reads_each_chosen_tune_as_the_whole_file_does():
 def test_an_export_worker_skips_beams_and_writes_the_same_midi(monkeypatch):
     from music21 import stream
 
-    # Reels, jigs, hornpipes and slip jigs (2/4 to 9/8, with and without repeats) and five Essen songs.
+    # Twelve of O'Neill's tunes and five Essen songs, chosen by seed.
     refs = choose(list_collection("oneills1850"), 12, 3) + choose(list_collection("essenFolksong"), 5, 3)
     beamed = [_export(ref) for ref in refs]
     monkeypatch.setattr(stream.Part, "makeBeams", stream.Part.makeBeams)  # restored after the test
