@@ -195,8 +195,8 @@ class RemiEncoding(Encoding):
         # Anything may follow a token outside the grammar (the unknown token in a primer).
         return (after_key | after_bar | after_position | after_note | ~valid[:, None]).astype(np.float64)
 
-    def grammar(self, tokens: Sequence[str], primers: np.ndarray) -> "BarGrammar":
-        return BarGrammar(self, tokens, primers)
+    def grammar(self, tokens: Sequence[str]) -> "BarGrammar":
+        return BarGrammar(self, tokens)
 
     def transpose(self, token: str, semitones: int) -> str | None:
         parsed = self.parse(token)
@@ -206,36 +206,37 @@ class RemiEncoding(Encoding):
 
 
 class BarGrammar:
-    """The remi grammar with a memory of where each sample is in its bar, for sampling.
+    """The remi grammar with a memory of where each sample is in its bar, for sampling (FollowGrammar's interface).
 
-    Indexed like a follow matrix, `grammar[previous ids]` -> (batch, vocab) 0/1, and called once per sampled token
-    with the token just drawn (as jukebox.generation.generate does), it keeps each sample's bar length and last
-    position and allows a position only after the last one and inside the bar: every bar it writes holds exactly
-    its meter. The primer windows it starts from tell it where each sample begins.
+    Its state is each sample's bar length and last position; `mask` allows a position only after the last one
+    and inside the bar, so every bar it writes holds exactly its meter. `state(primers)` reads where each sample
+    begins from its primer window.
     """
 
-    def __init__(self, encoding: "RemiEncoding", tokens: Sequence[str], primers: np.ndarray):
-        self.follow = encoding.follow(tokens)
+    def __init__(self, encoding: "RemiEncoding", tokens: Sequence[str]):
+        self.follow = encoding.follow(tokens).astype(np.float32)
         kinds, _, self.value = _table([encoding.parse(t) for t in tokens])
         self.bar, self.position = kinds == "bar", kinds == "position"
+
+    def state(self, primers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         primers = np.asarray(primers)
-        self.length = np.full(len(primers), np.inf)  # inf: no bar token seen yet, so no bound
-        self.last = np.full(len(primers), -1.0)  # the last position in the current bar; -1 before the first
-        for column in primers[:, :-1].T:  # the window's last token arrives with the first lookup
-            self._advance(column)
+        length = np.full(len(primers), np.inf)  # inf: no bar token seen yet, so no bound
+        last = np.full(len(primers), -1.0)  # the last position in the current bar; -1 before the first
+        for column in primers[:, :-1].T:  # the window's last token arrives with the first mask
+            length = np.where(self.bar[column], self.value[column], length)
+            last = np.where(self.bar[column], -1.0, np.where(self.position[column], self.value[column], last))
+        return length, last
 
-    def _advance(self, ids: np.ndarray) -> None:
-        bar, position = self.bar[ids], self.position[ids]
-        self.length = np.where(bar, self.value[ids], self.length)
-        self.last = np.where(bar, -1.0, np.where(position, self.value[ids], self.last))
+    def mask(self, state, previous):
+        import tensorflow as tf
 
-    def __getitem__(self, previous) -> np.ndarray:
-        previous = np.asarray(previous)
-        self._advance(previous)
-        mask = self.follow[previous].copy()
-        late = (self.value[None, :] <= self.last[:, None]) | (self.value[None, :] >= self.length[:, None])
-        mask[self.position[None, :] & late] = 0.0
-        return mask
+        length, last = state
+        bar, position, value = (tf.gather(table, previous) for table in (self.bar, self.position, self.value))
+        length = tf.where(bar, value, length)
+        last = tf.where(bar, tf.constant(-1.0, tf.float64), tf.where(position, value, last))
+        late = (self.value[None, :] <= last[:, None]) | (self.value[None, :] >= length[:, None])
+        mask = tf.where(self.position[None, :] & late, 0.0, tf.gather(self.follow, previous))
+        return mask, (length, last)
 
 
 def bar_report(tokens: Sequence[str]) -> tuple[int, int]:

@@ -208,13 +208,14 @@ class Encoding:
         """Which token may follow which: a (vocab, vocab) 0/1 array, or None for no grammar."""
         return None
 
-    def grammar(self, tokens: Sequence[str], primers: np.ndarray):
-        """The mask sampling applies, indexed by the previous token ids of a batch: `grammar[ids]` -> (batch, vocab).
+    def grammar(self, tokens: Sequence[str]) -> "FollowGrammar | None":
+        """The rules sampling applies (jukebox.generation.ComposingLoop), or None for no grammar.
 
-        The follow matrix itself for encodings whose grammar the previous token decides; `remi` returns a
-        grammar that also remembers where each sample is in its bar (jukebox.bars.BarGrammar).
+        The follow matrix itself for encodings whose grammar the previous token decides; `remi`'s also remembers
+        where each sample is in its bar (jukebox.bars.BarGrammar).
         """
-        return self.follow(tokens)
+        follow = self.follow(tokens)
+        return None if follow is None else FollowGrammar(follow)
 
     def is_note(self, token: str) -> bool:
         """Whether a token sounds (a note or a chord), as opposed to a shift, bar, position or unknown token."""
@@ -368,6 +369,26 @@ def _table(parsed: Sequence[Token | None]) -> tuple[np.ndarray, np.ndarray, np.n
     pitch = np.array([p.pitches[0] if p and p.pitches else -1 for p in parsed])
     value = np.array([float(p.value) if p else 0.0 for p in parsed])
     return kinds, pitch, value
+
+
+class FollowGrammar:
+    """A grammar the previous token decides: `mask(state, previous ids)` -> (rows of the follow matrix, state).
+
+    The interface of every grammar sampling applies: `state(primers)` is each sample's memory after its primer
+    window but its last token (here none), and `mask` takes the previous token ids of a batch, in TensorFlow ops,
+    eagerly or inside the compiled composing loop.
+    """
+
+    def __init__(self, follow: np.ndarray):
+        self.follow = follow.astype(np.float32)
+
+    def state(self, primers: np.ndarray) -> tuple:
+        return ()
+
+    def mask(self, state: tuple, previous):
+        import tensorflow as tf
+
+        return tf.gather(self.follow, previous), state
 
 
 @lru_cache(maxsize=None)

@@ -225,47 +225,41 @@ def step_model(model):
 
 
 def generation_steps(model):
-    """Compiled `(start, advance)` for composing with any saved model, every sample of a batch at once.
+    """`(start, advance)` for composing with any saved model, every sample of a batch at once, as plain
+    TensorFlow functions that jukebox.generation compiles into one loop.
 
     `start(primers)` -> (next-token probabilities, state) after the primer windows (batch, seq_len);
     `advance(state, tokens)` -> the same after appending one token per sample. A recurrent model's state is
     its recurrent state and a transformer's its attention cache, so a step reads one token; a `bilstm`'s is
-    the window, re-read whole every step.
+    the window, re-read whole every step. The state is a nest of tensors of fixed shapes.
     """
     import tensorflow as tf
 
     if model.name == "transformer":
         return _transformer_steps(model)
-    # XLA: on CPU a compiled step ran 2-4x faster than the plain graph (benchmarks/speed.py measures it).
     if model.name == "bilstm":
-        forward = tf.function(lambda window: model(window, training=False), jit_compile=True)
-
         def start(primers):
-            window = tf.constant(primers, tf.int32)
-            return forward(window), window
+            return model(primers, training=False), primers
 
         def advance(window, tokens):
             window = tf.concat([window[:, 1:], tokens[:, None]], axis=1)
-            return forward(window), window
+            return model(window, training=False), window
 
         return start, advance
 
     stepper = step_model(model)
 
-    @tf.function(jit_compile=True)
-    def step(tokens, states):
+    def start_causal(primers):
+        primers = tf.convert_to_tensor(primers, tf.int32)
+        states = [tf.zeros((tf.shape(primers)[0], s.shape[-1])) for s in stepper.inputs[1:]]
+        probs, *states = stepper([primers, *states], training=False)
+        return probs[:, -1], states
+
+    def advance_causal(states, tokens):
         probs, *states = stepper([tokens[:, None], *states], training=False)
         return probs[:, -1], states
 
-    def start_causal(primers):
-        # The primer goes through the same one-token step: one compilation, and a few ms per primer note.
-        primers = tf.constant(primers, tf.int32)
-        states = [tf.zeros((primers.shape[0], s.shape[-1])) for s in stepper.inputs[1:]]
-        for t in range(primers.shape[1]):
-            probs, states = step(primers[:, t], states)
-        return probs, states
-
-    return start_causal, lambda states, tokens: step(tokens, states)
+    return start_causal, advance_causal
 
 
 def _transformer_steps(model):
@@ -291,31 +285,29 @@ def _transformer_steps(model):
             updated.append(cache)
         return head(backbone.layer_norm(x[:, -1])), updated
 
-    def empty_caches(batch):
-        shape = (batch, 2, seq_len, backbone.num_key_value_heads, backbone.hidden_dim // backbone.num_query_heads)
-        return [tf.zeros(shape, dtype=block.compute_dtype) for block in blocks]
-
-    @tf.function(jit_compile=True)
-    def fill(tokens):  # one trace per length: seq_len (the primer) and keep (a slide)
-        return run(tokens, empty_caches(tf.shape(tokens)[0]), 0)
-
-    @tf.function(jit_compile=True)
-    def step(tokens, caches, index):
-        return run(tokens[:, None], caches, index)
+    def fill(tokens):
+        shape = (tf.shape(tokens)[0], 2, seq_len, backbone.num_key_value_heads,
+                 backbone.hidden_dim // backbone.num_query_heads)
+        return run(tokens, [tf.zeros(shape, dtype=block.compute_dtype) for block in blocks], 0)
 
     def start(primers):
-        window = tf.constant(primers, tf.int32)
-        probs, caches = fill(window)
-        return probs, (window, caches, seq_len)
+        probs, caches = fill(primers)
+        return probs, (primers, caches, tf.constant(seq_len))
 
     def advance(state, tokens):
         window, caches, filled = state
         window = tf.concat([window[:, 1:], tokens[:, None]], axis=1)
-        if filled == seq_len:
-            probs, caches = fill(window[:, -keep:])
-            return probs, (window, caches, keep)
-        probs, caches = step(tokens, caches, tf.constant(filled, tf.int32))
-        return probs, (window, caches, filled + 1)
+
+        def slide():
+            probs, fresh = fill(window[:, -keep:])
+            return probs, fresh, tf.constant(keep)
+
+        def step():
+            probs, grown = run(tokens[:, None], caches, filled)
+            return probs, grown, filled + 1
+
+        probs, caches, filled = tf.cond(filled == seq_len, slide, step)
+        return probs, (window, caches, filled)
 
     return start, advance
 

@@ -35,9 +35,10 @@ GAIN = 0.5
 # synthesizing (4.6 s against 1.8 s for a 500-note piece on a busy 2-core machine), which every listener would wait.
 # The type is named (-T) rather than left to the extension, which the atomic writer's temporary name does not keep.
 AUDIO_TYPES = {".flac": "flac", ".ogg": "oga", ".wav": "wav"}
-# Written on first request by the web app (render_later) rather than with each sample: a 500-note score takes
-# music21 8 s on a busy 2-core machine, which the listener of the audio and piano roll should not wait for.
-LATER = (".musicxml",)
+# Written after the web app has answered (render_later) rather than with each sample: a 500-note score takes
+# music21 8 s on a busy 2-core machine and its audio FluidSynth 2 s, which a listener should not wait for before
+# the piece and its piano roll appear. The app starts the audio at once; the score waits to be asked for.
+LATER = (".flac", ".musicxml")
 AUDIO_SETUP = "install the Debian packages fluidsynth and fluid-soundfont-gm (scripts/setup does)"
 
 
@@ -132,7 +133,7 @@ def instrument_name(program: int) -> str:
 def render_sample(midi_path: str | Path, program: int, bpm: float, soundfont: str | Path | None = None,
                   later: bool = False) -> dict:
     """Write the .flac (when FluidSynth and a SoundFont are here), .png and .musicxml beside a sample's MIDI file;
-    with `later`, the score (LATER) is only named, for render_later to write when it is asked for.
+    with `later`, the audio and score (LATER) are only named, for render_later to write.
 
     Returns what the listening page shows: file names (relative to the MIDI file's folder; `flac` is None without
     audio), the instrument, the tempo and the length in seconds.
@@ -149,7 +150,7 @@ def render_sample(midi_path: str | Path, program: int, bpm: float, soundfont: st
     name = instrument_name(program)
     # FluidSynth runs in its own process while Python draws the piano roll and writes the score.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        audio = pool.submit(write_audio, midi_path, stem.with_suffix(".flac"), *tools) if tools else None
+        audio = pool.submit(write_audio, midi_path, stem.with_suffix(".flac"), *tools) if tools and not later else None
         meter = " → ".join(dict.fromkeys(m for _, m in meters))
         write_piano_roll(notes, stem.with_suffix(".png"), f"{stem.name} · {name} · {bpm:g} bpm · {meter}", meters)
         if not later:
@@ -160,13 +161,19 @@ def render_sample(midi_path: str | Path, program: int, bpm: float, soundfont: st
     return {"files": files, "instrument": name, "program": program, "bpm": bpm, "seconds": round(quarters * 60 / bpm, 1)}
 
 
-def render_later(midi_path: str | Path, suffix: str) -> Path:
+def render_later(midi_path: str | Path, suffix: str, soundfont: str | Path | None = None) -> Path:
     """Write the file with `suffix` (one of LATER) that render_sample(later=True) named beside a MIDI file."""
     midi_path = Path(midi_path)
     path = midi_path.with_suffix(suffix)
     if suffix not in LATER:
         raise ValueError(f"{path}: only {', '.join(LATER)} is written later")
-    write_musicxml(midi_path, path, midi_path.stem)
+    if suffix == ".musicxml":
+        write_musicxml(midi_path, path, midi_path.stem)
+        return path
+    tools = audio_tools(soundfont)
+    if tools is None:
+        raise FileNotFoundError(f"{path}: no audio can be written here; {AUDIO_SETUP}")
+    write_audio(midi_path, path, *tools)
     return path
 
 

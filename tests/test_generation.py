@@ -3,7 +3,7 @@ import logging
 import numpy as np
 import pytest
 
-from jukebox.encoding import follow_matrix, is_note
+from jukebox.encoding import FollowGrammar, follow_matrix, is_note
 from jukebox.generation import Composer, Sampling, generate, sample, validation_primers
 from jukebox.midi_io import notes_to_stream, read_notes, write_midi
 from jukebox.model import ModelConfig, build_model
@@ -18,18 +18,31 @@ def bilstm(vocab_size: int, seq_len: int):
     return build_model(vocab_size, ModelConfig(architecture="bilstm", seq_len=seq_len, embedding_dim=4, units=4,
                                                dropout=0.0, learning_rate=0.01))
 
+def draw(probs, temperature, seed, **filters):
+    """sample() with one uniform number a row from a seeded generator."""
+    probs = np.asarray(probs)
+    return sample(probs, temperature, np.random.default_rng(seed).random(len(probs)), **filters).numpy()
+
+
 def test_temperature_zero_is_argmax():
     probs = np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]])
-    assert sample(probs, 0, np.random.default_rng(0)).tolist() == [1, 0]
+    assert draw(probs, 0, 0).tolist() == [1, 0]
 
 
 def test_sampling_follows_the_distribution_and_is_seeded():
     probs = np.tile([[0.1, 0.6, 0.3]], (20000, 1))
-    draws = sample(probs, 1.0, np.random.default_rng(3))
+    draws = draw(probs, 1.0, 3)
     assert np.allclose(np.bincount(draws, minlength=3) / len(draws), [0.1, 0.6, 0.3], atol=0.015)
-    assert (sample(probs[:50], 1.0, np.random.default_rng(3)) == draws[:50]).all()
-    sharp = sample(probs, 0.25, np.random.default_rng(3))
+    assert (draw(probs[:50], 1.0, 3) == draws[:50]).all()
+    sharp = draw(probs, 0.25, 3)
     assert (sharp == 1).mean() > 0.9, "low temperature sharpens towards the mode"
+
+
+def test_settings_apply_per_row():
+    probs = np.tile([[0.05, 0.4, 0.1, 0.3, 0.15]], (4, 1))
+    uniform = np.full(4, 0.99)  # the last token each row's filters leave
+    assert sample(probs, [1.0, 1.0, 0.0, 1.0], uniform, [0, 2, 0, 0], [1.0, 1.0, 1.0, 0.5]).numpy().tolist() == \
+        [4, 3, 1, 3], "unfiltered, top-k 2, argmax, the nucleus of 0.4 + 0.3"
 
 
 def test_generate_batches_samples_and_never_draws_unknown():
@@ -42,25 +55,25 @@ def test_generate_batches_samples_and_never_draws_unknown():
 
 def test_top_k_draws_only_among_the_k_most_likely():
     probs = np.tile([[0.05, 0.4, 0.1, 0.3, 0.15]], (5000, 1))
-    draws = sample(probs, 1.0, np.random.default_rng(1), top_k=2)
+    draws = draw(probs, 1.0, 1, top_k=2)
     assert set(draws.tolist()) == {1, 3}
     assert abs((draws == 1).mean() - 0.4 / 0.7) < 0.03, "renormalised among the kept"
-    assert (sample(probs[:3], 1.0, np.random.default_rng(1), top_k=1) == 1).all(), "top_k 1 is argmax"
+    assert (draw(probs[:3], 1.0, 1, top_k=1) == 1).all(), "top_k 1 is argmax"
 
 
 def test_top_p_draws_only_from_the_nucleus():
     probs = np.tile([[0.05, 0.5, 0.15, 0.3]], (5000, 1))
-    draws = sample(probs, 1.0, np.random.default_rng(2), top_p=0.8)
+    draws = draw(probs, 1.0, 2, top_p=0.8)
     assert set(draws.tolist()) == {1, 3}, "0.5 + 0.3 reach 0.8: the rest is cut"
-    assert set(sample(probs, 1.0, np.random.default_rng(2), top_p=0.81).tolist()) == {1, 2, 3}
-    assert set(sample(probs, 1.0, np.random.default_rng(2), top_p=0.1).tolist()) == {1}, "the top token stays"
-    again = sample(probs, 1.0, np.random.default_rng(2), top_p=0.8)
+    assert set(draw(probs, 1.0, 2, top_p=0.81).tolist()) == {1, 2, 3}
+    assert set(draw(probs, 1.0, 2, top_p=0.1).tolist()) == {1}, "the top token stays"
+    again = draw(probs, 1.0, 2, top_p=0.8)
     assert (again == draws).all(), "seeded"
 
 
 def test_banned_tokens_are_never_drawn_even_when_hot():
     probs = np.tile([[0.0, 0.98, 0.02]], (20000, 1))
-    draws = sample(probs, 20.0, np.random.default_rng(0))
+    draws = draw(probs, 20.0, 0)
     assert 0 not in draws and 2 in draws
 
 
@@ -68,7 +81,7 @@ def test_generate_draws_only_what_may_follow():
     model = bilstm(5, 4)
     follow = np.array([[1, 1, 1, 1, 1], [0, 0, 1, 0, 0], [0, 0, 0, 1, 1], [0, 1, 0, 0, 0], [0, 1, 0, 0, 0]], float)
     primers = np.array([[1, 2, 3, 4], [4, 3, 2, 1]], dtype=np.int32)
-    out = generate(model, primers, 30, 2.0, seed=1, follow=follow)
+    out = generate(model, primers, 30, 2.0, seed=1, grammar=FollowGrammar(follow))
     rows = np.concatenate([primers[:, -1:], out], axis=1)
     assert all(follow[a, b] for row in rows for a, b in zip(row, row[1:]))
 

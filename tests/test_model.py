@@ -148,6 +148,26 @@ def test_transformer_steps_equal_reading_the_window_whole():
         assert np.allclose(probs.numpy(), expected, atol=1e-4), t
 
 
+@pytest.mark.parametrize("architecture", ["lstm", "transformer"])
+def test_the_compiled_composing_loop_draws_what_the_steps_and_sample_draw_one_by_one(architecture):
+    from jukebox.generation import CHUNK, generate, sample
+
+    saved = next_token_model(trained_like(architecture), config(architecture))
+    n = CHUNK + 2 * SEQ  # past a chunk's end and through the transformer's slides
+    composed = generate(saved, X, n, 1.0, seed=5, top_p=0.9)
+    uniforms = np.stack([np.random.default_rng([5, r]).random(n) for r in range(len(X))])
+    start, advance = generation_steps(saved)
+    probs, state = start(X)
+    expected = []
+    for i in range(n):
+        allowed = probs.numpy()
+        allowed[:, 0] = 0.0  # the unknown token
+        token = sample(allowed, 1.0, uniforms[:, i], top_p=0.9)
+        expected.append(token.numpy())
+        probs, state = advance(state, token)
+    assert (composed == np.stack(expected, axis=1)).all()
+
+
 def test_causal_val_loss_is_the_loss_of_the_token_after_each_window():
     model = trained_like("lstm")
     tokens = np.random.default_rng(1).integers(1, VOCAB, 200).astype(np.int32)

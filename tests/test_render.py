@@ -55,17 +55,19 @@ def test_render_sample_writes_picture_score_and_audio(tmp_path):
         assert audio_seconds(tmp_path / files["flac"]) >= rendered["seconds"], "the whole piece is heard"
 
 
-def test_audio_is_flac_and_the_score_waits_when_asked_to(tmp_path):
-    """The web app writes the player's FLAC and the piano roll at once, the score on first request."""
+def test_audio_is_flac_and_audio_and_score_can_wait(tmp_path):
+    """The web app answers with the piano roll; the player's FLAC and the score are written after (render_later)."""
     need(HAVE_AUDIO, "FluidSynth and a General MIDI SoundFont")
     midi = write_sample(tmp_path, "reel", 0)
     files = render_sample(midi, 40, 132.0, later=True)["files"]
-    assert (tmp_path / files["flac"]).read_bytes().startswith(b"fLaC") and (tmp_path / files["png"]).is_file()
-    assert not (tmp_path / files["musicxml"]).exists()
+    assert (tmp_path / files["png"]).is_file()
+    assert not (tmp_path / files["musicxml"]).exists() and not (tmp_path / files["flac"]).exists()
     path = render.render_later(midi, ".musicxml")
     assert path == tmp_path / files["musicxml"] and path.read_bytes().startswith(b"<?xml")
+    assert render.render_later(midi, ".flac") == tmp_path / files["flac"]
+    assert (tmp_path / files["flac"]).read_bytes().startswith(b"fLaC")
     assert audio_seconds(tmp_path / files["flac"]) > 7, "16 quarter notes at 132 bpm and the release"
-    with pytest.raises(ValueError, match=r"only \.musicxml is written later"):
+    with pytest.raises(ValueError, match=r"only \.flac, \.musicxml is written later"):
         render.render_later(midi, ".png")
     # The type follows the suffix, whatever the temporary file is called; an unknown one is refused by name.
     render.write_audio(midi, tmp_path / "reel.ogg", *render.audio_tools())

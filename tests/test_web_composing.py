@@ -97,21 +97,41 @@ def test_concurrent_requests_are_one_batch_and_each_answer_is_the_one_alone(serv
     assert [s["n_notes"] for s in together] == [30, 10, 40, 30, 25]
 
 
-def test_audio_and_piano_roll_come_first_and_the_score_on_first_request(services, project):
+def test_the_piano_roll_comes_with_the_answer_the_audio_after_it_and_the_score_when_asked(services, project,
+                                                                                           monkeypatch):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     from jukebox.web import create_app
 
     need(render.audio_tools() is not None, "FluidSynth and a General MIDI SoundFont")
+    release, started = threading.Event(), []
+    real = render.render_later
+
+    def held(midi, suffix, *args):  # the audio waits until the answer is in
+        started.append(suffix)
+        assert release.wait(60)
+        return real(midi, suffix, *args)
+
+    monkeypatch.setattr(render, "render_later", held)
     sample = services.compose("tiny", Sampling(20, seed=3))
     folder, files = project / ".jukebox/samples" / sample["id"], sample["files"]
-    assert (folder / files["flac"]).read_bytes().startswith(b"fLaC") and (folder / files["png"]).is_file()
+    assert (folder / files["png"]).is_file() and not (folder / files["flac"]).exists(), "answered before the audio"
     assert not (folder / files["musicxml"]).exists(), "left for later"
+    # The player asks for the audio at once: the request waits for the rendering under way, and starts no other.
+    asked = ThreadPoolExecutor(1).submit(services.studio.sample_file, sample["id"], files["flac"])
+    time.sleep(0.5)
+    assert not asked.done()
+    release.set()
+    assert asked.result(60) == folder / files["flac"]
     client = create_app({"PROJECT": str(project)}).test_client()
     base = f"/samples/{sample['id']}/"
-    for kind, magic in (("musicxml", b"<?xml"), ("flac", b"fLaC")):
+    for kind, magic in (("flac", b"fLaC"), ("musicxml", b"<?xml")):
         answer = client.get(base + files[kind])
         assert answer.status_code == 200 and answer.data.startswith(magic), kind
         assert (folder / files[kind]).read_bytes() == answer.data, "written once, then served from disk"
-    for name in ("other.musicxml", files["midi"] + ".musicxml", "sample.musicxml"):
+    assert started[0] == ".flac" and started.count(".flac") == 1, "the audio started with the answer, once"
+    for name in ("other.musicxml", files["midi"] + ".musicxml", "sample.musicxml", "other.flac"):
         assert client.get(base + name).status_code == 404, name
     assert client.get("/samples/0123456789ab/x.musicxml").status_code == 404, "no such sample"
 

@@ -6,7 +6,7 @@ import re
 import threading
 import time
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from .uploads import UploadError
 
 SAMPLE_ID_LENGTH = 12
 MAX_BATCH = 32  # requests composed in one batched call at most; more wait for the next round
+RENDERERS = 2  # samples' audio (FluidSynth processes) and scores written at once, after their answers
 GATHER_S = 0.05  # how long a genre's idle batcher waits for the other requests of a burst before it starts
 SAMPLE_ID = re.compile(r"\A[0-9a-f]{12}\Z")  # uuid4's hex; \Z, not $, which allows a trailing newline
 # Pruning spares samples changed this recently: one being rendered, or just made and still being listened to.
@@ -135,8 +136,9 @@ class Batcher:
 
 
 def padded(windows: np.ndarray, rows: list[Sampling]) -> tuple[np.ndarray, list[Sampling]]:
-    """A batch grown to the next power of two with rows that compose nothing: a compiled step per size, not per count."""
-    size = 1 << (len(rows) - 1).bit_length()
+    """A batch grown with rows that compose nothing to 1, 2, 4, 8 or a multiple of 8: the composing loop compiles
+    once per batch size (about 5 s), and a row costs time every step, so 20 requests pad to 24, not 32."""
+    size = 1 << (len(rows) - 1).bit_length() if len(rows) <= 8 else -(-len(rows) // 8) * 8
     extra = size - len(rows)
     return (np.concatenate([windows, np.repeat(windows[:1], extra, axis=0)]),
             rows + [Sampling(n_notes=0)] * extra)
@@ -150,7 +152,8 @@ class Studio:
         self.samples_dir = project / STATE_DIR / "samples"
         self.samples_max_bytes = samples_max_mb * 1_000_000
         self._pruning = threading.Lock()
-        self._rendering = threading.Lock()
+        self._renderer = ThreadPoolExecutor(RENDERERS, thread_name_prefix="jukebox-render")
+        self._renders: dict[Path, Future] = {}
         self.primers = PrimerReader(primer_timeout)
         self._composers: dict[str, tuple[float, object]] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -226,6 +229,8 @@ class Studio:
                   "encoding": composer.encoding, "temperature": sampling.temperature, "top_k": sampling.top_k,
                   "top_p": sampling.top_p, "seed": sampling.seed, "primer": primer_text}
         write_json(folder / "sample.json", record)
+        if rendered["files"]["flac"]:  # started now, so that it is ready, or nearly, when the player asks
+            self._render(folder / rendered["files"]["flac"], midi)
         self.prune()
         return record
 
@@ -239,9 +244,21 @@ class Studio:
         finally:
             self._pruning.release()
 
+    def _render(self, path: Path, midi: Path) -> Future:
+        """The one rendering of a LATER file, started now unless it already is."""
+        from ..render import render_later
+
+        with self._guard:
+            future = self._renders.get(path)
+            if future is None:
+                future = self._renders[path] = self._renderer.submit(render_later, midi, path.suffix)
+                # Once written, the file itself answers; a failed one may be tried again.
+                future.add_done_callback(lambda _: self._renders.pop(path, None))
+            return future
+
     def sample_file(self, sample_id: str, name: str) -> Path | None:
-        """The path of a sample's file, written first if it is one left for later (the score); None if there is none."""
-        from ..render import LATER, render_later
+        """The path of a sample's file, once written if it is one left for later (audio, score); None if there is none."""
+        from ..render import LATER
 
         folder = self.samples_dir / sample_id
         path = folder / name
@@ -253,8 +270,5 @@ class Studio:
             return None
         if path.suffix not in LATER or name not in record["files"].values():
             return None
-        # One at a time: a score is seconds of music21 under the GIL, which the composing requests share.
-        with self._rendering:
-            if not path.is_file():
-                render_later(folder / record["file"], path.suffix)
+        self._render(path, folder / record["file"]).result()
         return path
