@@ -106,8 +106,10 @@ def generate_load(url: str, genre: str, requests: int, n_notes: int) -> dict:
         assert midi_status == 200 and midi.startswith(b"MThd")
         return elapsed, midi
 
-    one(10_000)  # the first request loads the model and compiles its step; users see that once per genre
-    for size in (2, 4, 8, 16, 32):  # and each batch size compiles once (the app pads a batch to a power of two)
+    from jukebox.web.composing import batch_size
+
+    one(10_000)  # the first request loads the model and compiles its loop; users see that once per genre
+    for size in sorted({batch_size(n) for n in range(2, requests + 1)}):  # and each batch size compiles once
         if size <= requests:
             with ThreadPoolExecutor(max_workers=size) as pool:
                 list(pool.map(one, range(10_000, 10_000 + size)))

@@ -135,11 +135,15 @@ class Batcher:
                 future.set_result(piece)
 
 
+def batch_size(requests: int) -> int:
+    """The batch `requests` rows are composed in: 1, 2, 4, 8 or a multiple of 8. The composing loop compiles once
+    per batch size (about 5 s), and every row costs time at every step, so 20 requests pad to 24, not 32."""
+    return 1 << (requests - 1).bit_length() if requests <= 8 else -(-requests // 8) * 8
+
+
 def padded(windows: np.ndarray, rows: list[Sampling]) -> tuple[np.ndarray, list[Sampling]]:
-    """A batch grown with rows that compose nothing to 1, 2, 4, 8 or a multiple of 8: the composing loop compiles
-    once per batch size (about 5 s), and a row costs time every step, so 20 requests pad to 24, not 32."""
-    size = 1 << (len(rows) - 1).bit_length() if len(rows) <= 8 else -(-len(rows) // 8) * 8
-    extra = size - len(rows)
+    """A batch grown to batch_size with rows that compose nothing."""
+    extra = batch_size(len(rows)) - len(rows)
     return (np.concatenate([windows, np.repeat(windows[:1], extra, axis=0)]),
             rows + [Sampling(n_notes=0)] * extra)
 
