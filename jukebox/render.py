@@ -35,10 +35,10 @@ GAIN = 0.5
 # synthesizing (4.6 s against 1.8 s for a 500-note piece on a busy 2-core machine), which every listener would wait.
 # The type is named (-T) rather than left to the extension, which the atomic writer's temporary name does not keep.
 AUDIO_TYPES = {".flac": "flac", ".ogg": "oga", ".wav": "wav"}
-# Written after the web app has answered (render_later) rather than with each sample: a 500-note score takes
-# music21 8 s on a busy 2-core machine and its audio FluidSynth 2 s, which a listener should not wait for before
-# the piece and its piano roll appear. The app starts the audio at once; the score waits to be asked for.
-LATER = (".flac", ".musicxml")
+# Written after the web app has answered (render_later) rather than with each sample: a 500-note piece's score
+# takes music21 8 s on a busy 2-core machine, its audio FluidSynth 2 s and its piano roll 0.2 s under the GIL that
+# twenty answers share. The app starts the piano roll and audio at once; the score waits to be asked for.
+LATER = (".png", ".flac", ".musicxml")
 AUDIO_SETUP = "install the Debian packages fluidsynth and fluid-soundfont-gm (scripts/setup does)"
 
 
@@ -69,8 +69,10 @@ def write_audio(midi_path: str | Path, audio_path: str | Path, fluidsynth: str, 
     if audio_path.suffix not in AUDIO_TYPES:
         raise ValueError(f"{audio_path}: audio is written as {', '.join(AUDIO_TYPES)}, not {audio_path.suffix!r}")
     with atomic_path(audio_path, suffix=audio_path.suffix) as tmp:
+        # At a lower priority (nice): under load, composing and answering come before the audio of earlier answers.
+        nice = ["nice", "-n", "10"] if shutil.which("nice") else []
         result = subprocess.run(
-            [fluidsynth, "-ni", "-q", "-g", str(GAIN), "-r", str(SAMPLE_RATE), "-T", AUDIO_TYPES[audio_path.suffix],
+            [*nice, fluidsynth, "-ni", "-q", "-g", str(GAIN), "-r", str(SAMPLE_RATE), "-T", AUDIO_TYPES[audio_path.suffix],
              "-F", str(tmp), str(soundfont), str(midi_path)],
             capture_output=True, text=True, timeout=600,
         )
@@ -133,7 +135,7 @@ def instrument_name(program: int) -> str:
 def render_sample(midi_path: str | Path, program: int, bpm: float, soundfont: str | Path | None = None,
                   later: bool = False) -> dict:
     """Write the .flac (when FluidSynth and a SoundFont are here), .png and .musicxml beside a sample's MIDI file;
-    with `later`, the audio and score (LATER) are only named, for render_later to write.
+    with `later`, they are only named, for render_later to write (LATER).
 
     Returns what the listening page shows: file names (relative to the MIDI file's folder; `flac` is None without
     audio), the instrument, the tempo and the length in seconds.
@@ -142,38 +144,43 @@ def render_sample(midi_path: str | Path, program: int, bpm: float, soundfont: st
 
     midi_path = Path(midi_path)
     notes = played_notes(midi_path)
-    meters = played_meters(midi_path)
     stem = midi_path.with_suffix("")
     tools = audio_tools(soundfont)
     files = {"midi": midi_path.name, "flac": f"{stem.name}.flac" if tools else None, "png": f"{stem.name}.png",
              "musicxml": f"{stem.name}.musicxml"}
-    name = instrument_name(program)
-    # FluidSynth runs in its own process while Python draws the piano roll and writes the score.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        audio = pool.submit(write_audio, midi_path, stem.with_suffix(".flac"), *tools) if tools and not later else None
-        meter = " → ".join(dict.fromkeys(m for _, m in meters))
-        write_piano_roll(notes, stem.with_suffix(".png"), f"{stem.name} · {name} · {bpm:g} bpm · {meter}", meters)
-        if not later:
+    if not later:
+        # FluidSynth runs in its own process while Python draws the piano roll and writes the score.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            audio = pool.submit(write_audio, midi_path, stem.with_suffix(".flac"), *tools) if tools else None
+            render_later(midi_path, ".png", program, bpm)
             write_musicxml(midi_path, stem.with_suffix(".musicxml"), stem.name)
-        if audio:
-            audio.result()
+            if audio:
+                audio.result()
     quarters = max((o + d for o, d, _ in notes), default=0.0)
-    return {"files": files, "instrument": name, "program": program, "bpm": bpm, "seconds": round(quarters * 60 / bpm, 1)}
+    return {"files": files, "instrument": instrument_name(program), "program": program, "bpm": bpm,
+            "seconds": round(quarters * 60 / bpm, 1)}
 
 
-def render_later(midi_path: str | Path, suffix: str, soundfont: str | Path | None = None) -> Path:
-    """Write the file with `suffix` (one of LATER) that render_sample(later=True) named beside a MIDI file."""
+def render_later(midi_path: str | Path, suffix: str, program: int = 0, bpm: float = 120.0,
+                 soundfont: str | Path | None = None) -> Path:
+    """Write the file with `suffix` (one of LATER) that render_sample(later=True) named beside a MIDI file;
+    the piano roll's title names the instrument (General MIDI `program`) and tempo."""
     midi_path = Path(midi_path)
     path = midi_path.with_suffix(suffix)
     if suffix not in LATER:
         raise ValueError(f"{path}: only {', '.join(LATER)} is written later")
-    if suffix == ".musicxml":
+    if suffix == ".png":
+        meters = played_meters(midi_path)
+        meter = " → ".join(dict.fromkeys(m for _, m in meters))
+        write_piano_roll(played_notes(midi_path), path,
+                         f"{midi_path.stem} · {instrument_name(program)} · {bpm:g} bpm · {meter}", meters)
+    elif suffix == ".musicxml":
         write_musicxml(midi_path, path, midi_path.stem)
-        return path
-    tools = audio_tools(soundfont)
-    if tools is None:
-        raise FileNotFoundError(f"{path}: no audio can be written here; {AUDIO_SETUP}")
-    write_audio(midi_path, path, *tools)
+    else:
+        tools = audio_tools(soundfont)
+        if tools is None:
+            raise FileNotFoundError(f"{path}: no audio can be written here; {AUDIO_SETUP}")
+        write_audio(midi_path, path, *tools)
     return path
 
 

@@ -55,20 +55,22 @@ def test_render_sample_writes_picture_score_and_audio(tmp_path):
         assert audio_seconds(tmp_path / files["flac"]) >= rendered["seconds"], "the whole piece is heard"
 
 
-def test_audio_is_flac_and_audio_and_score_can_wait(tmp_path):
-    """The web app answers with the piano roll; the player's FLAC and the score are written after (render_later)."""
+def test_audio_is_flac_and_every_rendering_can_wait(tmp_path):
+    """The web app answers with the MIDI file; piano roll, FLAC and score are written after (render_later)."""
     need(HAVE_AUDIO, "FluidSynth and a General MIDI SoundFont")
     midi = write_sample(tmp_path, "reel", 0)
-    files = render_sample(midi, 40, 132.0, later=True)["files"]
-    assert (tmp_path / files["png"]).is_file()
-    assert not (tmp_path / files["musicxml"]).exists() and not (tmp_path / files["flac"]).exists()
+    rendered = render_sample(midi, 40, 132.0, later=True)
+    files = rendered["files"]
+    assert not any((tmp_path / files[kind]).exists() for kind in ("png", "flac", "musicxml"))
+    assert rendered["seconds"] == pytest.approx(16 * 60 / 132, abs=0.1) and rendered["instrument"] == "Violin"
+    assert render.render_later(midi, ".png", 40, 132.0).read_bytes().startswith(b"\x89PNG")
     path = render.render_later(midi, ".musicxml")
     assert path == tmp_path / files["musicxml"] and path.read_bytes().startswith(b"<?xml")
     assert render.render_later(midi, ".flac") == tmp_path / files["flac"]
     assert (tmp_path / files["flac"]).read_bytes().startswith(b"fLaC")
     assert audio_seconds(tmp_path / files["flac"]) > 7, "16 quarter notes at 132 bpm and the release"
-    with pytest.raises(ValueError, match=r"only \.flac, \.musicxml is written later"):
-        render.render_later(midi, ".png")
+    with pytest.raises(ValueError, match=r"only \.png, \.flac, \.musicxml is written later"):
+        render.render_later(midi, ".wav")
     # The type follows the suffix, whatever the temporary file is called; an unknown one is refused by name.
     render.write_audio(midi, tmp_path / "reel.ogg", *render.audio_tools())
     assert audio_seconds(tmp_path / "reel.ogg") == pytest.approx(audio_seconds(tmp_path / files["flac"]), abs=0.1)

@@ -222,7 +222,7 @@ def three_genres(tmp_path_factory):
     for name in ("params.yaml", "app_genres.yaml", "dvc.yaml"):
         shutil.copy(ROOT / name, project / name)
     sample = write_tune(tmp_path_factory.mktemp("sample") / "sample_01.mid", 0, repeats=4)
-    rendered = render.render_sample(sample, 40, 132.0, later=True)
+    rendered = render.render_sample(sample, 40, 132.0)
     stages = {}
     for genre, (ppl, ngram, accuracy) in THREE.items():
         (project / "models" / genre).mkdir(parents=True)

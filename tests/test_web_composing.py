@@ -97,8 +97,7 @@ def test_concurrent_requests_are_one_batch_and_each_answer_is_the_one_alone(serv
     assert [s["n_notes"] for s in together] == [30, 10, 40, 30, 25]
 
 
-def test_the_piano_roll_comes_with_the_answer_the_audio_after_it_and_the_score_when_asked(services, project,
-                                                                                           monkeypatch):
+def test_piano_roll_and_audio_come_after_the_answer_and_the_score_when_asked(services, project, monkeypatch):
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -108,7 +107,7 @@ def test_the_piano_roll_comes_with_the_answer_the_audio_after_it_and_the_score_w
     release, started = threading.Event(), []
     real = render.render_later
 
-    def held(midi, suffix, *args):  # the audio waits until the answer is in
+    def held(midi, suffix, *args):  # the renderings wait until the answer is in
         started.append(suffix)
         assert release.wait(60)
         return real(midi, suffix, *args)
@@ -116,7 +115,7 @@ def test_the_piano_roll_comes_with_the_answer_the_audio_after_it_and_the_score_w
     monkeypatch.setattr(render, "render_later", held)
     sample = services.compose("tiny", Sampling(20, seed=3))
     folder, files = project / ".jukebox/samples" / sample["id"], sample["files"]
-    assert (folder / files["png"]).is_file() and not (folder / files["flac"]).exists(), "answered before the audio"
+    assert not (folder / files["png"]).exists() and not (folder / files["flac"]).exists(), "answered before them"
     assert not (folder / files["musicxml"]).exists(), "left for later"
     # The player asks for the audio at once: the request waits for the rendering under way, and starts no other.
     asked = ThreadPoolExecutor(1).submit(services.studio.sample_file, sample["id"], files["flac"])
@@ -126,11 +125,12 @@ def test_the_piano_roll_comes_with_the_answer_the_audio_after_it_and_the_score_w
     assert asked.result(60) == folder / files["flac"]
     client = create_app({"PROJECT": str(project)}).test_client()
     base = f"/samples/{sample['id']}/"
-    for kind, magic in (("flac", b"fLaC"), ("musicxml", b"<?xml")):
+    for kind, magic in (("flac", b"fLaC"), ("png", b"\x89PNG"), ("musicxml", b"<?xml")):
         answer = client.get(base + files[kind])
         assert answer.status_code == 200 and answer.data.startswith(magic), kind
         assert (folder / files[kind]).read_bytes() == answer.data, "written once, then served from disk"
-    assert started[0] == ".flac" and started.count(".flac") == 1, "the audio started with the answer, once"
+    assert sorted(started[:2]) == [".flac", ".png"] and started.count(".flac") == started.count(".png") == 1, \
+        "the piano roll and audio started with the answer, once each"
     for name in ("other.musicxml", files["midi"] + ".musicxml", "sample.musicxml", "other.flac"):
         assert client.get(base + name).status_code == 404, name
     assert client.get("/samples/0123456789ab/x.musicxml").status_code == 404, "no such sample"

@@ -233,8 +233,10 @@ class Studio:
                   "encoding": composer.encoding, "temperature": sampling.temperature, "top_k": sampling.top_k,
                   "top_p": sampling.top_p, "seed": sampling.seed, "primer": primer_text}
         write_json(folder / "sample.json", record)
-        if rendered["files"]["flac"]:  # started now, so that it is ready, or nearly, when the player asks
-            self._render(folder / rendered["files"]["flac"], midi)
+        # Started now, so that they are ready, or nearly, when the page asks for them.
+        for kind in ("png", "flac"):
+            if rendered["files"][kind]:
+                self._render(folder / rendered["files"][kind], record)
         self.prune()
         return record
 
@@ -248,20 +250,21 @@ class Studio:
         finally:
             self._pruning.release()
 
-    def _render(self, path: Path, midi: Path) -> Future:
-        """The one rendering of a LATER file, started now unless it already is."""
+    def _render(self, path: Path, record: dict) -> Future:
+        """The one rendering of a sample's LATER file, started now unless it already is."""
         from ..render import render_later
 
         with self._guard:
             future = self._renders.get(path)
             if future is None:
-                future = self._renders[path] = self._renderer.submit(render_later, midi, path.suffix)
+                future = self._renders[path] = self._renderer.submit(
+                    render_later, path.parent / record["file"], path.suffix, record["program"], record["bpm"])
                 # Once written, the file itself answers; a failed one may be tried again.
                 future.add_done_callback(lambda _: self._renders.pop(path, None))
             return future
 
     def sample_file(self, sample_id: str, name: str) -> Path | None:
-        """The path of a sample's file, once written if it is one left for later (audio, score); None if there is none."""
+        """The path of a sample's file, once written if it is one left for later (LATER); None if there is none."""
         from ..render import LATER
 
         folder = self.samples_dir / sample_id
@@ -274,5 +277,5 @@ class Studio:
             return None
         if path.suffix not in LATER or name not in record["files"].values():
             return None
-        self._render(path, folder / record["file"]).result()
+        self._render(path, record).result()
         return path
