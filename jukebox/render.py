@@ -37,7 +37,7 @@ GAIN = 0.5
 AUDIO_TYPES = {".flac": "flac", ".ogg": "oga", ".wav": "wav"}
 # Written after the web app has answered (render_later) rather than with each sample: a 500-note piece's score
 # takes music21 8 s on a busy 2-core machine, its audio FluidSynth 2 s and its piano roll 0.2 s under the GIL that
-# twenty answers share. The app starts the piano roll and audio at once; the score waits to be asked for.
+# twenty answers share. The app starts the audio at once; the piano roll and score wait to be asked for.
 LATER = (".png", ".flac", ".musicxml")
 AUDIO_SETUP = "install the Debian packages fluidsynth and fluid-soundfont-gm (scripts/setup does)"
 

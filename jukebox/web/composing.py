@@ -24,7 +24,10 @@ from .uploads import UploadError
 SAMPLE_ID_LENGTH = 12
 MAX_BATCH = 32  # requests composed in one batched call at most; more wait for the next round
 RENDERERS = 2  # samples' audio (FluidSynth processes) and scores written at once, after their answers
-GATHER_S = 0.05  # how long a genre's idle batcher waits for the other requests of a burst before it starts
+# A batch starts once no request has joined it for GATHER_S, or GATHER_MAX_S after its first: requests sent together
+# reach the batcher over a few hundred milliseconds when the machine is busy (20 at once came as batches of 9 and
+# 11 with a fixed 50 ms wait), and a lone request waits 50 ms.
+GATHER_S, GATHER_MAX_S = 0.05, 1.0
 SAMPLE_ID = re.compile(r"\A[0-9a-f]{12}\Z")  # uuid4's hex; \Z, not $, which allows a trailing newline
 # Pruning spares samples changed this recently: one being rendered, or just made and still being listened to.
 SPARE_S = 600
@@ -116,9 +119,20 @@ class Batcher:
                 threading.Thread(target=self._run, name="jukebox-batcher", daemon=True).start()
         return future
 
+    def _gather(self) -> None:
+        """Wait while the requests of a burst are still arriving (GATHER_S, GATHER_MAX_S)."""
+        deadline, seen = time.monotonic() + GATHER_MAX_S, -1
+        while time.monotonic() < deadline:
+            with self._guard:
+                count = len(self._pending)
+            if count == seen or count >= MAX_BATCH:
+                return
+            seen = count
+            time.sleep(GATHER_S)
+
     def _run(self) -> None:
-        time.sleep(GATHER_S)  # requests sent together arrive a few milliseconds apart: let them join one batch
         while True:
+            self._gather()
             with self._busy:
                 with self._guard:
                     batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
@@ -233,10 +247,10 @@ class Studio:
                   "encoding": composer.encoding, "temperature": sampling.temperature, "top_k": sampling.top_k,
                   "top_p": sampling.top_p, "seed": sampling.seed, "primer": primer_text}
         write_json(folder / "sample.json", record)
-        # Started now, so that they are ready, or nearly, when the page asks for them.
-        for kind in ("png", "flac"):
-            if rendered["files"][kind]:
-                self._render(folder / rendered["files"][kind], record)
+        # The audio is started now (FluidSynth, its own process) so that it is ready, or nearly, when the player asks;
+        # the piano roll (0.2 s of Python) waits to be asked for, so it never holds up the other answers of a burst.
+        if rendered["files"]["flac"]:
+            self._render(folder / rendered["files"]["flac"], record)
         self.prune()
         return record
 
