@@ -128,7 +128,12 @@ def test_upload_a_collection_and_listen_to_its_samples(server, browser, shots, t
     name.send_keys("reels")
     browser.find_element(By.ID, "files").send_keys("\n".join(str(f) for f in files))
     browser.find_element(By.CSS_SELECTOR, "form.collection button").click()
-    assert "/jobs/" in browser.current_url
+    # The upload's answer is a redirect to the job page; a slow first POST must not be mistaken for a refusal.
+    try:
+        wait_until(browser, "return location.pathname.startsWith('/jobs/')", timeout=60)
+    except AssertionError:
+        errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".error, [id$='-error']")]
+        raise AssertionError(f"still at {browser.current_url}; the page says {errors}") from None
     wait_until(browser, "return document.querySelector('#stages li.current')", timeout=120)
     screenshot(browser, shots / "job-running.png")
     wait_until(browser, "return document.getElementById('status').textContent.trim() == 'succeeded'", timeout=240)
