@@ -161,3 +161,40 @@ def test_composing_prunes_the_oldest_samples_past_samples_max_mb(project):
     assert gone and gone == by_age[: len(gone)], "oldest first"
     sizes = {p.name: sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) for p in store.iterdir()}
     assert sum(sizes.values()) <= 1_000_000 < sum(sizes.values()) + 400_000, "as few deleted as the limit asks"
+
+
+def test_batches_are_padded_to_few_sizes():
+    from jukebox.web.composing import batch_size
+
+    assert [batch_size(n) for n in (1, 2, 3, 5, 8, 9, 16, 17, 20, 24, 25, 32)] == \
+        [1, 2, 4, 8, 8, 16, 16, 24, 24, 24, 32, 32]
+
+
+def test_a_batch_starts_once_its_burst_has_arrived(monkeypatch):
+    """Requests trickling in (a busy machine) join one batch; an endless trickle still starts by GATHER_MAX_S."""
+    import threading
+
+    import numpy as np
+
+    from jukebox.web import composing
+
+    monkeypatch.setattr(composing, "GATHER_S", 0.3)
+    monkeypatch.setattr(composing, "GATHER_MAX_S", 1.5)
+    batches = []
+    batcher = composing.Batcher(lambda windows, rows: batches.append(len(rows)) or [[]] * len(rows),
+                                threading.Lock())
+    futures = []
+    for _ in range(6):  # 6 requests 0.05 s apart: 0.25 s in all, longer than a fixed wait of 0.05 s
+        futures.append(batcher.submit(np.zeros(4, np.int32), Sampling(1)))
+        time.sleep(0.05)
+    [f.result(timeout=30) for f in futures]
+    assert batches == [6]
+    batches.clear()
+    started = time.monotonic()
+    futures = []
+    while time.monotonic() - started < 3:  # one request every 0.1 s for 3 s: never quiet for 0.3 s
+        futures.append(batcher.submit(np.zeros(4, np.int32), Sampling(1)))
+        time.sleep(0.1)
+    [f.result(timeout=30) for f in futures]
+    assert len(batches) >= 2 and batches[0] < len(futures), "the first batch did not wait for the trickle to end"
+    assert sum(batches) == len(futures)
