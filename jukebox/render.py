@@ -72,8 +72,8 @@ def write_audio(midi_path: str | Path, audio_path: str | Path, fluidsynth: str, 
         # At a lower priority (nice): under load, composing and answering come before the audio of earlier answers.
         nice = ["nice", "-n", "10"] if shutil.which("nice") else []
         result = subprocess.run(
-            [*nice, fluidsynth, "-ni", "-q", "-g", str(GAIN), "-r", str(SAMPLE_RATE),
-             "-T", AUDIO_TYPES[audio_path.suffix], "-F", str(tmp), str(soundfont), str(midi_path)],
+            [*nice, fluidsynth, "-ni", "-q", "-g", str(GAIN), "-r", str(SAMPLE_RATE), "-T", AUDIO_TYPES[audio_path.suffix],
+             "-F", str(tmp), str(soundfont), str(midi_path)],
             capture_output=True, text=True, timeout=600,
         )
         if result.returncode != 0 or not tmp.stat().st_size:
