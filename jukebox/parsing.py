@@ -204,9 +204,13 @@ def _collect_within(paths, jobs, timeout, todo, digests, records, cache, bar) ->
                                                          f"(exit code {exc.exitcode}); out of memory?"}
             _collect([record], [todo[k]], digests, records, cache, bar)
     finally:
-        # After Ctrl-C the workers are stopped at once rather than finishing the queue.
+        # After Ctrl-C the workers are stopped at once rather than finishing the queue. pebble's join() then waits
+        # without a limit for its message thread, which in CI stayed blocked reading a channel the stopped workers
+        # no longer wrote to; its threads are daemons and the workers end with this process (_worker_start).
         pool.stop()
-        pool.join()
+        joiner = threading.Thread(target=pool.join, daemon=True)
+        joiner.start()
+        joiner.join(10)
 
 
 def _as_completed(futures):
