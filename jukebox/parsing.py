@@ -204,13 +204,20 @@ def _collect_within(paths, jobs, timeout, todo, digests, records, cache, bar) ->
                                                          f"(exit code {exc.exitcode}); out of memory?"}
             _collect([record], [todo[k]], digests, records, cache, bar)
     finally:
-        # After Ctrl-C the workers are stopped at once rather than finishing the queue. pebble's join() then waits
-        # without a limit for its message thread, which in CI stayed blocked reading a channel the stopped workers
-        # no longer wrote to; its threads are daemons and the workers end with this process (_worker_start).
-        pool.stop()
-        joiner = threading.Thread(target=pool.join, daemon=True)
-        joiner.start()
-        joiner.join(10)
+        stop_pool(pool)  # after Ctrl-C the workers are stopped at once rather than finishing the queue
+
+
+def stop_pool(pool, wait: float = 10) -> None:
+    """Stop a reader_pool's workers, waiting at most `wait` seconds for the pool to wind down.
+
+    pebble's join() waits without a limit for its message thread, which in CI stayed blocked reading a channel the
+    stopped workers no longer wrote to; pebble's threads are daemons and the workers end with this process
+    (_worker_start), so nothing is left behind by not waiting longer.
+    """
+    pool.stop()
+    joiner = threading.Thread(target=pool.join, daemon=True)
+    joiner.start()
+    joiner.join(wait)
 
 
 def _as_completed(futures):

@@ -18,7 +18,7 @@ from ..artifacts import prune_oldest, read_npy, write_json
 from ..generation import Sampling, validation_primers
 from ..primers import opening_music
 from ..params import Genre
-from ..parsing import reader_pool
+from ..parsing import reader_pool, stop_pool
 from .uploads import UploadError
 
 SAMPLE_ID_LENGTH = 12
@@ -89,8 +89,7 @@ class PrimerReader:
         """Stop the pool's worker processes."""
         with self._guard:
             if self._pool is not None:
-                self._pool.stop()
-                self._pool.join()
+                stop_pool(self._pool)
                 self._pool = None
 
 
