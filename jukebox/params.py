@@ -79,6 +79,7 @@ class Params:
     patience: int = 3
     n_notes: int = 500
     n_samples: int = 3
+    eval_samples: int = 0
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 1.0
@@ -130,6 +131,7 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "patience": (int, lambda v: v >= 1, "an integer >= 1"),
     "n_notes": (int, lambda v: v >= 1, "an integer >= 1"),
     "n_samples": (int, lambda v: v >= 1, "an integer >= 1"),
+    "eval_samples": (int, lambda v: 0 <= v <= 256, "an integer from 0 to 256 (pieces evaluate judges; at least n_samples)"),
     "temperature": (float, lambda v: v >= 0, "a number >= 0 (0 picks the most likely note)"),
     "top_k": (int, lambda v: v >= 0, "an integer >= 0 (0 = no top-k filter)"),
     "top_p": (float, lambda v: 0 < v <= 1, "a number in (0, 1] (1 = no nucleus filter)"),

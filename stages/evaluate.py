@@ -51,13 +51,29 @@ def main(genre_name: str) -> None:
              baselines["unigram_perplexity"], model["cross_entropy_per_note"],
              baselines["ngram_cross_entropy_per_note"])
 
-    samples = json.loads((Path("data/generated") / genre.name / "samples.json").read_text())
-    generated_tokens = [s["tokens"] for s in samples]
+    # Every piece the generate stage composed (eval_samples of them), not only the few it rendered to listen to.
+    composed = json.loads((Path("data/generated") / genre.name / "pieces.json").read_text())
+    judged = judge(composer, [piece["tokens"] for piece in composed], Path("."), genre.name, params.seed, log)
+
+    out = Path("metrics") / genre.name
+    write_json(out / "evaluate.json", {"model": {**model, "windows": int(len(targets))}, "baselines": baselines,
+                                       "music": judged["music"], "originality": judged["originality"],
+                                       "realness": judged["realness"]})
+    write_text(out / "pitch_classes.csv", judged["pitch_classes"])
+
+
+def judge(composer: Composer, generated_tokens: list[list[str]], project: Path, genre: str, seed: int, log) -> dict:
+    """Composed pieces (token lists) against the genre's held-out pieces: musical statistics, originality and
+    realness (the evaluate.json sections of those names), and the pitch-class plot's CSV. The sampling benchmark
+    judges other settings' pieces with it, exactly as this stage judges the generate stage's."""
+    seq_dir = project / "data/sequences" / genre
+    train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
     generated = [decode(tokens, composer.encoding, composer.step) for tokens in generated_tokens]
     held_out_names = set(json.loads((seq_dir / "split.json").read_text())["validation"])
-    pieces = read_jsonl(Path("data/notes") / genre.name / "pieces.jsonl")
-    held_out_notes = [[tuple(n) for n in p["notes"]] for p in pieces if p["piece"] in held_out_names]
+    pieces = [p for p in read_jsonl(project / "data/notes" / genre / "pieces.jsonl") if p["piece"] in held_out_names]
+    held_out_notes = [[tuple(n) for n in p["notes"]] for p in pieces]
     held_out = [group_onsets(notes) for notes in held_out_notes]
+    log.info("judging %d composed pieces against %d held-out pieces", len(generated), len(held_out))
     generated_ids = [composer.vocab.ids(tokens) for tokens in generated_tokens]
     # Held-out reference for the token statistics: as many stretches of val.npy as samples, each exactly as long as
     # its sample, because n-gram ratios fall as a sequence grows (a 500-note sample against a 60-note tune would
@@ -66,27 +82,24 @@ def main(genre_name: str) -> None:
     reference_ids = [val[s:s + min(len(g), length)]
                      for s, g in zip(window_starts(len(val), length, len(generated_ids)), generated_ids)]
     # Bar lines for notes per bar and strong beats: the samples' own meters (remi), the pieces' as parsed.
-    held_out_meters = [p.get("meters", ()) for p in pieces if p["piece"] in held_out_names]
     music = musical_statistics(generated, held_out, generated_ids, reference_ids,
-                               [composer.encoder.meters(t) for t in generated_tokens], held_out_meters)
+                               [composer.encoder.meters(t) for t in generated_tokens],
+                               [p.get("meters", ()) for p in pieces])
     training_ngrams = ngram_set(train, COPY_N)
     structure = {"generated": originality(generated_ids, train, training_ngrams),
                  "held_out": originality(reference_ids, train, training_ngrams)}
-    log.info("samples vs held-out: musical overlap %.2f, copy rate %.2f (held-out %.2f), longest copy %d",
-             music["overlap_mean"], structure["generated"]["copy_rate"], structure["held_out"]["copy_rate"],
-             structure["generated"]["longest_copy"])
+    log.info("samples vs held-out: musical overlap %.2f, distinct 8-grams %.3f (held-out %.3f), copy rate %.2f "
+             "(held-out %.2f), longest copy %d", music["overlap_mean"], structure["generated"]["distinct_8grams"],
+             structure["held_out"]["distinct_8grams"], structure["generated"]["copy_rate"],
+             structure["held_out"]["copy_rate"], structure["generated"]["longest_copy"])
     # The real side goes through the encoding and back, as the samples did, so the classifier judges the music the
     # model could have learnt, not what the encoding drops (rhythm under `pitch`, off-grid timing under `rhythm`).
     real = [decode(encode(notes, composer.encoding), composer.encoding, composer.step) for notes in held_out_notes]
-    real_test = realness(generated, real, params.seed)
+    real_test = realness(generated, real, seed)
     log.info("realness: a classifier tells generated from held-out stretches with accuracy %s (%d stretches each)",
              real_test["classifier_accuracy"], real_test["stretches"])
-
-    out = Path("metrics") / genre.name
-    write_json(out / "evaluate.json", {"model": {**model, "windows": int(len(targets))}, "baselines": baselines,
-                                       "music": music, "originality": structure, "realness": real_test})
-    write_text(out / "pitch_classes.csv", pitch_class_table(pitch_class_histogram(generated),
-                                                            pitch_class_histogram(held_out)))
+    return {"music": music, "originality": structure, "realness": real_test,
+            "pitch_classes": pitch_class_table(pitch_class_histogram(generated), pitch_class_histogram(held_out))}
 
 
 def pitch_class_table(generated, held_out) -> str:

@@ -43,8 +43,9 @@ def tiny_genre(tmp_path, monkeypatch, request):
     # Long enough for a few stretches of 32 events in either encoding, so the realness test has something to judge.
     copied = [vocab["tokens"][i] for i in train[10:130]]
     wandering = [vocab["tokens"][i] for i in np.random.default_rng(0).integers(1, len(vocab["tokens"]), 200)]
-    write_json("data/generated/tiny/samples.json", [{"file": "sample_01.mid", "tokens": copied},
-                                                    {"file": "sample_02.mid", "tokens": wandering}])
+    # Evaluate judges every composed piece (pieces.json); only the first was rendered to listen to (samples.json).
+    write_json("data/generated/tiny/pieces.json", [{"seed": 1, "tokens": copied}, {"seed": 2, "tokens": wandering}])
+    write_json("data/generated/tiny/samples.json", [{"file": "sample_01.mid", "tokens": copied}])
     return tmp_path, model, encoding
 
 
@@ -79,7 +80,7 @@ def test_evaluate_writes_every_metric_and_the_pitch_class_plot(tiny_genre):
         assert 0 <= music[name]["overlap"] <= 1
     assert music["notes_per_bar"]["held_out"] > 1 and 0 < music["strong_beat_share"]["held_out"] <= 1
     assert metrics["originality"]["generated"]["longest_copy"] >= 120
-    assert 0 < metrics["originality"]["generated"]["copy_rate"] < 1
+    assert 0 < metrics["originality"]["generated"]["copy_rate"] < 1, "the wandering piece, never rendered, counts"
     for side in ("generated", "held_out"):
         assert 0 < metrics["originality"][side]["distinct_8grams"] <= 1
     # The held-out tunes play one phrase four times: far fewer distinct 8-grams than the random sample's.

@@ -44,6 +44,10 @@ def test_repro_builds_every_stage_for_every_genre(project):
         generated = project / f"data/generated/{genre}"
         records = json.loads((generated / "samples.json").read_text())
         assert len(records) == WEB_TINY["n_samples"] == len(list(generated.glob("*.mid")))
+        composed = json.loads((generated / "pieces.json").read_text())
+        assert len(composed) == WEB_TINY["eval_samples"] > WEB_TINY["n_samples"], "evaluate judges more than it renders"
+        assert [p["tokens"] for p in composed[:len(records)]] == [r["tokens"] for r in records]
+        assert len({p["seed"] for p in composed}) == len(composed), "each piece its own random stream"
         for record in records:
             assert record["n_notes"] == WEB_TINY["n_notes"] and record["tokens"], "n_notes notes per sample"
             assert read_notes(generated / record["file"]), "the MIDI file plays notes"

@@ -487,7 +487,7 @@ def test_the_pipeline_runs_on_a_genre_scraped_from_the_local_server(site, tunes,
     project = copy_project(tmp_path / "project")
     params = yaml.safe_load((project / "params.yaml").read_text())
     params.update(seq_len=8, units=8, embedding_dim=8, epochs=1, windows_per_epoch=64, val_windows=16, batch_size=16,
-                  n_notes=16, n_samples=1, val_fraction=0.3, patience=1, jobs=1, request_delay=0.0)
+                  n_notes=16, n_samples=1, eval_samples=0, val_fraction=0.3, patience=1, jobs=1, request_delay=0.0)
     params["genres_2018"] = {"celtic": {"source": "web", "site": "tadpoletunes",
                                         "listing": [site.url("/tunes/celtic1/celtic.htm")]}}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -60,7 +60,7 @@ def train_tiny_genre(project: Path, genre: str, encoding: str) -> Path:
     sequences.mkdir(parents=True, exist_ok=True)
     np.save(sequences / "val.npy", tokens[: 4 * SEQ_LEN])
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params.update(seq_len=SEQ_LEN, encoding=encoding, n_notes=24, n_samples=2)
+    params.update(seq_len=SEQ_LEN, encoding=encoding, n_notes=24, n_samples=2, eval_samples=0)
     params["genres"] = {genre: {"source": "local", "path": "tunes", "program": 73, "bpm": 100}}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return project
