@@ -57,7 +57,8 @@ def measure(project: Path, genre: str, settings: list[tuple[float, float]], piec
             })
         row = {"genre": genre, "temperature": temperature, "top_p": top_p, "runs": runs}
         for key in runs[0]:
-            values = np.array([r[key] for r in runs], dtype=float)
+            # A side without two full 32-event stretches has no realness figure (None): nan here.
+            values = np.array([np.nan if r[key] is None else r[key] for r in runs], dtype=float)
             row[key] = float(values.mean())
             row[f"{key}_range"] = float(values.max() - values.min())
         rows.append(row)
