@@ -138,10 +138,7 @@ def _transformer(tokens, vocab_size: int, config: ModelConfig, every_position: b
     backbone = keras_hub.models.LlamaBackbone(
         vocabulary_size=vocab_size, num_layers=config.layers, num_query_heads=config.heads,
         num_key_value_heads=config.heads, hidden_dim=config.units, intermediate_dim=4 * config.units,
-        layer_norm_epsilon=1e-5, dropout=config.dropout,
-        # Tied, the backbone keeps no output projection of its own; untied, it kept one (60,544 weights at the
-        # default size) that nothing here calls, which Keras warned had no gradients. The softmax below is ours.
-        tie_word_embeddings=True, name="blocks")
+        layer_norm_epsilon=1e-5, dropout=config.dropout, name="blocks")
     x = backbone({"token_ids": tokens, "padding_mask": keras.ops.ones_like(tokens)})  # windows are never padded
     if not every_position:
         # The last position only, with plain layers so the saved file loads in safe mode.
