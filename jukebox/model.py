@@ -265,17 +265,18 @@ def generation_steps(model):
 def _transformer_steps(model):
     """A transformer's (start, advance) over a key/value cache of seq_len positions.
 
-    The model was trained on windows of seq_len, so when the cache is full the window slides: the cache is rebuilt
-    from the last `keep` tokens and filling goes on from there (each step still sees at least that many).
+    Once the cache is full it rolls: the oldest position leaves and every cached key is turned back one position,
+    so each new token sees the last seq_len - 1 tokens. With rotary positions attention depends only on the distance
+    between two positions, so the rolled cache is exactly sliding-window attention over everything composed so far.
     """
     import keras_hub
     import tensorflow as tf
 
     backbone = next(l for l in model.layers if isinstance(l, keras_hub.models.LlamaBackbone))
     blocks = backbone.transformer_layers
+    rotations = [block._self_attention_layer.rotary_embedding_layer for block in blocks]
     head = model.layers[-1]
     seq_len = model.input_shape[1]
-    keep = seq_len // 2
 
     def run(tokens, caches, index):
         x = backbone.token_embedding(tokens)
@@ -285,29 +286,25 @@ def _transformer_steps(model):
             updated.append(cache)
         return head(backbone.layer_norm(x[:, -1])), updated
 
-    def fill(tokens):
-        shape = (tf.shape(tokens)[0], 2, seq_len, backbone.num_key_value_heads,
-                 backbone.hidden_dim // backbone.num_query_heads)
-        return run(tokens, [tf.zeros(shape, dtype=block.compute_dtype) for block in blocks], 0)
+    def roll(cache, rotation):
+        # cache: (batch, keys/values, seq_len, heads, dims); keys are stored already rotated to their positions.
+        keys = rotation(cache[:, 0, 1:], positions=tf.fill([seq_len - 1], -1.0))
+        kept = tf.stack([keys, cache[:, 1, 1:]], axis=1)
+        return tf.concat([kept, tf.zeros_like(cache[:, :, :1])], axis=2)
 
     def start(primers):
-        probs, caches = fill(primers)
-        return probs, (primers, caches, tf.constant(seq_len))
+        shape = (tf.shape(primers)[0], 2, seq_len, backbone.num_key_value_heads,
+                 backbone.hidden_dim // backbone.num_query_heads)
+        probs, caches = run(primers, [tf.zeros(shape, dtype=block.compute_dtype) for block in blocks], 0)
+        return probs, (caches, tf.constant(seq_len))
 
     def advance(state, tokens):
-        window, caches, filled = state
-        window = tf.concat([window[:, 1:], tokens[:, None]], axis=1)
-
-        def slide():
-            probs, fresh = fill(window[:, -keep:])
-            return probs, fresh, tf.constant(keep)
-
-        def step():
-            probs, grown = run(tokens[:, None], caches, filled)
-            return probs, grown, filled + 1
-
-        probs, caches, filled = tf.cond(filled == seq_len, slide, step)
-        return probs, (window, caches, filled)
+        caches, filled = state
+        full = filled == seq_len
+        caches = [tf.cond(full, lambda c=c, r=r: roll(c, r), lambda c=c: c) for c, r in zip(caches, rotations)]
+        index = tf.where(full, seq_len - 1, filled)
+        probs, caches = run(tokens[:, None], caches, index)
+        return probs, (caches, tf.minimum(filled + 1, seq_len))
 
     return start, advance
 

@@ -125,27 +125,42 @@ def test_generation_steps_match_the_model(architecture):
         full.set_weights(model.get_weights())
         expected = full.predict(longer, verbose=0)[:, -1]
     elif architecture == "transformer":
-        # Trained on windows up to seq_len: a full cache slides to the last half window.
-        expected = model.predict(longer[:, -(SEQ // 2):], verbose=0)[:, -1]
+        # A full cache rolls: one layer reads the new token with the seq_len - 1 before it, the last whole window.
+        expected = model.predict(longer[:, -SEQ:], verbose=0)[:, -1]
     else:
         expected = saved.predict(longer[:, 1:], verbose=0)
     assert np.allclose(probs.numpy(), expected, atol=1e-5)
 
 
-def test_transformer_steps_equal_reading_the_window_whole():
+def sliding_window_attention(model, stream: np.ndarray) -> np.ndarray:
+    """Next-token probabilities after every position of `stream` (batch, time), reading the whole stream at once with
+    each position attending, in every layer, to itself and the SEQ - 1 positions before it."""
+    import keras_hub
+
+    backbone = next(l for l in model.layers if isinstance(l, keras_hub.models.LlamaBackbone))
+    n = stream.shape[1]
+    before, after = np.arange(n)[None, :], np.arange(n)[:, None]
+    band = np.broadcast_to((before <= after) & (after - before < SEQ), (len(stream), n, n))
+    x = backbone.token_embedding(stream)
+    for block in backbone.transformer_layers:
+        x = block(x, decoder_attention_mask=band.astype("int32"))
+    return model.layers[-1](backbone.layer_norm(x)).numpy()
+
+
+def test_transformer_steps_are_sliding_window_attention_over_everything_composed():
     model = trained_like("transformer")
     start, advance = generation_steps(next_token_model(model, config("transformer")))
-    half = SEQ // 2
-    tokens = np.random.default_rng(2).integers(1, VOCAB, (len(X), 2 * SEQ)).astype(np.int32)
+    tokens = np.random.default_rng(2).integers(1, VOCAB, (len(X), 3 * SEQ)).astype(np.int32)
+    expected = sliding_window_attention(model, np.concatenate([X, tokens], axis=1))
     probs, state = start(X)
-    stream = X
+    assert np.allclose(probs.numpy(), expected[:, SEQ - 1], atol=1e-5)
     for t in range(tokens.shape[1]):
         probs, state = advance(state, tf.constant(tokens[:, t]))
-        stream = np.concatenate([stream, tokens[:, t : t + 1]], axis=1)
-        # After a slide the cache holds the last `half` tokens, then grows one token a step up to seq_len.
-        filled = half + (t % (SEQ - half + 1))
-        expected = model.predict(stream[:, -filled:], verbose=0)[:, -1]
-        assert np.allclose(probs.numpy(), expected, atol=1e-4), t
+        # Two layers: the cached keys of layer 2 carry what their tokens saw then, further back than one window,
+        # exactly as the banded attention does, and unlike reading the last window afresh.
+        assert np.allclose(probs.numpy(), expected[:, SEQ + t], atol=1e-4), t
+    assert not np.allclose(expected[:, -1], model.predict(np.concatenate([X, tokens], axis=1)[:, -SEQ:],
+                                                          verbose=0)[:, -1], atol=1e-4)
 
 
 @pytest.mark.parametrize("architecture", ["lstm", "transformer"])
@@ -153,7 +168,7 @@ def test_the_compiled_composing_loop_draws_what_the_steps_and_sample_draw_one_by
     from jukebox.generation import CHUNK, generate, sample
 
     saved = next_token_model(trained_like(architecture), config(architecture))
-    n = CHUNK + 2 * SEQ  # past a chunk's end and through the transformer's slides
+    n = CHUNK + 2 * SEQ  # past a chunk's end, with the transformer's cache rolling
     composed = generate(saved, X, n, 1.0, seed=5, top_p=0.9)
     uniforms = np.stack([np.random.default_rng([5, r]).random(n) for r in range(len(X))])
     start, advance = generation_steps(saved)
