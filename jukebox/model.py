@@ -288,6 +288,7 @@ def _transformer_steps(model):
 
     def roll(cache, rotation):
         # cache: (batch, keys/values, seq_len, heads, dims); keys are stored already rotated to their positions.
+        # Under mixed_bfloat16 each turn rounds a key again: after seq_len turns about 2^-9 * sqrt(seq_len) of it.
         keys = rotation(cache[:, 0, 1:], positions=tf.fill([seq_len - 1], -1.0))
         kept = tf.stack([keys, cache[:, 1, 1:]], axis=1)
         return tf.concat([kept, tf.zeros_like(cache[:, :, :1])], axis=2)
