@@ -32,12 +32,20 @@ from tests.conftest import ROOT, write_tune
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
+def _as_a_foreground_job() -> None:
+    """In the stage's process before exec: Ctrl-C's default action, as a shell gives a job it runs in a terminal.
+    A parent started in the background (`cmd &`, as a CI runner may be) ignores SIGINT, and an ignored signal stays
+    ignored across exec: the stage then never saw this test's Ctrl-C and parsed on to its normal end."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_stage(project: Path, stage: str, genre: str = "g") -> subprocess.Popen:
     """`python -m stages.<stage> <genre>` in its own process group (a terminal's Ctrl-C reaches the whole group)."""
     # PYTHONFAULTHANDLER: a stage that hangs prints every thread's stack on SIGABRT (ended_after_ctrl_c).
     return subprocess.Popen([sys.executable, "-m", f"stages.{stage}", genre], cwd=project,
                             env={**ENV, "PYTHONFAULTHANDLER": "1"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_as_a_foreground_job)
 
 
 def run_stage(project: Path, stage: str) -> str:
