@@ -204,8 +204,8 @@ def _collect_within(paths, jobs, timeout, todo, digests, records, cache, bar) ->
                                                          f"(exit code {exc.exitcode}); out of memory?"}
             _collect([record], [todo[k]], digests, records, cache, bar)
     except BaseException:
-        # Ctrl-C or an error: no wait at all on pebble's threads, which twice in CI were still busy 50 s on (the
-        # stacks in tests/test_interrupt.py). The workers end with this process (_worker_start), as after a SIGKILL.
+        # Ctrl-C or an error: end now, without even the bounded wait on pebble's threads; the workers end with this
+        # process (_worker_start), as after a SIGKILL.
         pool.stop()
         raise
     stop_pool(pool)
