@@ -203,12 +203,8 @@ def _collect_within(paths, jobs, timeout, todo, digests, records, cache, bar) ->
                 record = {"status": "crashed", "reason": f"{paths[k]}: the parser process died on it "
                                                          f"(exit code {exc.exitcode}); out of memory?"}
             _collect([record], [todo[k]], digests, records, cache, bar)
-    except BaseException:
-        # Ctrl-C or an error: end now, without even the bounded wait on pebble's threads; the workers end with this
-        # process (_worker_start), as after a SIGKILL.
-        pool.stop()
-        raise
-    stop_pool(pool)
+    finally:
+        stop_pool(pool)  # after Ctrl-C the workers are stopped at once rather than finishing the queue
 
 
 def stop_pool(pool, wait: float = 10) -> None:
