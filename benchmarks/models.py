@@ -35,6 +35,7 @@ def contenders(params) -> dict[str, ModelConfig]:
                                     optimizer="adam", learning_rate=0.002, warmup_steps=100),
         "transformer": dataclasses.replace(
             base, architecture="transformer", layers=params.layers, units=params.units, heads=params.heads,
+            token_conv=params.token_conv,
             dropout=params.dropout, optimizer=params.optimizer, learning_rate=params.learning_rate,
             warmup_steps=params.warmup_steps, precision=params.precision),
     }
@@ -44,8 +45,9 @@ def flops_per_window(config: ModelConfig, vocab_size: int) -> float:
     """Multiply-adds x 2 of one training window (forward + backward = 3 x forward), dense layers and attention."""
     s, u, e = config.seq_len, config.units, config.embedding_dim
     if config.architecture == "transformer":
-        # Per position and layer: q, k, v, out (4 u^2), feed-forward (8 u^2), scores and mixing (2 s u).
-        forward = s * (config.layers * (12 * u * u + 2 * s * u) + u * vocab_size)
+        # Per position and layer: q, k, v, out (4 u^2), feed-forward (8 u^2), scores and mixing (2 s u); the token
+        # convolution (token_conv u^2) once.
+        forward = s * (config.layers * (12 * u * u + 2 * s * u) + (config.token_conv > 1) * config.token_conv * u * u + u * vocab_size)
     else:
         inputs = [e] + [u * (2 if config.architecture == "bilstm" else 1)] * (config.layers - 1)
         gates = 4 if config.architecture in ("lstm", "bilstm") else 3

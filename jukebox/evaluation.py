@@ -21,6 +21,7 @@ SEGMENT = 32  # events (or tokens) per stretch for the per-stretch features: ~8 
 NGRAM_ORDERS = tuple(range(2, 9))  # candidate n for the Kneser-Ney baseline, chosen on the validation pieces
 COPY_N = 8  # a generated 8-gram found verbatim in training counts as copied
 DISTINCT_N = 4
+REPEAT_CONTEXT = 7  # tokens (3 to 4 notes) that must match an earlier passage of the window for a repeated target
 # Restating a whole phrase shows at 8-grams, where a short motif's repeats already show at 4-grams.
 DISTINCT_LONG_N = 8
 # Note values on a log2 scale in half-octave bins centred on a 32nd note .. a double whole note (in quarter
@@ -49,9 +50,11 @@ def cross_entropy_per_note(target_probs: np.ndarray, target_is_note: np.ndarray)
     return cross_entropy(target_probs) * len(target_probs) / notes
 
 
-def prediction_scores(probs: np.ndarray, targets: np.ndarray, target_is_note: np.ndarray) -> dict:
+def prediction_scores(probs: np.ndarray, targets: np.ndarray, target_is_note: np.ndarray,
+                      repeated: np.ndarray | None = None) -> dict:
     """Cross-entropy (nats; per token and per note), perplexity, top-1 and top-5 accuracy of next-token
-    probabilities (windows, vocab); `target_is_note` marks the targets that are notes."""
+    probabilities (windows, vocab); `target_is_note` marks the targets that are notes. With `repeated` (from
+    `repeated_targets`), also the share of repeated targets and the cross-entropy on them."""
     probs, targets = np.asarray(probs), np.asarray(targets)
     rows = np.arange(len(targets))
     ce = cross_entropy(probs[rows, targets])
@@ -63,7 +66,22 @@ def prediction_scores(probs: np.ndarray, targets: np.ndarray, target_is_note: np
         "perplexity": float(np.exp(ce)),
         "top1_accuracy": float(np.mean(probs.argmax(axis=1) == targets)),
         "top5_accuracy": float(np.mean((top5 == targets[:, None]).any(axis=1))),
+        **(on_repeats(probs[rows, targets], repeated) if repeated is not None else {}),
     }
+
+
+def repeated_targets(windows: np.ndarray, targets: np.ndarray, context: int = REPEAT_CONTEXT) -> np.ndarray:
+    """Per window (batch, time) and the target after it: whether the window's last `context` tokens, followed by
+    the target, occur earlier in the window. Such a target continues a passage just heard, as a restated phrase
+    does: a model can copy it from its context, where an n-gram can only count."""
+    grams = sliding_window_view(np.concatenate([windows, np.asarray(targets)[:, None]], axis=1), context + 1, axis=1)
+    return (grams[:, :-1] == grams[:, -1:]).all(axis=2).any(axis=1)
+
+
+def on_repeats(target_probs: np.ndarray, repeated: np.ndarray, prefix: str = "") -> dict:
+    """The share of repeated targets and the cross-entropy (nats) on them (None when there are none)."""
+    return {f"{prefix}repeated_share": float(np.mean(repeated)),
+            f"{prefix}cross_entropy_on_repeats": cross_entropy(target_probs[repeated]) if repeated.any() else None}
 
 
 # --- baselines ------------------------------------------------------------------------------------------
@@ -132,9 +150,11 @@ def _by_context(grams: np.ndarray, counts: np.ndarray) -> dict[tuple, tuple[np.n
 
 
 def baseline_scores(train: np.ndarray, val: np.ndarray, positions: np.ndarray, vocab_size: int,
-                    model_perplexity: float, target_is_note: np.ndarray, orders: Sequence[int] = NGRAM_ORDERS) -> dict:
+                    model_perplexity: float, target_is_note: np.ndarray, orders: Sequence[int] = NGRAM_ORDERS,
+                    repeated: np.ndarray | None = None) -> dict:
     """Unigram and Kneser-Ney perplexities on the validation targets, n chosen there, against the model's;
-    `target_is_note` marks the targets (val[positions]) that are notes, for the best n-gram's loss per note."""
+    `target_is_note` marks the targets (val[positions]) that are notes, for the best n-gram's loss per note, and
+    `repeated` (optional) the repeated targets, for the best n-gram's loss on them."""
     def target_probs(order: int) -> np.ndarray:
         return NGramModel(train, order, vocab_size).target_probs(val, positions)
 
@@ -149,6 +169,8 @@ def baseline_scores(train: np.ndarray, val: np.ndarray, positions: np.ndarray, v
         "ngram_perplexity_by_n": by_n,
         "beats_ngram": bool(model_perplexity < by_n[best]),
         "perplexity_ratio": model_perplexity / by_n[best],
+        **({"ngram_cross_entropy_on_repeats": on_repeats(probs_by_n[best], repeated)["cross_entropy_on_repeats"]}
+           if repeated is not None else {}),
     }
 
 

@@ -11,6 +11,7 @@ A model's settings travel with it: `ModelConfig` is saved as config.json beside 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,7 @@ class ModelConfig:
     warmup_steps: int = 0  # adam/adamw: steps of linear warm-up before the cosine decay
     decay_steps: int = 0  # adam/adamw: steps of cosine decay to a tenth of learning_rate; 0 keeps it constant
     precision: str = "float32"
+    token_conv: int = 0  # transformer: width of a causal convolution over the token embeddings; 0 or 1 = none
 
     @classmethod
     def from_params(cls, params, decay_steps: int = 0) -> "ModelConfig":
@@ -125,25 +127,54 @@ def _recurrent_layers(vocab_size: int, config: ModelConfig, every_position: bool
 
 def _transformer(tokens, vocab_size: int, config: ModelConfig, every_position: bool):
     import keras
-    import keras_hub
     from keras import layers as kl
 
     if config.units % config.heads:
         raise ValueError(f"units {config.units} must be a multiple of heads {config.heads} (each head gets "
                          "units / heads dimensions)")
-    # keras-hub's Llama blocks: rotary positions make attention depend on how far back a note is, not where the
+    # Llama blocks (keras-hub): rotary positions make attention depend on how far back a note is, not where the
     # window happens to start, which is how a phrase four bars back is found again. Against keras-hub's
     # TransformerDecoder with sine positions, at the same width and speed, celtic's validation loss after
-    # 3 epochs was 1.30 against 1.63 (README, "Architectures").
-    backbone = keras_hub.models.LlamaBackbone(
-        vocabulary_size=vocab_size, num_layers=config.layers, num_query_heads=config.heads,
-        num_key_value_heads=config.heads, hidden_dim=config.units, intermediate_dim=4 * config.units,
-        layer_norm_epsilon=1e-5, dropout=config.dropout, name="blocks")
-    x = backbone({"token_ids": tokens, "padding_mask": keras.ops.ones_like(tokens)})  # windows are never padded
+    # 3 epochs was 1.30 against 1.63 (README, "Architectures"). Initialized as keras-hub's LlamaBackbone does.
+    x = kl.Embedding(vocab_size, config.units, embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01),
+                     name="token_embedding")(tokens)
+    if config.token_conv > 1:
+        # Each position also sees the few tokens before it, so one attention layer can look up where the last note
+        # was played before and what followed (an induction head), which plain 2-layer blocks are slow to learn.
+        x = kl.Add(name="token_mixed")([x, kl.Conv1D(config.units, config.token_conv, padding="causal",
+                                                     name="token_conv")(x)])
+    block = llama_block()
+    for i in range(config.layers):
+        # Windows are never padded; each block masks the future itself.
+        x = block(intermediate_dim=4 * config.units, num_query_heads=config.heads, num_key_value_heads=config.heads,
+                  layer_norm_epsilon=1e-5, kernel_initializer=keras.initializers.RandomNormal(stddev=0.02),
+                  dropout=config.dropout, name=f"transformer_layer_{i}")(x)
+    x = kl.RMSNormalization(epsilon=1e-5, name="final_norm")(x)
     if not every_position:
         # The last position only, with plain layers so the saved file loads in safe mode.
         x = kl.Flatten()(kl.Cropping1D((config.seq_len - 1, 0))(x))
     return keras.Model(tokens, kl.Dense(vocab_size, activation="softmax", dtype="float32")(x), name="transformer")
+
+
+@functools.cache
+def llama_block():
+    """keras-hub's Llama decoder block as a layer that saves and loads on its own.
+
+    keras-hub 0.32 calls it only inside its LlamaBackbone, which saves its own settings; the block's get_config
+    reads `rope_scaling_factor`, which it neither has nor takes. Registered here so safe mode loads it.
+    """
+    import keras
+    from keras_hub.src.models.llama.llama_decoder import LlamaTransformerDecoder
+
+    @keras.saving.register_keras_serializable(package="jukebox")
+    class LlamaBlock(LlamaTransformerDecoder):
+        def get_config(self):
+            self.rope_scaling_factor = self.rope_position_scaling_factor
+            config = super().get_config()
+            config["rope_position_scaling_factor"] = config.pop("rope_scaling_factor")
+            return config
+
+    return LlamaBlock
 
 
 def make_optimizer(config: ModelConfig):
@@ -269,22 +300,28 @@ def _transformer_steps(model):
     so each new token sees the last seq_len - 1 tokens. With rotary positions attention depends only on the distance
     between two positions, so the rolled cache is exactly sliding-window attention over everything composed so far.
     """
-    import keras_hub
     import tensorflow as tf
 
-    backbone = next(l for l in model.layers if isinstance(l, keras_hub.models.LlamaBackbone))
-    blocks = backbone.transformer_layers
+    blocks = [layer for layer in model.layers if layer.name.startswith("transformer_layer_")]
+    if not blocks:
+        raise ValueError("this transformer was saved by an older AI Jukebox, whose composing loop is gone; retrain it "
+                         "with `dvc repro train@<genre>`")
+    embedding, norm, head = model.get_layer("token_embedding"), model.get_layer("final_norm"), model.layers[-1]
     rotations = [block._self_attention_layer.rotary_embedding_layer for block in blocks]
-    head = model.layers[-1]
+    conv = next((layer for layer in model.layers if layer.name == "token_conv"), None)
     seq_len = model.input_shape[1]
+    width = conv.kernel_size[0] - 1 if conv else 0  # embeddings of the tokens before the new one that conv needs
 
-    def run(tokens, caches, index):
-        x = backbone.token_embedding(tokens)
+    def run(tokens, caches, index, before):
+        x = embedding(tokens)
+        if conv:
+            seen = tf.concat([before, x], axis=1)
+            x, before = x + conv(seen)[:, width:], seen[:, -width:]
         updated = []
         for block, cache in zip(blocks, caches):
             x, cache = block(x, self_attention_cache=cache, self_attention_cache_update_index=index)
             updated.append(cache)
-        return head(backbone.layer_norm(x[:, -1])), updated
+        return head(norm(x[:, -1])), updated, before
 
     def roll(cache, rotation):
         # cache: (batch, keys/values, seq_len, heads, dims); keys are stored already rotated to their positions.
@@ -294,18 +331,21 @@ def _transformer_steps(model):
         return tf.concat([kept, tf.zeros_like(cache[:, :, :1])], axis=2)
 
     def start(primers):
-        shape = (tf.shape(primers)[0], 2, seq_len, backbone.num_key_value_heads,
-                 backbone.hidden_dim // backbone.num_query_heads)
-        probs, caches = run(primers, [tf.zeros(shape, dtype=block.compute_dtype) for block in blocks], 0)
-        return probs, (caches, tf.constant(seq_len))
+        batch = tf.shape(primers)[0]
+        shape = (batch, 2, seq_len, blocks[0].num_key_value_heads,
+                 embedding.output_dim // blocks[0].num_query_heads)
+        before = tf.zeros((batch, width, embedding.output_dim), dtype=embedding.compute_dtype)
+        probs, caches, before = run(primers, [tf.zeros(shape, dtype=block.compute_dtype) for block in blocks], 0,
+                                    before)
+        return probs, (caches, tf.constant(seq_len), before)
 
     def advance(state, tokens):
-        caches, filled = state
+        caches, filled, before = state
         full = filled == seq_len
         caches = [tf.cond(full, lambda c=c, r=r: roll(c, r), lambda c=c: c) for c, r in zip(caches, rotations)]
         index = tf.where(full, seq_len - 1, filled)
-        probs, caches = run(tokens[:, None], caches, index)
-        return probs, (caches, tf.minimum(filled + 1, seq_len))
+        probs, caches, before = run(tokens[:, None], caches, index, before)
+        return probs, (caches, tf.minimum(filled + 1, seq_len), before)
 
     return start, advance
 
@@ -313,7 +353,8 @@ def _transformer_steps(model):
 def load_model(path: str | Path):
     """Load a model this project saved; safe_mode refuses Python code (lambdas) hidden in the file."""
     import keras
-    import keras_hub  # noqa: F401  registers the transformer's layers for loading
+
+    llama_block()  # registers the transformer's blocks for loading
 
     path = Path(path)
     if not path.is_file():

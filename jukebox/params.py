@@ -66,6 +66,7 @@ class Params:
     embedding_dim: int = 32
     units: int = 64
     heads: int = 4
+    token_conv: int = 0
     dropout: float = 0.5
     optimizer: str = "rmsprop"
     learning_rate: float = 0.001
@@ -116,6 +117,8 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "architecture": (str, lambda v: v in ARCHITECTURES, f"one of {ARCHITECTURES}"),
     "layers": (int, lambda v: 1 <= v <= 8, "an integer from 1 to 8 (stacked recurrent or transformer layers)"),
     "heads": (int, lambda v: 1 <= v <= 64, "an integer from 1 to 64 dividing units (transformer attention heads)"),
+    "token_conv": (int, lambda v: 0 <= v <= 16, "an integer from 0 to 16 (tokens a transformer's embedding mixes "
+                   "in before attention; 0 = off)"),
     "optimizer": (str, lambda v: v in OPTIMIZERS, f"one of {OPTIMIZERS}"),
     "warmup_steps": (int, lambda v: v >= 0, "an integer >= 0 (adam/adamw warm-up steps; 0 = none)"),
     "transpose": (int, lambda v: 0 <= v <= 11, "an integer from 0 to 11 (semitones up or down; 0 = off)"),

@@ -21,6 +21,7 @@ from jukebox.evaluation import (
     originality,
     pitch_class_histogram,
     prediction_scores,
+    repeated_targets,
 )
 from jukebox.generation import Composer
 from jukebox.params import load_params
@@ -42,14 +43,20 @@ def main(genre_name: str) -> None:
     log.info("scoring %d validation windows, vocabulary %d", len(targets), vocab_size)
     # Model and n-gram are scored on these same targets; the notes among them divide their summed losses.
     target_is_note = np.array([is_note(t, composer.encoding) for t in composer.vocab.tokens])[targets]
+    # Targets that continue a passage heard earlier in their window: the model's loss there, against the n-gram's,
+    # shows whether it restates what it has heard (a phrase's repeat) or only what it has counted.
+    repeated = repeated_targets(x, targets)
     model = prediction_scores(composer.model.predict(x, batch_size=params.batch_size, verbose=0), targets,
-                              target_is_note)
+                              target_is_note, repeated)
     baselines = baseline_scores(train, val, starts + composer.seq_len, vocab_size, model["perplexity"],
-                                target_is_note)
+                                target_is_note, repeated=repeated)
     log.info("perplexity: model %.2f, %d-gram %.2f, unigram %.2f; nats per note: model %.3f, n-gram %.3f",
              model["perplexity"], baselines["ngram_n"], baselines["ngram_perplexity"],
              baselines["unigram_perplexity"], model["cross_entropy_per_note"],
              baselines["ngram_cross_entropy_per_note"])
+    log.info("on the %.0f%% of targets that continue a passage heard earlier in the window: model %s nats, "
+             "n-gram %s", 100 * model["repeated_share"], _nats(model["cross_entropy_on_repeats"]),
+             _nats(baselines["ngram_cross_entropy_on_repeats"]))
 
     # Every piece the generate stage composed (eval_samples of them), not only the few it rendered to listen to.
     composed = json.loads((Path("data/generated") / genre.name / "pieces.json").read_text())
@@ -100,6 +107,10 @@ def judge(composer: Composer, generated_tokens: list[list[str]], project: Path, 
              real_test["classifier_accuracy"], real_test["stretches"])
     return {"music": music, "originality": structure, "realness": real_test,
             "pitch_classes": pitch_class_table(pitch_class_histogram(generated), pitch_class_histogram(held_out))}
+
+
+def _nats(value: float | None) -> str:
+    return "none" if value is None else f"{value:.3f}"
 
 
 def pitch_class_table(generated, held_out) -> str:

@@ -10,6 +10,7 @@ import yaml
 from jukebox.artifacts import read_npy, write_json, write_jsonl
 from jukebox.dataset import window_starts, windows
 from jukebox.encoding import is_note
+from jukebox.evaluation import repeated_targets
 from jukebox.model import ModelConfig, build_model
 from stages import evaluate, sequences
 from tests.conftest import phrase_events
@@ -66,6 +67,11 @@ def test_evaluate_writes_every_metric_and_the_pitch_class_plot(tiny_genre):
     assert (notes == len(y)) == (encoding == "pitch")
     assert metrics["model"]["cross_entropy_per_note"] == pytest.approx(
         metrics["model"]["cross_entropy"] * len(y) / notes)
+    # Repeated targets need 7 tokens of context and their earlier occurrence inside the window: an 8-token window
+    # has none, and says so rather than averaging nothing (tests/test_evaluation.py scores real repeats).
+    assert not repeated_targets(x, y).any()
+    assert metrics["model"]["repeated_share"] == 0 and metrics["model"]["cross_entropy_on_repeats"] is None
+    assert metrics["baselines"]["ngram_cross_entropy_on_repeats"] is None
 
     baselines = metrics["baselines"]
     assert baselines["ngram_perplexity"] < baselines["unigram_perplexity"]

@@ -23,6 +23,7 @@ from jukebox.evaluation import (
     originality,
     pitch_class_histogram,
     prediction_scores,
+    repeated_targets,
     rhythm_histogram,
     stretch_features,
     stretches,
@@ -58,6 +59,23 @@ def test_top1_and_top5_accuracy():
     assert scores["top1_accuracy"] == pytest.approx(1 / 3)
     assert scores["top5_accuracy"] == pytest.approx(2 / 3)
     assert scores["cross_entropy"] == pytest.approx(-(math.log(0.4) + math.log(0.08) + math.log(0.07)) / 3)
+
+
+def test_repeated_targets_continue_a_passage_heard_earlier_in_the_window():
+    phrase = [5, 6, 7, 8, 9, 10, 11, 12]
+    windows = np.array([[1, *phrase, 2, *phrase[:7]],   # the phrase again: its last note repeats
+                        [1, *phrase, 2, *phrase[:7]],   # the same opening, then another note
+                        [1, *phrase, 2, 3, *phrase[1:7]],  # only 6 tokens of context match
+                        [*phrase, 9, 9, 9, 9, 9, 9, 9, 9, 9]])  # a held note: 7 nines, then a nine, heard just before
+    targets = np.array([12, 4, 12, 9])
+    assert repeated_targets(windows, targets, context=7).tolist() == [True, False, False, True]
+    probs = np.full((4, 13), 0.01)
+    probs[np.arange(4), targets] = [0.9, 0.5, 0.5, 0.6]
+    scores = prediction_scores(probs, targets, np.ones(4, dtype=bool), repeated_targets(windows, targets, context=7))
+    assert scores["repeated_share"] == 0.5
+    assert scores["cross_entropy_on_repeats"] == pytest.approx(-(math.log(0.9) + math.log(0.6)) / 2)
+    none = prediction_scores(probs[1:3], targets[1:3], np.ones(2, dtype=bool), np.zeros(2, dtype=bool))
+    assert none["repeated_share"] == 0 and none["cross_entropy_on_repeats"] is None
 
 
 def test_ngram_on_a_deterministic_cycle_has_perplexity_near_one():
@@ -99,6 +117,10 @@ def test_baselines_choose_n_and_compare_the_model():
     assert scores["ngram_cross_entropy_per_note"] == pytest.approx(math.log(scores["ngram_perplexity"]) * 4 / 3)
     assert scores["beats_ngram"] is False and scores["perplexity_ratio"] > 3.9
     assert baseline_scores(CYCLE, CYCLE, positions, 6, 1.0, notes, orders=(2,))["beats_ngram"] is True
+    # Its loss on chosen targets: the notes only, here, each of which the cycle predicts for certain.
+    assert "ngram_cross_entropy_on_repeats" not in scores
+    on_notes = baseline_scores(CYCLE, CYCLE, positions, 6, 4.0, notes, orders=(2,), repeated=notes)
+    assert 0 < on_notes["ngram_cross_entropy_on_repeats"] < 0.02
 
 
 def test_histogram_overlap_and_kl():

@@ -22,9 +22,9 @@ def config(architecture: str, layers: int = 2, **changes) -> ModelConfig:
 
 
 @functools.cache
-def trained_like(architecture: str, layers: int = 2):
+def trained_like(architecture: str, layers: int = 2, **changes):
     """A small model with non-trivial weights (a few steps of training on random windows)."""
-    model = build_model(VOCAB, config(architecture, layers))
+    model = build_model(VOCAB, config(architecture, layers, **changes))
     y = np.roll(X, -1, axis=1) if config(architecture).causal else X[:, 0]
     model.fit(X, y, epochs=3, verbose=0)
     return model
@@ -40,13 +40,14 @@ def test_bilstm_is_the_2018_model():
         build_model(VOCAB, config("mamba"))
 
 
-@pytest.mark.parametrize("architecture, block", [("lstm", "LSTM"), ("gru", "GRU"),
-                                                 ("transformer", "LlamaTransformerDecoder")])
-def test_causal_models_predict_every_position_and_stack(architecture, block):
-    model = build_model(VOCAB, config(architecture, 3))
+@pytest.mark.parametrize("architecture, block, token_conv", [("lstm", "LSTM", 0), ("gru", "GRU", 0),
+                                                             ("transformer", "LlamaBlock", 0),
+                                                             ("transformer", "LlamaBlock", 3)])
+def test_causal_models_predict_every_position_and_stack(architecture, block, token_conv):
+    model = build_model(VOCAB, config(architecture, 3, token_conv=token_conv))
     assert model.output_shape == (None, None if architecture == "transformer" else SEQ, VOCAB)
-    layers = [inner for layer in model.layers for inner in getattr(layer, "transformer_layers", [layer])]
-    assert [layer.__class__.__name__ for layer in layers].count(block) == 3
+    kinds = [layer.__class__.__name__ for layer in model.layers]
+    assert kinds.count(block) == 3 and kinds.count("Conv1D") == (token_conv > 1)
     model.fit(X, np.roll(X, -1, axis=1), epochs=1, verbose=0)  # non-trivial weights
     # Causal: changing a later token leaves every earlier prediction unchanged.
     changed = X.copy()
@@ -60,10 +61,11 @@ def test_transformer_width_must_split_over_heads():
         build_model(VOCAB, config("transformer", units=10, heads=4))
 
 
-@pytest.mark.parametrize("architecture", ["lstm", "gru", "transformer"])
-def test_next_token_model_is_the_last_position_and_survives_saving(architecture, tmp_path):
-    model = trained_like(architecture)
-    last = next_token_model(model, config(architecture))
+@pytest.mark.parametrize("architecture, token_conv", [("lstm", 0), ("gru", 0), ("transformer", 0),
+                                                     ("transformer", 3)])
+def test_next_token_model_is_the_last_position_and_survives_saving(architecture, token_conv, tmp_path):
+    model = trained_like(architecture, token_conv=token_conv)
+    last = next_token_model(model, config(architecture, token_conv=token_conv))
     assert last.output_shape == (None, VOCAB)
     assert np.allclose(last.predict(X, verbose=0), model.predict(X, verbose=0)[:, -1], atol=1e-6)
     last.save(tmp_path / "model.keras")
@@ -135,21 +137,21 @@ def test_generation_steps_match_the_model(architecture):
 def sliding_window_attention(model, stream: np.ndarray) -> np.ndarray:
     """Next-token probabilities after every position of `stream` (batch, time), reading the whole stream at once with
     each position attending, in every layer, to itself and the SEQ - 1 positions before it."""
-    import keras_hub
-
-    backbone = next(l for l in model.layers if isinstance(l, keras_hub.models.LlamaBackbone))
     n = stream.shape[1]
     before, after = np.arange(n)[None, :], np.arange(n)[:, None]
     band = np.broadcast_to((before <= after) & (after - before < SEQ), (len(stream), n, n))
-    x = backbone.token_embedding(stream)
-    for block in backbone.transformer_layers:
+    x = model.get_layer("token_embedding")(stream)
+    if any(layer.name == "token_conv" for layer in model.layers):
+        x = x + model.get_layer("token_conv")(x)  # causal: each position with the few tokens before it
+    for block in (layer for layer in model.layers if layer.name.startswith("transformer_layer_")):
         x = block(x, decoder_attention_mask=band.astype("int32"))
-    return model.layers[-1](backbone.layer_norm(x)).numpy()
+    return model.layers[-1](model.get_layer("final_norm")(x)).numpy()
 
 
-def test_transformer_steps_are_sliding_window_attention_over_everything_composed():
-    model = trained_like("transformer")
-    start, advance = generation_steps(next_token_model(model, config("transformer")))
+@pytest.mark.parametrize("token_conv", [0, 3])
+def test_transformer_steps_are_sliding_window_attention_over_everything_composed(token_conv):
+    model = trained_like("transformer", token_conv=token_conv)
+    start, advance = generation_steps(next_token_model(model, config("transformer", token_conv=token_conv)))
     tokens = np.random.default_rng(2).integers(1, VOCAB, (len(X), 3 * SEQ)).astype(np.int32)
     expected = sliding_window_attention(model, np.concatenate([X, tokens], axis=1))
     probs, state = start(X)
@@ -167,7 +169,9 @@ def test_transformer_steps_are_sliding_window_attention_over_everything_composed
 def test_the_compiled_composing_loop_draws_what_the_steps_and_sample_draw_one_by_one(architecture):
     from jukebox.generation import CHUNK, generate, sample
 
-    saved = next_token_model(trained_like(architecture), config(architecture))
+    # The transformer as the default has it: the convolution's few tokens before the new one travel in the state.
+    changes = {"token_conv": 3} if architecture == "transformer" else {}
+    saved = next_token_model(trained_like(architecture, **changes), config(architecture, **changes))
     n = CHUNK + 2 * SEQ  # past a chunk's end, with the transformer's cache rolling
     composed = generate(saved, X, n, 1.0, seed=5, top_p=0.9)
     uniforms = np.stack([np.random.default_rng([5, r]).random(n) for r in range(len(X))])
