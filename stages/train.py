@@ -10,6 +10,7 @@ same model as an uninterrupted one. Multi-worker runs start afresh.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -44,17 +45,7 @@ def main(genre_name: str) -> None:
     seq_dir = Path("data/sequences") / genre.name
     train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
     vocab = json.loads((seq_dir / "vocab.json").read_text())
-    steps = -(-params.windows_per_epoch // params.batch_size)
-    config = ModelConfig.from_params(params, decay_steps=params.epochs * steps)
-    keras.utils.set_random_seed(params.seed)
-    with strategy.scope():
-        model = build_model(len(vocab["tokens"]), config)
-    moves = (transposition_tables(vocab["tokens"], params.transpose,
-                                  lambda token, k: transpose_token(token, k, params.encoding))
-             if params.transpose else None)
-    train_ds = training_dataset(train, params.seq_len, params.batch_size, params.windows_per_epoch, params.seed,
-                                every_position=config.causal, transpositions=moves)
-    val_data = validation_data(val, params.seq_len, params.val_windows, every_position=config.causal)
+    model, config, train_ds, val_data, steps = prepare(params, train, val, vocab["tokens"], strategy.scope())
     log.info("%s x%d: %d parameters, vocabulary %d, %d windows per epoch, %d validation windows, %d replicas (%s), "
              "transposed up to %d semitones, %s", params.architecture, params.layers, model.count_params(),
              len(vocab["tokens"]), params.windows_per_epoch, len(val_data[0]), strategy.num_replicas_in_sync,
@@ -96,6 +87,23 @@ def main(genre_name: str) -> None:
     log.info("best val_loss %.4f at epoch %d of %d, %.0f s", h["val_loss"][best], best + 1, len(h["loss"]), seconds)
     if root != Path("."):
         shutil.rmtree(root, ignore_errors=True)
+
+
+def prepare(params, train, val, tokens, scope=None):
+    """The seeded, compiled model, its ModelConfig, the training stream, the validation data and the steps per epoch
+    of a training run: what this stage fits, and what benchmarks/variants.py fits side by side."""
+    import keras
+
+    steps = -(-params.windows_per_epoch // params.batch_size)
+    config = ModelConfig.from_params(params, decay_steps=params.epochs * steps)
+    keras.utils.set_random_seed(params.seed)
+    with scope or contextlib.nullcontext():
+        model = build_model(len(tokens), config)
+    moves = (transposition_tables(tokens, params.transpose, lambda token, k: transpose_token(token, k, params.encoding))
+             if params.transpose else None)
+    train_ds = training_dataset(train, params.seq_len, params.batch_size, params.windows_per_epoch, params.seed,
+                                every_position=config.causal, transpositions=moves)
+    return model, config, train_ds, validation_data(val, params.seq_len, params.val_windows, config.causal), steps
 
 
 if __name__ == "__main__":
