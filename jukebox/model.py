@@ -299,6 +299,7 @@ def _transformer_steps(model):
     Once the cache is full it rolls: the oldest position leaves and every cached key is turned back one position,
     so each new token sees the last seq_len - 1 tokens. With rotary positions attention depends only on the distance
     between two positions, so the rolled cache is exactly sliding-window attention over everything composed so far.
+    With `token_conv`, the state also holds the embeddings of the token_conv - 1 tokens before the next one.
     """
     import tensorflow as tf
 
