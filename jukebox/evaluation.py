@@ -78,10 +78,10 @@ def repeated_targets(windows: np.ndarray, targets: np.ndarray, context: int = RE
     return (grams[:, :-1] == grams[:, -1:]).all(axis=2).any(axis=1)
 
 
-def on_repeats(target_probs: np.ndarray, repeated: np.ndarray, prefix: str = "") -> dict:
+def on_repeats(target_probs: np.ndarray, repeated: np.ndarray) -> dict:
     """The share of repeated targets and the cross-entropy (nats) on them (None when there are none)."""
-    return {f"{prefix}repeated_share": float(np.mean(repeated)),
-            f"{prefix}cross_entropy_on_repeats": cross_entropy(target_probs[repeated]) if repeated.any() else None}
+    return {"repeated_share": float(np.mean(repeated)),
+            "cross_entropy_on_repeats": cross_entropy(target_probs[repeated]) if repeated.any() else None}
 
 
 # --- baselines ------------------------------------------------------------------------------------------
