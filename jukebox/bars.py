@@ -103,16 +103,22 @@ def in_c(notes: Sequence[Note], key: str) -> tuple[list[Note], str, int]:
     return transpose_notes(notes, shift), transpose_key(key, shift), shift
 
 
-def piece_tokens(encoding: Encoding, record: dict, key_mode: str) -> list[str]:
-    """Tokens of one note-stream record (data/notes/<genre>/pieces.jsonl) under an encoding and key_mode.
-
-    Records written before meters and keys were parsed read as 4/4, with the key found by music21's analysis.
-    """
+def piece_notes(record: dict, key_mode: str, find_key: bool = False) -> tuple[list[Note], str | None]:
+    """Notes and key of one note-stream record (data/notes/<genre>/pieces.jsonl) as a model learns them:
+    moved to C major / A minor under key_mode c. Records written before keys were parsed get music21's estimate
+    (when key_mode c or `find_key` needs one)."""
     notes = [tuple(n) for n in record["notes"]]
-    meters = [tuple(m) for m in record.get("meters", ())]
-    key = record.get("key") or (estimate_key(notes) if key_mode == "c" or encoding.name == "remi" else None)
+    key = record.get("key") or (estimate_key(notes) if key_mode == "c" or find_key else None)
     if key_mode == "c":
         notes, key, _ = in_c(notes, key)
+    return notes, key
+
+
+def piece_tokens(encoding: Encoding, record: dict, key_mode: str) -> list[str]:
+    """Tokens of one note-stream record under an encoding and key_mode; records written before meters were
+    parsed read as 4/4."""
+    notes, key = piece_notes(record, key_mode, find_key=encoding.name == "remi")
+    meters = [tuple(m) for m in record.get("meters", ())]
     return encoding.encode(notes, meters, key)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from jukebox.artifacts import read_jsonl, read_npy, stage_logger, write_json, write_text
+from jukebox.bars import piece_notes
 from jukebox.dataset import window_starts, windows
 from jukebox.encoding import decode, encode, group_onsets, is_note
 from jukebox.entrypoint import run_stage
@@ -78,7 +79,8 @@ def judge(composer: Composer, generated_tokens: list[list[str]], project: Path, 
     generated = [decode(tokens, composer.encoding, composer.step) for tokens in generated_tokens]
     held_out_names = set(json.loads((seq_dir / "split.json").read_text())["validation"])
     pieces = [p for p in read_jsonl(project / "data/notes" / genre / "pieces.jsonl") if p["piece"] in held_out_names]
-    held_out_notes = [[tuple(n) for n in p["notes"]] for p in pieces]
+    # Under key_mode c the model learnt, and composes, every piece in C: the held-out side is moved there too.
+    held_out_notes = [piece_notes(p, composer.key_mode)[0] for p in pieces]
     held_out = [group_onsets(notes) for notes in held_out_notes]
     log.info("judging %d composed pieces against %d held-out pieces", len(generated), len(held_out))
     generated_ids = [composer.vocab.ids(tokens) for tokens in generated_tokens]

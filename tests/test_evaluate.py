@@ -9,7 +9,8 @@ import yaml
 
 from jukebox.artifacts import read_npy, write_json, write_jsonl
 from jukebox.dataset import window_starts, windows
-from jukebox.encoding import is_note
+from jukebox.encoding import decode, is_note
+from jukebox.evaluation import pitch_class_histogram
 from jukebox.evaluation import repeated_targets
 from jukebox.model import ModelConfig, build_model
 from stages import evaluate, sequences
@@ -18,13 +19,13 @@ from tests.conftest import phrase_events
 SEQ_LEN = 8
 
 
-@pytest.fixture(params=["pitch", "rhythm"])
+@pytest.fixture(params=["pitch", "rhythm", "rhythm/c"])
 def tiny_genre(tmp_path, monkeypatch, request):
-    """A project folder with one genre built up to the generate stage's output, in each encoding."""
+    """A project folder with one genre built up to the generate stage's output, in each encoding (and key_mode c)."""
     monkeypatch.chdir(tmp_path)
-    encoding = request.param
+    encoding, _, key_mode = request.param.partition("/")
     params = {"seed": 1, "seq_len": SEQ_LEN, "val_fraction": 0.25, "val_windows": 16, "batch_size": 8, "encoding": encoding,
-              "genres": {"tiny": {"source": "local", "path": "tunes"}}}
+              "key_mode": key_mode or "keep", "genres": {"tiny": {"source": "local", "path": "tunes"}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     pieces = [{"piece": f"tune_{i}.mid", "status": "kept",
                "notes": [(onset, dur, p) for onset, dur, pitches in phrase_events(shift, repeats=4) for p in pitches]}
@@ -99,4 +100,8 @@ def test_evaluate_writes_every_metric_and_the_pitch_class_plot(tiny_genre):
     with open(root / "metrics/tiny/pitch_classes.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 24 and {r["source"] for r in rows} == {"generated", "held-out"}
-    assert sum(float(r["share"]) for r in rows if r["source"] == "held-out") == pytest.approx(1, abs=1e-3)
+    held_out = [float(r["share"]) for r in rows if r["source"] == "held-out"]
+    assert sum(held_out) == pytest.approx(1, abs=1e-3)
+    # The held-out pieces as the model learnt them (val.npy): under key_mode c in C, as the samples are composed.
+    learnt = pitch_class_histogram([decode([tokens[i] for i in val], encoding, 0.5)])
+    assert held_out == pytest.approx(learnt, abs=2e-3)
