@@ -1,0 +1,86 @@
+"""Does a composed piece stay in its register? Mean pitch over a continuation, composed against real.
+
+    nice -n 10 python -m benchmarks.drift --project DIR [GENRE ...] [--pieces 24] [--n-notes 300] [--json FILE]
+
+For each genre with a trained model in DIR (a project after `dvc repro`), `--pieces` validation windows are each
+continued twice: by the model (params.yaml's sampling settings, seeds from seed + 1000) and by what really follows
+them in the held-out pieces. Both continuations are cut into thirds of `--n-notes` notes, and the mean of each
+onset's highest pitch (MIDI numbers) is printed per third, after the primer's own: a model that keeps its register
+stays level where the real music does.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from jukebox.artifacts import read_npy, write_json
+from jukebox.dataset import window_starts
+from jukebox.encoding import decode
+from jukebox.generation import Composer, Sampling
+from jukebox.params import load_params
+
+SEED_OFFSET = 1000
+
+
+def tops(composer: Composer, ids) -> np.ndarray:
+    """Each onset's highest pitch, in order."""
+    return np.array([max(pitches) for _, _, pitches in decode(composer.vocab.decode(ids), composer.encoding,
+                                                               composer.step) if pitches], dtype=float)
+
+
+def thirds(pitches: list[np.ndarray]) -> list[float]:
+    """Mean pitch of each third of every piece's onsets, over the pieces."""
+    return [float(np.mean([p[i * (len(p) // 3):(i + 1) * (len(p) // 3)].mean() for p in pitches])) for i in range(3)]
+
+
+def measure(project: Path, genre: str, pieces: int, n_notes: int) -> dict:
+    params = load_params(project / "params.yaml")
+    composer = Composer.load(project / "models" / genre)
+    val = read_npy(project / "data/sequences" / genre / "val.npy")
+    # Real continuations need room: primers start early enough for n_notes real notes to follow (about
+    # tokens_per_note tokens each), evenly spaced over the held-out pieces.
+    room = int(np.ceil(n_notes * composer.tokens_per_note() * 1.2))
+    starts = window_starts(len(val) - 2 * room, composer.seq_len, pieces)
+    primers = np.stack([val[s:s + composer.seq_len] for s in starts])
+    rows = [Sampling.chosen(params, n_notes=n_notes, seed=params.seed + SEED_OFFSET + r) for r in range(len(starts))]
+    composed = [tops(composer, composer.vocab.ids(tokens)) for tokens in composer.compose(primers, rows)]
+    # As many onsets of the real continuation as its composed twin has (a chord is one onset of several notes).
+    real = [tops(composer, val[s + composer.seq_len:s + composer.seq_len + 2 * room])[:len(c)]
+            for s, c in zip(starts, composed)]
+    return {"genre": genre, "pieces": len(starts), "sampling": rows[0].describe(),
+            "primer": float(np.mean([tops(composer, p).mean() for p in primers])),
+            "composed": thirds(composed), "real": thirds(real)}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.drift", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("genres", nargs="*", help="genres to measure (default: every genre with a trained model)")
+    parser.add_argument("--project", type=Path, default=Path("."), help="project folder after dvc repro")
+    parser.add_argument("--pieces", type=int, default=24, help="validation windows continued per genre")
+    parser.add_argument("--n-notes", type=int, default=300, help="notes per continuation")
+    parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    genres = args.genres or sorted(p.name for p in (args.project / "models").iterdir() if p.is_dir())
+    print("mean highest pitch (MIDI) of the primers, then of each third of the continuations")
+    print(f"{'genre':10}{'primer':>8}  {'composed, by thirds':24}  {'real, by thirds':24}  composed - real")
+    rows = []
+    for genre in genres:
+        row = measure(args.project, genre, args.pieces, args.n_notes)
+        rows.append(row)
+        composed, real = row["composed"], row["real"]
+        print(f"{genre:10}{row['primer']:8.1f}  {' '.join(f'{v:7.1f}' for v in composed):24}  "
+              f"{' '.join(f'{v:7.1f}' for v in real):24}  {' '.join(f'{c - r:+5.1f}' for c, r in zip(composed, real))}")
+    if args.json:
+        write_json(args.json, rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""benchmarks/drift.py on a tiny trained genre: the register of composed continuations against the real ones."""
+import json
+
+import numpy as np
+
+from benchmarks.drift import main
+from jukebox.dataset import Vocabulary
+from jukebox.encoding import encode
+from tests.tiny_genre import tune_notes, write_tiny_genre
+
+
+def test_follows_the_real_continuation_up_as_it_rises(tmp_path, capsys):
+    project = write_tiny_genre(tmp_path)
+    vocab = Vocabulary.from_json(json.loads((project / "models/tiny/vocab.json").read_text()))
+    # Held-out music that climbs: the tune at 0 to prime, then higher and higher.
+    shifts = [0, 0, 0, 2, 2, 4, 4, 5, 5, 7, 7, 9, 9, 9, 9]
+    np.save(project / "data/sequences/tiny/val.npy",
+            np.concatenate([vocab.ids(encode(tune_notes(s), "rhythm")) for s in shifts]))
+
+    main(["--project", str(project), "--pieces", "2", "--n-notes", "60", "--json", str(tmp_path / "drift.json")])
+    (row,) = json.loads((tmp_path / "drift.json").read_text())
+    assert row["genre"] == "tiny" and row["pieces"] == 2 and "tiny" in capsys.readouterr().out
+    first, middle, last = row["real"]
+    assert first < middle < last, "the real continuation climbs as the held-out music does"
+    assert all(40 < p < 90 for p in [row["primer"], *row["composed"]])
