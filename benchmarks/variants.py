@@ -46,13 +46,13 @@ def measure(project: Path, genre: str, changes: str) -> dict:
     from jukebox.generation import Composer, Sampling, validation_primers
     from jukebox.model import next_token_model
     from stages.evaluate import judge
-    from stages.train import piece_starts, prepare
+    from stages.train import prepare
 
     settings = variant(project, changes)
     seq_dir = project / "data/sequences" / genre
     train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
     vocab = json.loads((seq_dir / "vocab.json").read_text())
-    model, config, stream, val_data, steps = prepare(settings, train, val, vocab["tokens"], starts=piece_starts(seq_dir))
+    model, config, stream, val_data, steps = prepare(settings, train, val, vocab["tokens"])
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, restore_best_weights=True)
     began = time.perf_counter()
     history = model.fit(stream.repeat(), steps_per_epoch=steps, epochs=settings.epochs, validation_data=val_data,

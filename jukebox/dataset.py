@@ -118,16 +118,14 @@ def transposition_tables(tokens: Sequence[str], semitones: int, transpose) -> np
 
 
 def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_per_epoch: int, seed: int,
-                     every_position: bool = False, transpositions: np.ndarray | None = None,
-                     piece_starts: np.ndarray | None = None):
+                     every_position: bool = False, transpositions: np.ndarray | None = None):
     """A tf.data pipeline of (window, next token) batches cut on the fly from one token array.
 
     Memory holds the token array only, whatever seq_len is. Each epoch draws `windows_per_epoch`
     random starts (a new, seeded draw every epoch). With `every_position` the target is the window
     shifted by one (batch, seq_len), for models that predict the next token at every position.
     With `transpositions` (from `transposition_tables`) each window is moved by a random interval of the
-    table; a window with a note that cannot be moved within the vocabulary is kept as it is. With `piece_starts`
-    too (where each piece of the concatenated array begins), each piece a window touches gets its own interval.
+    table; a window with a note that cannot be moved within the vocabulary is kept as it is.
     """
     import tensorflow as tf
 
@@ -137,26 +135,13 @@ def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_
     table = tf.constant(tokens, dtype=tf.int32)
     offsets = tf.range(seq_len + 1, dtype=tf.int64)
     moves = tf.constant(transpositions if transpositions is not None else np.zeros((0, 0)), dtype=tf.int32)
-    by_piece = transpositions is not None and piece_starts is not None
-    if by_piece:
-        owners = tf.constant(np.searchsorted(piece_starts, np.arange(len(tokens)), side="right") - 1, dtype=tf.int32)
 
     def cut(draws):
         starts = tf.math.floormod(draws[:, 0], n_starts)
-        index = starts[:, None] + offsets[None, :]
-        window = tf.gather(table, index)
-        if by_piece:
-            # Pieces are numbered within the window from 0; each number draws its own interval (stateless, from
-            # the batch's seeded draws), so two tunes side by side are no more alike in key than in the corpus.
-            owner = tf.gather(owners, index)
-            local = owner - owner[:, :1]
-            drawn = tf.random.stateless_uniform(tf.shape(window), seed=draws[0], maxval=len(transpositions),
-                                                dtype=tf.int32)
-            moved = tf.gather_nd(moves, tf.stack([tf.gather(drawn, local, batch_dims=1), window], axis=-1))
-        elif transpositions is not None:
+        window = tf.gather(table, starts[:, None] + offsets[None, :])
+        if transpositions is not None:
             interval = tf.math.floormod(draws[:, 1], len(transpositions))
             moved = tf.gather(tf.gather(moves, interval), window, batch_dims=1)
-        if transpositions is not None:
             window = tf.where(tf.reduce_all(moved >= 0, axis=1, keepdims=True), moved, window)
         if every_position:
             return window[:, :-1], window[:, 1:]

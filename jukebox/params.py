@@ -14,7 +14,6 @@ SOURCES = ("corpus", "local", "web", "urls")
 SITES = ("tadpoletunes", "midiworld")
 ENCODINGS = ("pitch", "rhythm", "remi")  # jukebox.encoding.get_encoding knows each
 KEYS = ("keep", "c")
-TRANSPOSE_BY = ("window", "piece")
 ARCHITECTURES = ("bilstm", "lstm", "gru", "transformer")
 OPTIMIZERS = ("rmsprop", "adam", "adamw")
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -73,7 +72,6 @@ class Params:
     learning_rate: float = 0.001
     warmup_steps: int = 0
     transpose: int = 0
-    transpose_by: str = "window"  # piece: each piece in a window by its own interval
     precision: str = "float32"
     batch_size: int = 128
     epochs: int = 12
@@ -124,7 +122,6 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "optimizer": (str, lambda v: v in OPTIMIZERS, f"one of {OPTIMIZERS}"),
     "warmup_steps": (int, lambda v: v >= 0, "an integer >= 0 (adam/adamw warm-up steps; 0 = none)"),
     "transpose": (int, lambda v: 0 <= v <= 11, "an integer from 0 to 11 (semitones up or down; 0 = off)"),
-    "transpose_by": (str, lambda v: v in TRANSPOSE_BY, f"one of {TRANSPOSE_BY} (what one random interval moves)"),
     "precision": (str, lambda v: v in PRECISIONS, f"one of {PRECISIONS}"),
     "embedding_dim": (int, lambda v: v >= 1, "an integer >= 1"),
     "units": (int, lambda v: v >= 1, "an integer >= 1"),

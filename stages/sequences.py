@@ -40,8 +40,6 @@ def main(genre_name: str) -> None:
                          f"from 1 to {len(array) - 1} here, or {more}")
     out = Path("data/sequences") / genre.name
     write_npy(out / "train.npy", train)
-    # Where each training piece begins in train.npy: `transpose_by: piece` moves each piece by its own interval.
-    write_npy(out / "train_starts.npy", np.cumsum([0] + [len(tokens[i]) for i in train_idx[:-1]]).astype(np.int64))
     write_npy(out / "val.npy", val)
     # key_mode travels with the vocabulary: a primer must be moved to C as the training pieces were.
     write_json(out / "vocab.json", {"encoding": params.encoding, "key_mode": params.key_mode, **vocab.to_json()})

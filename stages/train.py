@@ -45,12 +45,11 @@ def main(genre_name: str) -> None:
     seq_dir = Path("data/sequences") / genre.name
     train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
     vocab = json.loads((seq_dir / "vocab.json").read_text())
-    model, config, train_ds, val_data, steps = prepare(params, train, val, vocab["tokens"], strategy.scope(),
-                                                       piece_starts(seq_dir))
+    model, config, train_ds, val_data, steps = prepare(params, train, val, vocab["tokens"], strategy.scope())
     log.info("%s x%d: %d parameters, vocabulary %d, %d windows per epoch, %d validation windows, %d replicas (%s), "
-             "transposed up to %d semitones by %s, %s", params.architecture, params.layers, model.count_params(),
+             "transposed up to %d semitones, %s", params.architecture, params.layers, model.count_params(),
              len(vocab["tokens"]), params.windows_per_epoch, len(val_data[0]), strategy.num_replicas_in_sync,
-             params.strategy, params.transpose, params.transpose_by, params.precision)
+             params.strategy, params.transpose, params.precision)
 
     live_dir = root / "metrics" / genre.name / "train"
     shutil.rmtree(live_dir, ignore_errors=True)
@@ -90,16 +89,9 @@ def main(genre_name: str) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def piece_starts(seq_dir: Path):
-    """Where each training piece begins in train.npy; None for sequences written before the file was."""
-    path = seq_dir / "train_starts.npy"
-    return read_npy(path) if path.exists() else None
-
-
-def prepare(params, train, val, tokens, scope=None, starts=None):
+def prepare(params, train, val, tokens, scope=None):
     """The seeded, compiled model, its ModelConfig, the training stream, the validation data and the steps per epoch
-    of a training run: what this stage fits, and what benchmarks/variants.py fits side by side. `starts`
-    (train_starts.npy, see piece_starts) is needed for `transpose_by: piece`."""
+    of a training run: what this stage fits, and what benchmarks/variants.py fits side by side."""
     import keras
 
     steps = -(-params.windows_per_epoch // params.batch_size)
@@ -109,12 +101,8 @@ def prepare(params, train, val, tokens, scope=None, starts=None):
         model = build_model(len(tokens), config)
     moves = (transposition_tables(tokens, params.transpose, lambda token, k: transpose_token(token, k, params.encoding))
              if params.transpose else None)
-    if moves is not None and params.transpose_by == "piece" and starts is None:
-        raise ValueError("transpose_by: piece needs where each training piece begins (train_starts.npy, written "
-                         "by the sequences stage): run `dvc repro sequences@<genre>` first")
     train_ds = training_dataset(train, params.seq_len, params.batch_size, params.windows_per_epoch, params.seed,
-                                every_position=config.causal, transpositions=moves,
-                                piece_starts=starts if params.transpose_by == "piece" else None)
+                                every_position=config.causal, transpositions=moves)
     return model, config, train_ds, validation_data(val, params.seq_len, params.val_windows, config.causal), steps
 
 

@@ -121,33 +121,3 @@ def test_transposed_windows_move_as_a_whole_by_a_random_interval():
         assert (shift[edges] == 0).all(), "a window that cannot move within the vocabulary is kept"
         intervals += shift[~edges, 0].tolist()
     assert set(intervals) == {-1, 0, 1} and len(intervals) > 400
-
-
-def test_transposed_by_piece_each_piece_of_a_window_moves_by_its_own_interval():
-    tokens = ["<unk>", "C4", "C#4", "D4", "E-4", "E4"]
-    tables = transposition_tables(tokens, 1, lambda t, k: transpose_token(t, k, "pitch"))
-    train = np.array([2, 3, 4, 3, 2, 3] * 60 + [1, 5], dtype=np.int32)  # the tail holds the range's edges
-    starts = np.arange(0, len(train) - 2, 6)  # six-token pieces; the tail belongs to the last one
-    plain = training_dataset(train, 8, 64, 512, seed=3, every_position=True)
-    moved = training_dataset(train, 8, 64, 512, seed=3, every_position=True, transpositions=tables,
-                             piece_starts=starts)
-    same = differ = 0
-    for (x0, y0), (x1, y1) in zip(plain, moved):
-        a = np.concatenate([x0.numpy(), y0.numpy()[:, -1:]], axis=1)
-        b = np.concatenate([x1.numpy(), y1.numpy()[:, -1:]], axis=1)
-        assert (x1.numpy()[:, 1:] == y1.numpy()[:, :-1]).all(), "targets move with their window"
-        shift = b - a
-        assert set(np.unique(shift)) <= {-1, 0, 1}
-        edges = (a == 1).any(axis=1) & (a == 5).any(axis=1)
-        assert (shift[edges] == 0).all(), "a window that cannot move within the vocabulary is kept"
-        for row, window_shift in zip(a, shift):
-            # Where the window starts in train: the first position of the repeating pattern that matches.
-            begin = next(s for s in range(len(train) - 8) if (train[s:s + 9] == row).all())
-            owner = np.searchsorted(starts, begin + np.arange(9), side="right") - 1
-            for piece in np.unique(owner):
-                assert len(set(window_shift[owner == piece])) == 1, "a piece moves as a whole"
-            first, last = window_shift[owner == owner[0]][0], window_shift[owner == owner[-1]][0]
-            same += first == last
-            differ += first != last
-    # Nine tokens span two pieces; with three intervals the two differ about two times in three.
-    assert differ > 300 and same > 100

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 import yaml
 
-from jukebox.artifacts import read_jsonl, read_npy, write_json, write_jsonl
-from jukebox.bars import piece_tokens
+from jukebox.artifacts import read_npy, write_json, write_jsonl
 from jukebox.dataset import window_starts, windows
-from jukebox.encoding import decode, get_encoding, is_note
+from jukebox.encoding import decode, is_note
 from jukebox.evaluation import pitch_class_histogram
 from jukebox.evaluation import repeated_targets
 from jukebox.model import ModelConfig, build_model
@@ -106,14 +105,3 @@ def test_evaluate_writes_every_metric_and_the_pitch_class_plot(tiny_genre):
     # The held-out pieces as the model learnt them (val.npy): under key_mode c in C, as the samples are composed.
     learnt = pitch_class_histogram([decode([tokens[i] for i in val], encoding, 0.5)])
     assert held_out == pytest.approx(learnt, abs=2e-3)
-
-
-def test_sequences_record_where_each_training_piece_begins(tiny_genre):
-    root, _, encoding = tiny_genre
-    seq_dir = root / "data/sequences/tiny"
-    names = json.loads((seq_dir / "split.json").read_text())["train"]
-    starts, train = read_npy(seq_dir / "train_starts.npy"), read_npy(seq_dir / "train.npy")
-    records = {r["piece"]: r for r in read_jsonl(root / "data/notes/tiny/pieces.jsonl")}
-    key_mode = yaml.safe_load((root / "params.yaml").read_text())["key_mode"]
-    lengths = [len(piece_tokens(get_encoding(encoding), records[name], key_mode)) for name in names]
-    assert starts.tolist() == np.cumsum([0] + lengths[:-1]).tolist() and sum(lengths) == len(train)

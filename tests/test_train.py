@@ -18,7 +18,6 @@ def tiny_project(root: Path, **params) -> Path:
     seq = root / "data/sequences/g"
     seq.mkdir(parents=True)
     np.save(seq / "train.npy", np.tile(np.array(TUNE, dtype=np.int32), 40))
-    np.save(seq / "train_starts.npy", np.arange(0, 40 * len(TUNE), len(TUNE)))  # 40 pieces, one tune each
     np.save(seq / "val.npy", np.roll(np.tile(np.array(TUNE, dtype=np.int32), 6), 3))
     tokens = ["<unk>", "C4", "D4", "E4", "F4", "G4", "A4", "B4"]
     (seq / "vocab.json").write_text(json.dumps({"encoding": "pitch", "tokens": tokens, "counts": [0] + [1] * 7}))
@@ -40,7 +39,6 @@ def next_token_loss(project: Path, seq_len: int, count: int) -> float:
 @pytest.mark.parametrize("architecture, layers, extra", [
     ("bilstm", 1, {}), ("lstm", 2, {}), ("gru", 1, {}),
     ("transformer", 2, {"optimizer": "adamw", "warmup_steps": 4, "transpose": 2, "precision": "mixed_bfloat16"}),
-    ("transformer", 1, {"transpose": 2, "transpose_by": "piece"}),
 ])
 def test_train_stage_reports_the_next_token_val_loss(architecture, layers, extra, tmp_path, monkeypatch):
     from stages import train
@@ -54,17 +52,7 @@ def test_train_stage_reports_the_next_token_val_loss(architecture, layers, extra
     config = json.loads((project / "models/g/config.json").read_text())
     assert config["architecture"] == architecture and config["layers"] == layers and config["seq_len"] == 12
     assert config["encoding"] == "pitch" and config["decay_steps"] == 3 * 8  # epochs x batches per epoch
-    assert all(config[k] == v for k, v in extra.items() if k not in ("transpose", "transpose_by"))
-
-
-def test_transposing_by_piece_without_the_pieces_starts_says_what_to_run(tmp_path, monkeypatch):
-    from stages import train
-
-    project = tiny_project(tmp_path, architecture="transformer", transpose=2, transpose_by="piece")
-    (project / "data/sequences/g/train_starts.npy").unlink()  # sequences written before the file was
-    monkeypatch.chdir(project)
-    with pytest.raises(ValueError, match=r"transpose_by: piece needs .*dvc repro sequences@"):
-        train.main("g")
+    assert all(config[k] == v for k, v in extra.items() if k != "transpose")
 
 
 def test_causal_model_learns_the_tune(tmp_path, monkeypatch):
