@@ -6,7 +6,9 @@ For each genre with a trained model in DIR (a project after `dvc repro`), `--pie
 continued twice: by the model (params.yaml's sampling settings, seeds from seed + 1000) and by what really follows
 them in the held-out pieces. Both continuations are cut into thirds of `--n-notes` notes, and the mean of each
 onset's highest pitch (MIDI numbers) is printed per third, after the primer's own: a model that keeps its register
-stays level where the real music does.
+stays level where the real music does. Then, from the held-out pieces as they follow each other in val.npy: how
+much of one piece's register the model carries into its guess of the next piece's first pitch, against the real
+pieces (a causal model's whole forward pass, no sampling).
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jukebox.artifacts import read_npy, write_json
+from jukebox.artifacts import read_jsonl, read_npy, write_json
+from jukebox.bars import piece_tokens
 from jukebox.dataset import window_starts
 from jukebox.encoding import decode
 from jukebox.generation import Composer, Sampling
@@ -54,7 +57,48 @@ def measure(project: Path, genre: str, pieces: int, n_notes: int) -> dict:
             for s, c in zip(starts, composed)]
     return {"genre": genre, "pieces": len(starts), "sampling": rows[0].describe(),
             "primer": float(np.mean([tops(composer, p).mean() for p in primers])),
-            "composed": thirds(composed), "real": thirds(real)}
+            "composed": thirds(composed), "real": thirds(real), **carried(composer, project, genre, val)}
+
+
+def carried(composer: Composer, project: Path, genre: str, val: np.ndarray) -> dict:
+    """How much of one held-out piece's register the model carries into the next: the slope of its expected first
+    pitch of a piece on the mean pitch of the piece before, against the same slope in the real pieces.
+
+    Held-out pieces follow each other in val.npy with nothing between them; each boundary is read in a window
+    that holds three quarters of a window of the piece before.
+    """
+    from jukebox.model import build_model
+
+    seq_dir = project / "data/sequences" / genre
+    notes_file = project / "data/notes" / genre / "pieces.jsonl"
+    if not composer.config.causal or not notes_file.exists() or not (seq_dir / "split.json").exists():
+        return {}
+    records = {r["piece"]: r for r in read_jsonl(notes_file)}
+    names = json.loads((seq_dir / "split.json").read_text())["validation"]
+    lengths = [len(piece_tokens(composer.encoder, records[name], composer.key_mode)) for name in names]
+    bounds = np.cumsum([0, *lengths])
+    pitch = np.array([np.nan if not len(t := tops(composer, [i])) else t.max() for i in range(len(composer.vocab))])
+    before = composer.seq_len * 3 // 4
+    cases = [(bounds[k - 1], b) for k, b in enumerate(bounds[1:-1], 1)
+             if b - before >= 0 and b + composer.seq_len - before <= len(val)]
+    if len(bounds) - 1 != len(names) or bounds[-1] != len(val) or len(cases) < 3:
+        return {}
+    model = build_model(len(composer.vocab), composer.config, every_position=True)
+    model.set_weights(composer.model.get_weights())
+    x = np.stack([val[b - before:b - before + composer.seq_len] for _, b in cases])
+    probs = model.predict(x, batch_size=32, verbose=0)
+    notes = ~np.isnan(pitch)
+    previous, expected, actual = [], [], []
+    for row, (start, b) in enumerate(cases):
+        first = next((i for i in range(before, composer.seq_len) if notes[x[row, i]]), None)
+        if first is None:
+            continue
+        p = probs[row, first - 1, notes]
+        previous.append(np.nanmean(pitch[val[start:b]]))
+        expected.append(float((p * pitch[notes]).sum() / p.sum()))
+        actual.append(pitch[x[row, first]])
+    return {"boundaries": len(previous), "carried_model": float(np.polyfit(previous, expected, 1)[0]),
+            "carried_real": float(np.polyfit(previous, actual, 1)[0])}
 
 
 def main(argv=None) -> None:
@@ -78,6 +122,12 @@ def main(argv=None) -> None:
         composed, real = row["composed"], row["real"]
         print(f"{genre:10}{row['primer']:8.1f}  {' '.join(f'{v:7.1f}' for v in composed):24}  "
               f"{' '.join(f'{v:7.1f}' for v in real):24}  {' '.join(f'{c - r:+5.1f}' for c, r in zip(composed, real))}")
+    print("register carried from one held-out piece into the next (slope of the first pitch on the mean pitch of the "
+          "piece before; 0 = unrelated)")
+    for row in rows:
+        if "carried_model" in row:
+            print(f"{row['genre']:10}model {row['carried_model']:+.2f}, real {row['carried_real']:+.2f} "
+                  f"({row['boundaries']} boundaries)")
     if args.json:
         write_json(args.json, rows)
 

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from benchmarks.drift import main
 from jukebox.dataset import Vocabulary
@@ -23,3 +24,27 @@ def test_follows_the_real_continuation_up_as_it_rises(tmp_path, capsys):
     first, middle, last = row["real"]
     assert first < middle < last, "the real continuation climbs as the held-out music does"
     assert all(40 < p < 90 for p in [row["primer"], *row["composed"]])
+
+
+def test_carried_register_of_real_pieces_that_alternate_octaves_is_minus_one(tmp_path):
+    from benchmarks.drift import carried
+    from jukebox.artifacts import write_json, write_jsonl
+    from jukebox.generation import Composer
+    from jukebox.model import ModelConfig, build_model
+
+    # Held-out tunes an octave apart by turns: each starts high after a low one and low after a high one.
+    names = [f"tune_{i}.mid" for i in range(8)]
+    notes = [tune_notes(12 * (i % 2)) for i in range(8)]
+    pieces = [encode(n, "rhythm") for n in notes]
+    vocab = Vocabulary.build(pieces)
+    write_jsonl(tmp_path / "data/notes/tiny/pieces.jsonl",
+                [{"piece": name, "notes": [list(n) for n in tune]} for name, tune in zip(names, notes)])
+    write_json(tmp_path / "data/sequences/tiny/split.json", {"train": [], "validation": names})
+    val = np.concatenate([vocab.ids(p) for p in pieces])
+    config = ModelConfig(architecture="lstm", seq_len=16, encoding="rhythm", embedding_dim=4, units=4, dropout=0.0)
+    composer = Composer(build_model(len(vocab), config, every_position=False), vocab, config)
+
+    found = carried(composer, tmp_path, "tiny", val)
+    assert found["boundaries"] == 7
+    assert found["carried_real"] == pytest.approx(-1.0)
+    assert np.isfinite(found["carried_model"])
