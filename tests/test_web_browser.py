@@ -106,13 +106,24 @@ def wait_until(driver, script: str, timeout: float = 60) -> object:
 def submit(driver, button: str, timeout: float = 120) -> None:
     """Click a form's submit button and wait for the answer's page, as a user does: a click returns before a
     multipart POST is answered, and reading the page at once reads the old one (it failed in CI)."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def gone(driver) -> bool:
+        try:
+            return expected_conditions.staleness_of(page)(driver)
+        except WebDriverException as error:
+            # Chromedriver sometimes reports a node of the page it just left this way instead of as stale
+            # (SeleniumHQ/selenium#15401); it failed CI once.
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, button).click()
-    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, timeout).until(gone)
 
 
 MEDIA_LOADED = """
