@@ -10,8 +10,7 @@ import yaml
 from jukebox.artifacts import read_npy, write_json, write_jsonl
 from jukebox.dataset import window_starts, windows
 from jukebox.encoding import decode, is_note
-from jukebox.evaluation import pitch_class_histogram
-from jukebox.evaluation import repeated_targets
+from jukebox.evaluation import pitch_class_histogram, repeated_targets
 from jukebox.model import ModelConfig, build_model
 from stages import evaluate, sequences
 from tests.conftest import phrase_events
