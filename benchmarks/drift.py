@@ -13,17 +13,15 @@ pieces (a causal model's whole forward pass, no sampling).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
-from jukebox.artifacts import read_jsonl, read_npy, write_json
-from jukebox.bars import piece_tokens
+from jukebox.artifacts import read_npy, write_json
 from jukebox.dataset import window_starts
-from jukebox.encoding import decode
+from jukebox.encoding import END, decode
 from jukebox.generation import Composer, Sampling
 from jukebox.params import load_params
 
@@ -57,32 +55,27 @@ def measure(project: Path, genre: str, pieces: int, n_notes: int) -> dict:
             for s, c in zip(starts, composed)]
     return {"genre": genre, "pieces": len(starts), "sampling": rows[0].describe(),
             "primer": float(np.mean([tops(composer, p).mean() for p in primers])),
-            "composed": thirds(composed), "real": thirds(real), **carried(composer, project, genre, val)}
+            "composed": thirds(composed), "real": thirds(real), **carried(composer, val)}
 
 
-def carried(composer: Composer, project: Path, genre: str, val: np.ndarray) -> dict:
+def carried(composer: Composer, val: np.ndarray) -> dict:
     """How much of one held-out piece's register the model carries into the next: the slope of its expected first
     pitch of a piece on the mean pitch of the piece before, against the same slope in the real pieces.
 
-    Held-out pieces follow each other in val.npy with nothing between them; each boundary is read in a window
-    that holds three quarters of a window of the piece before.
+    Held-out pieces follow each other in val.npy, each closed by END; each boundary is read in a window that holds
+    three quarters of a window of the piece before.
     """
     from jukebox.model import build_model
 
-    seq_dir = project / "data/sequences" / genre
-    notes_file = project / "data/notes" / genre / "pieces.jsonl"
-    if not composer.config.causal or not notes_file.exists() or not (seq_dir / "split.json").exists():
+    # A project sequenced before pieces were closed by END: its boundaries cannot be found.
+    if not composer.config.causal or END not in composer.vocab.tokens:
         return {}
-    records = {r["piece"]: r for r in read_jsonl(notes_file)}
-    names = json.loads((seq_dir / "split.json").read_text())["validation"]
-    lengths = [len(piece_tokens(composer.encoder, records[name], composer.key_mode)) for name in names]
-    bounds = np.cumsum([0, *lengths])
+    bounds = np.concatenate([[0], np.flatnonzero(val == composer.vocab.tokens.index(END)) + 1])
     pitch = np.array([np.nan if not len(t := tops(composer, [i])) else t.max() for i in range(len(composer.vocab))])
     before = composer.seq_len * 3 // 4
     cases = [(bounds[k - 1], b) for k, b in enumerate(bounds[1:-1], 1)
              if b - before >= 0 and b + composer.seq_len - before <= len(val)]
-    # val.npy written under other settings (encoding, key_mode) than the model's: its pieces cannot be found.
-    if bounds[-1] != len(val) or len(cases) < 3:
+    if len(cases) < 3:
         return {}
     model = build_model(len(composer.vocab), composer.config, every_position=True)
     model.set_weights(composer.model.get_weights())

@@ -24,7 +24,7 @@ import numpy as np
 from jukebox.artifacts import write_json
 from jukebox.bars import bar_report, piece_tokens
 from jukebox.dataset import Vocabulary, split_pieces, training_dataset, window_starts, windows
-from jukebox.encoding import get_encoding, group_onsets
+from jukebox.encoding import END, get_encoding, group_onsets
 from jukebox.evaluation import (cross_entropy, cross_entropy_per_note, distinct_ngram_ratio, distribution_overlap,
                                 meter_features)
 from jukebox.params import load_params
@@ -59,7 +59,7 @@ def measure(records: list[dict], encoding: str, seed: int) -> dict:
 
     s = SETTINGS
     coder = get_encoding(encoding)
-    tokens = [piece_tokens(coder, r, "keep") for r in records]
+    tokens = [piece_tokens(coder, r, "keep") + [END] for r in records]
     train_idx, val_idx = split_pieces(len(tokens), 0.1, seed)
     vocab = Vocabulary.build([tokens[i] for i in train_idx], s["min_count"])
     train = np.concatenate([vocab.ids(tokens[i]) for i in train_idx])

@@ -133,7 +133,7 @@ class RemiEncoding(Encoding):
 
     name = "remi"
 
-    def parse(self, token: str) -> Token | None:
+    def _parse(self, token: str) -> Token | None:
         return _parse_remi(token)
 
     def encode(self, notes: Sequence[Note], meters: Sequence[Meter] = (), key: str | None = None) -> list[str]:
@@ -185,7 +185,8 @@ class RemiEncoding(Encoding):
     def follow(self, tokens: Sequence[str]) -> np.ndarray:
         """The grammar a previous token can decide (README, "Encodings").
 
-        A key opens a piece and is followed by a bar; a bar by a position inside it or by the next bar (a
+        A key opens a piece and is followed by a bar; a piece's end follows a note and is followed by a key or a
+        bar; a bar by a position inside it or by the next bar (a
         bar of rest); a position by a note; a note by a higher note of the same onset, a later position than
         the bar's first (@0), or a bar. A note does not know its position, so that positions rise within a
         bar and stay inside it after a note needs memory: BarGrammar, which sampling uses.
@@ -193,13 +194,15 @@ class RemiEncoding(Encoding):
         parsed = [self.parse(t) for t in tokens]
         kinds, pitch, value = _table(parsed)
         note, bar, position, valid = kinds == "note", kinds == "bar", kinds == "position", kinds != ""
+        end = kinds == "end"
         after_key = (kinds == "key")[:, None] & bar[None, :]
+        after_end = end[:, None] & ((kinds == "key") | bar)[None, :]
         after_bar = bar[:, None] & (bar[None, :] | (position[None, :] & (value[None, :] < value[:, None])))
         after_position = position[:, None] & note[None, :]
         higher = note[None, :] & (pitch[None, :] > pitch[:, None])
-        after_note = note[:, None] & (higher | bar[None, :] | (position[None, :] & (value[None, :] > 0)))
+        after_note = note[:, None] & (higher | bar[None, :] | end[None, :] | (position[None, :] & (value[None, :] > 0)))
         # Anything may follow a token outside the grammar (the unknown token in a primer).
-        return (after_key | after_bar | after_position | after_note | ~valid[:, None]).astype(np.float64)
+        return (after_key | after_bar | after_position | after_note | after_end | ~valid[:, None]).astype(np.float64)
 
     def grammar(self, tokens: Sequence[str]) -> "BarGrammar":
         return BarGrammar(self, tokens)

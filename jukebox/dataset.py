@@ -8,6 +8,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .encoding import END
+
 UNKNOWN = "<unk>"
 
 
@@ -21,7 +23,8 @@ class Vocabulary:
     @classmethod
     def build(cls, pieces: Sequence[Sequence[str]], min_count: int = 1, semitones: int = 0,
               transpose=None) -> "Vocabulary":
-        """Most frequent first; tokens seen fewer than min_count times fold into the unknown token.
+        """Most frequent first; tokens seen fewer than min_count times fold into the unknown token (END, which
+        closes each piece, is kept however few the pieces are).
 
         With `semitones` (and `transpose(token, interval)`, None when a token cannot move) a token is judged as
         the pieces moved by every interval -semitones..+semitones would count it, so that training windows moved
@@ -36,8 +39,9 @@ class Vocabulary:
                     moved = transpose(token, interval)
                     if moved is not None:
                         judged[moved] += count
-        kept = sorted((t for t, c in judged.items() if c >= min_count), key=lambda t: (-counts[t], -judged[t], t))
-        unknown = sum(c for t, c in counts.items() if judged[t] < min_count)
+        keep = {t for t, c in judged.items() if c >= min_count or t == END}
+        kept = sorted(keep, key=lambda t: (-counts[t], -judged[t], t))
+        unknown = sum(c for t, c in counts.items() if t not in keep)
         return cls((UNKNOWN, *kept), (unknown, *(counts[t] for t in kept)))
 
     @classmethod
@@ -118,14 +122,16 @@ def transposition_tables(tokens: Sequence[str], semitones: int, transpose) -> np
 
 
 def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_per_epoch: int, seed: int,
-                     every_position: bool = False, transpositions: np.ndarray | None = None):
+                     every_position: bool = False, transpositions: np.ndarray | None = None,
+                     end_id: int | None = None):
     """A tf.data pipeline of (window, next token) batches cut on the fly from one token array.
 
     Memory holds the token array only, whatever seq_len is. Each epoch draws `windows_per_epoch`
     random starts (a new, seeded draw every epoch). With `every_position` the target is the window
     shifted by one (batch, seq_len), for models that predict the next token at every position.
     With `transpositions` (from `transposition_tables`) each window is moved by a random interval of the
-    table; a window with a note that cannot be moved within the vocabulary is kept as it is.
+    table; a window with a note that cannot be moved within the vocabulary is kept as it is. With `end_id` (the
+    id of END, which closes every piece) each piece of a window draws its own interval, as its key is its own.
     """
     import tensorflow as tf
 
@@ -140,8 +146,17 @@ def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_
         starts = tf.math.floormod(draws[:, 0], n_starts)
         window = tf.gather(table, starts[:, None] + offsets[None, :])
         if transpositions is not None:
-            interval = tf.math.floormod(draws[:, 1], len(transpositions))
-            moved = tf.gather(tf.gather(moves, interval), window, batch_dims=1)
+            if end_id is None:
+                interval = tf.cast(tf.math.floormod(draws[:, 1], len(transpositions)), tf.int32)[:, None]
+            else:
+                # Pieces numbered within the window from 0, each numbering drawn its own interval (stateless, from
+                # the batch's seeded draws): moved together, two tunes side by side would be alike in key, where
+                # in the corpus they are not, and a composed piece would inherit its key from the one before.
+                piece = tf.cumsum(tf.cast(window == end_id, tf.int32), axis=1, exclusive=True)
+                drawn = tf.random.stateless_uniform(tf.shape(window), seed=draws[0], maxval=len(transpositions),
+                                                    dtype=tf.int32)
+                interval = tf.gather(drawn, piece, batch_dims=1)
+            moved = tf.gather_nd(moves, tf.stack([tf.broadcast_to(interval, tf.shape(window)), window], axis=-1))
             window = tf.where(tf.reduce_all(moved >= 0, axis=1, keepdims=True), moved, window)
         if every_position:
             return window[:, :-1], window[:, 1:]

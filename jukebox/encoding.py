@@ -43,6 +43,9 @@ DURATIONS = tuple(Fraction(v) for v in ("1/6", "1/4", "1/3", "1/2", "2/3", "3/4"
 SHIFTS = tuple(Fraction(v) for v in ("1/12", "1/6", "1/4", "1/3", "1/2", "2/3", "3/4", "1", "3/2", "2", "3",
                                      "4"))
 SHIFT_PREFIX = "+"
+# Closes every piece of a training stream (stages/sequences.py): a model learns where a piece ends and the next
+# begins, in its own key, instead of reading two pieces as one; a sample may compose it and go on with a new piece.
+END = "<end>"
 MIDI_RANGE = range(128)
 # Onsets and durations are rounded like jukebox.midi_io does, so that equality on the grid is exact.
 _DIGITS = 4
@@ -190,6 +193,9 @@ class Encoding:
 
     def parse(self, token: str) -> Token | None:
         """The typed record of a token, None for anything outside the encoding (the unknown token)."""
+        return _END if token == END else self._parse(token)
+
+    def _parse(self, token: str) -> Token | None:
         raise NotImplementedError
 
     def encode(self, notes: Sequence[Note], meters: Sequence[Meter] = (), key: str | None = None) -> list[str]:
@@ -281,7 +287,7 @@ class PitchEncoding(Encoding):
     name = "pitch"
     has_grammar = False
 
-    def parse(self, token: str) -> Token | None:
+    def _parse(self, token: str) -> Token | None:
         if not token[:1].isalnum():
             return None
         pitches = token_pitches(token)
@@ -291,8 +297,9 @@ class PitchEncoding(Encoding):
         return [pitch_token(pitches) for _, _, pitches in group_onsets(notes)]
 
     def decode(self, tokens, step=0.5) -> list[Event]:
-        events = [token_pitches(t) for t in tokens if t[:1].isalnum()]
-        return [(i * step, step, pitches) for i, pitches in enumerate(events)]
+        # A piece's end is a step of silence before the next piece.
+        events = [None if t == END else token_pitches(t) for t in tokens if t == END or t[:1].isalnum()]
+        return [(i * step, step, pitches) for i, pitches in enumerate(events) if pitches]
 
     def _pitched(self, parsed, pitches) -> str:
         return pitch_token(pitches)
@@ -303,7 +310,7 @@ class RhythmEncoding(Encoding):
 
     name = "rhythm"
 
-    def parse(self, token: str) -> Token | None:
+    def _parse(self, token: str) -> Token | None:
         return _parse_rhythm(token)
 
     def encode(self, notes, meters=(), key=None) -> list[str]:
@@ -326,24 +333,30 @@ class RhythmEncoding(Encoding):
                 continue
             if parsed.kind == "shift":
                 time += parsed.value
+            elif parsed.kind == "end":  # the next piece begins on the first whole beat after this one's notes end
+                last = max([float(time), *(on + d for on, d, _ in notes)])
+                time = Fraction(math.ceil(round(last, 3)))
             else:
                 notes.add((round(float(time), _DIGITS), round(float(parsed.value), _DIGITS), parsed.pitches[0]))
         return events_of(notes)
 
     def follow(self, tokens):
-        """After a note a higher note or a shift; after a shift a note or a smaller shift (only the largest repeats).
+        """After a note a higher note, a shift or a piece's end; after a shift a note or a smaller shift (only the
+        largest repeats); after a piece's end a note or a shift.
 
         `rhythm` writes each onset's notes lowest first and each gap's shifts largest first, so masking the rest
         keeps sampling, and argmax above all, out of silent shift loops.
         """
         kinds, pitch, value = _table([self.parse(t) for t in tokens])
-        note, shift, valid = kinds == "note", kinds == "shift", kinds != ""
+        note, shift, end, valid = kinds == "note", kinds == "shift", kinds == "end", kinds != ""
         longest = shift & (value == float(SHIFTS[-1]))
-        after_note = note[:, None] & ((note[None, :] & (pitch[None, :] > pitch[:, None])) | shift[None, :])
+        higher = note[None, :] & (pitch[None, :] > pitch[:, None])
+        after_note = note[:, None] & (higher | shift[None, :] | end[None, :])
         smaller = shift[None, :] & ((value[None, :] < value[:, None]) | (longest[:, None] & longest[None, :]))
         after_shift = shift[:, None] & (note[None, :] | smaller)
+        after_end = end[:, None] & (note | shift)[None, :]
         # Anything may follow a token outside the grammar (the unknown token in a primer).
-        return (after_note | after_shift | ~valid[:, None]).astype(np.float64)
+        return (after_note | after_shift | after_end | ~valid[:, None]).astype(np.float64)
 
 
 @lru_cache(maxsize=None)
@@ -355,6 +368,18 @@ def _parse_rhythm(token: str) -> Token | None:
             return None
         return Token("shift", (), value) if value > 0 else None
     return parse_note(token)
+
+
+def by_piece(tokens: Sequence[str]) -> list[list[str]]:
+    """The pieces of a token list, cut at each END (END itself dropped); empty pieces are left out."""
+    pieces, current = [], []
+    for token in [*tokens, END]:
+        if token != END:
+            current.append(token)
+        elif current:
+            pieces.append(current)
+            current = []
+    return pieces
 
 
 def events_of(notes: Iterable[Note]) -> list[Event]:
@@ -369,6 +394,9 @@ def _table(parsed: Sequence[Token | None]) -> tuple[np.ndarray, np.ndarray, np.n
     pitch = np.array([p.pitches[0] if p and p.pitches else -1 for p in parsed])
     value = np.array([float(p.value) if p else 0.0 for p in parsed])
     return kinds, pitch, value
+
+
+_END = Token("end")
 
 
 class FollowGrammar:

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from .encoding import get_encoding
+from .encoding import END, get_encoding
 
 log = logging.getLogger(__name__)
 # Rounds of generation Composer.compose runs at most to reach n_notes notes in every sample.
@@ -251,7 +251,8 @@ class Composer:
             log.warning("primer %s: %d distinct tokens are not in this genre's vocabulary (%s encoding); using the "
                         "nearest known ones: %s%s", where, len(swaps), self.encoding, shown,
                         ", ..." if len(swaps) > 8 else "")
-        ids = self.vocab.ids(tokens)
+        # The primer is a piece's opening: after END, where the model learnt that pieces begin.
+        ids = self.vocab.ids([END, *tokens] if END in self.vocab.tokens else tokens)
         return np.tile(ids, -(-self.seq_len // len(ids)))[-self.seq_len :]
 
     def loop(self) -> ComposingLoop:

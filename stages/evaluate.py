@@ -11,7 +11,7 @@ import numpy as np
 from jukebox.artifacts import read_jsonl, read_npy, stage_logger, write_json, write_text
 from jukebox.bars import piece_notes
 from jukebox.dataset import window_starts, windows
-from jukebox.encoding import decode, encode, group_onsets, is_note
+from jukebox.encoding import by_piece, decode, encode, group_onsets, is_note
 from jukebox.entrypoint import run_stage
 from jukebox.evaluation import (
     COPY_N,
@@ -76,13 +76,16 @@ def judge(composer: Composer, generated_tokens: list[list[str]], project: Path, 
     judges other settings' pieces with it, exactly as this stage judges the generate stage's."""
     seq_dir = project / "data/sequences" / genre
     train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
-    generated = [decode(tokens, composer.encoding, composer.step) for tokens in generated_tokens]
+    # Judged piece by piece, as the held-out music is: a sample that closes a piece and begins another is two.
+    parts = [part for tokens in generated_tokens for part in by_piece(tokens)]
+    generated = [decode(part, composer.encoding, composer.step) for part in parts]
     held_out_names = set(json.loads((seq_dir / "split.json").read_text())["validation"])
     pieces = [p for p in read_jsonl(project / "data/notes" / genre / "pieces.jsonl") if p["piece"] in held_out_names]
     # Under key_mode c the model learnt, and composes, every piece in C: the held-out side is moved there too.
     held_out_notes = [piece_notes(p, composer.key_mode)[0] for p in pieces]
     held_out = [group_onsets(notes) for notes in held_out_notes]
-    log.info("judging %d composed pieces against %d held-out pieces", len(generated), len(held_out))
+    log.info("judging %d composed pieces (%d samples) against %d held-out pieces", len(generated),
+             len(generated_tokens), len(held_out))
     generated_ids = [composer.vocab.ids(tokens) for tokens in generated_tokens]
     # Held-out reference for the token statistics: as many stretches of val.npy as samples, each exactly as long as
     # its sample, because n-gram ratios fall as a sequence grows (a 500-note sample against a 60-note tune would
@@ -92,7 +95,7 @@ def judge(composer: Composer, generated_tokens: list[list[str]], project: Path, 
                      for s, g in zip(window_starts(len(val), length, len(generated_ids)), generated_ids)]
     # Bar lines for notes per bar and strong beats: the samples' own meters (remi), the pieces' as parsed.
     music = musical_statistics(generated, held_out, generated_ids, reference_ids,
-                               [composer.encoder.meters(t) for t in generated_tokens],
+                               [composer.encoder.meters(part) for part in parts],
                                [p.get("meters", ()) for p in pieces])
     training_ngrams = ngram_set(train, COPY_N)
     structure = {"generated": originality(generated_ids, train, training_ngrams),

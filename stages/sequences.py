@@ -9,7 +9,7 @@ import numpy as np
 from jukebox.artifacts import read_jsonl, stage_logger, write_json, write_npy
 from jukebox.dataset import Vocabulary, split_pieces
 from jukebox.bars import piece_tokens
-from jukebox.encoding import get_encoding
+from jukebox.encoding import END, get_encoding
 from jukebox.entrypoint import run_stage
 from jukebox.params import ParamError, load_params
 
@@ -22,7 +22,8 @@ def main(genre_name: str) -> None:
     pieces = read_jsonl(notes_dir / "pieces.jsonl")
     parsed = json.loads((notes_dir / "summary.json").read_text())
     encoding = get_encoding(params.encoding)
-    tokens = [piece_tokens(encoding, p, params.key_mode) for p in pieces]
+    # END closes every piece, so that the model learns where one ends and the next, in its own key, begins.
+    tokens = [piece_tokens(encoding, p, params.key_mode) + [END] for p in pieces]
     train_idx, val_idx = split_pieces(len(pieces), params.val_fraction, params.seed)
     # A vocabulary for the moves `transpose` makes in training: without them most windows could not move.
     vocab = Vocabulary.build([tokens[i] for i in train_idx], params.min_count, params.transpose,

@@ -20,7 +20,7 @@ from pathlib import Path
 from jukebox.artifacts import atomic_path, read_npy, stage_logger, write_json
 from jukebox.dataset import training_dataset, transposition_tables, validation_data
 from jukebox.distribute import is_chief, make_strategy
-from jukebox.encoding import transpose_token
+from jukebox.encoding import END, transpose_token
 from jukebox.entrypoint import run_stage
 from jukebox.model import ModelConfig, build_model, next_token_model
 from jukebox.params import as_dict, load_params
@@ -102,7 +102,8 @@ def prepare(params, train, val, tokens, scope=None):
     moves = (transposition_tables(tokens, params.transpose, lambda token, k: transpose_token(token, k, params.encoding))
              if params.transpose else None)
     train_ds = training_dataset(train, params.seq_len, params.batch_size, params.windows_per_epoch, params.seed,
-                                every_position=config.causal, transpositions=moves)
+                                every_position=config.causal, transpositions=moves,
+                                end_id=tokens.index(END) if END in tokens else None)
     return model, config, train_ds, validation_data(val, params.seq_len, params.val_windows, config.causal), steps
 
 

@@ -12,7 +12,7 @@ from jukebox.dataset import (
     window_starts,
     windows,
 )
-from jukebox.encoding import transpose_token
+from jukebox.encoding import END, transpose_token
 
 
 def test_vocabulary_orders_by_count_and_folds_rare_tokens():
@@ -121,3 +121,22 @@ def test_transposed_windows_move_as_a_whole_by_a_random_interval():
         assert (shift[edges] == 0).all(), "a window that cannot move within the vocabulary is kept"
         intervals += shift[~edges, 0].tolist()
     assert set(intervals) == {-1, 0, 1} and len(intervals) > 400
+
+
+def test_each_piece_of_a_window_moves_by_its_own_interval_when_pieces_are_closed_by_end():
+    tokens = ["<unk>", "C4", "C#4", "D4", "E-4", "E4", END]
+    tables = transposition_tables(tokens, 1, lambda t, k: transpose_token(t, k, "pitch"))
+    train = np.array([2, 3, 4, 3, 6] * 80, dtype=np.int32)  # four-note pieces, each closed by END
+    plain = training_dataset(train, 9, 64, 512, seed=3, every_position=True)
+    moved = training_dataset(train, 9, 64, 512, seed=3, every_position=True, transpositions=tables, end_id=6)
+    differ = 0
+    for (x0, y0), (x1, y1) in zip(plain, moved):
+        a = np.concatenate([x0.numpy(), y0.numpy()[:, -1:]], axis=1)
+        b = np.concatenate([x1.numpy(), y1.numpy()[:, -1:]], axis=1)
+        assert ((a == 6) == (b == 6)).all(), "END stays END, in its place"
+        piece = np.cumsum(a == 6, axis=1) - (a == 6)  # END belongs to the piece it closes
+        for row_a, row_b, row_piece in zip(a, b, piece):
+            shifts = [set((row_b - row_a)[(row_piece == k) & (row_a != 6)].tolist()) for k in np.unique(row_piece)]
+            assert all(len(s) <= 1 for s in shifts), "every note of one piece moves by the same interval"
+            differ += len(set().union(*shifts)) > 1
+    assert differ > 100, "pieces side by side draw their intervals apart"

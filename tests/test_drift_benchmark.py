@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks.drift import main
 from jukebox.dataset import Vocabulary
-from jukebox.encoding import encode
+from jukebox.encoding import END, encode
 from tests.tiny_genre import tune_notes, write_tiny_genre
 
 
@@ -16,9 +16,9 @@ def test_follows_the_real_continuation_up_as_it_rises(tmp_path, capsys):
     # Held-out music that climbs: the tune at 0 to prime, then higher and higher.
     shifts = [0, 0, 0, 2, 2, 4, 4, 5, 5, 7, 7, 9, 9, 9, 9]
     np.save(project / "data/sequences/tiny/val.npy",
-            np.concatenate([vocab.ids(encode(tune_notes(s), "rhythm")) for s in shifts]))
+            np.concatenate([vocab.ids(encode(tune_notes(s), "rhythm") + [END]) for s in shifts]))
 
-    main(["--project", str(project), "--pieces", "2", "--n-notes", "60", "--json", str(tmp_path / "drift.json")])
+    main(["--project", str(project), "--pieces", "2", "--n-notes", "120", "--json", str(tmp_path / "drift.json")])
     (row,) = json.loads((tmp_path / "drift.json").read_text())
     assert row["genre"] == "tiny" and row["pieces"] == 2 and "tiny" in capsys.readouterr().out
     first, middle, last = row["real"]
@@ -28,23 +28,18 @@ def test_follows_the_real_continuation_up_as_it_rises(tmp_path, capsys):
 
 def test_carried_register_of_real_pieces_that_alternate_octaves_is_minus_one(tmp_path):
     from benchmarks.drift import carried
-    from jukebox.artifacts import write_json, write_jsonl
     from jukebox.generation import Composer
     from jukebox.model import ModelConfig, build_model
 
-    # Held-out tunes an octave apart by turns: each starts high after a low one and low after a high one.
-    names = [f"tune_{i}.mid" for i in range(8)]
-    notes = [tune_notes(12 * (i % 2)) for i in range(8)]
-    pieces = [encode(n, "rhythm") for n in notes]
+    # Held-out tunes an octave apart by turns, each closed by END: each starts high after a low one and low after
+    # a high one.
+    pieces = [encode(tune_notes(12 * (i % 2)), "rhythm") + [END] for i in range(8)]
     vocab = Vocabulary.build(pieces)
-    write_jsonl(tmp_path / "data/notes/tiny/pieces.jsonl",
-                [{"piece": name, "notes": [list(n) for n in tune]} for name, tune in zip(names, notes)])
-    write_json(tmp_path / "data/sequences/tiny/split.json", {"train": [], "validation": names})
     val = np.concatenate([vocab.ids(p) for p in pieces])
     config = ModelConfig(architecture="lstm", seq_len=16, encoding="rhythm", embedding_dim=4, units=4, dropout=0.0)
     composer = Composer(build_model(len(vocab), config, every_position=False), vocab, config)
 
-    found = carried(composer, tmp_path, "tiny", val)
+    found = carried(composer, val)
     assert found["boundaries"] == 7
     assert found["carried_real"] == pytest.approx(-1.0)
     assert np.isfinite(found["carried_model"])

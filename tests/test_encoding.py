@@ -9,8 +9,10 @@ from jukebox.dataset import Vocabulary
 from jukebox.encoding import (
     DURATIONS,
     ENCODINGS,
+    END,
     GRID,
     Token,
+    by_piece,
     decode,
     encode,
     first_notes,
@@ -136,6 +138,32 @@ def test_follow_matrix_is_the_grammar_of_rhythm_tokens():
     assert follow_matrix(["C4", "0.4.7"], "pitch") is None, "the 2018 encoding has no grammar"
 
 
+def test_a_piece_ends_after_a_note_and_the_next_begins_with_a_note_or_a_shift():
+    tokens = ["<unk>", "C4:1", "E4:1", "+1/2", END]
+    follow = follow_matrix(tokens, "rhythm")
+    allowed = {(a, b) for i, a in enumerate(tokens) for j, b in enumerate(tokens) if follow[i, j]}
+    assert {("E4:1", END), (END, "C4:1"), (END, "+1/2")} <= allowed
+    assert not {("+1/2", END), (END, END)} & allowed, "a piece ends on its last note, and holds one"
+    remi = ["<unk>", "K:D", "Bar:3/4", "@0", "C4:1", END]
+    follow = get_encoding("remi").follow(remi)
+    allowed = {(a, b) for i, a in enumerate(remi) for j, b in enumerate(remi) if follow[i, j]}
+    assert {("C4:1", END), (END, "K:D"), (END, "Bar:3/4")} <= allowed
+    assert not {("Bar:3/4", END), ("@0", END), (END, "@0"), (END, "C4:1")} & allowed
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_decode_starts_the_next_piece_after_the_last_one_ends(encoding):
+    first = encode([(0.0, 1.0, 60), (1.0, 2.5, 64)], encoding)  # rings until 3.5
+    second = encode([(0.5, 1.0, 67)], encoding)
+    events = decode([*first, END, *second, END], encoding)
+    assert [e[2] for e in events] == [(60,), (64,), (67,)]
+    assert events[2][0] > events[1][0] + (2.5 if encoding != "pitch" else 0), "the next piece begins after"
+    if encoding == "rhythm":
+        assert events[2][0] == 4.5, "on the first whole beat after the last note ends, then its own opening rest"
+    assert by_piece([END, *first, END, END, *second]) == [first, second]
+    assert get_encoding(encoding).transpose(END, 3) == END and not is_note(END, encoding)
+
+
 def test_nearest_token_keeps_kind_pitch_class_and_rhythm():
     known = ["C#6:1/2", "D4:1/2", "E4:1/4", "E4:1", "+1/6", "+1/2", "C4:1"]
     assert nearest_token("C#8:1/2", known, "rhythm") == "C#6:1/2", "out of range: the same note, octaves in"
@@ -153,6 +181,8 @@ def test_min_count_folds_rare_rhythm_tokens_into_unknown():
     vocab = Vocabulary.build([common, rare], min_count=2)
     assert "C#4:2/3" not in vocab.tokens and vocab.ids(rare).tolist() == [0]
     assert "C4:1" in vocab.tokens and "+1/2" in vocab.tokens
+    closed = Vocabulary.build([common + [END], rare + [END]], min_count=3)
+    assert END in closed.tokens, "END stays in the vocabulary however few the pieces it closes"
 
 
 # --- real pieces -------------------------------------------------------------------------------------------

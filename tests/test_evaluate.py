@@ -9,7 +9,7 @@ import yaml
 
 from jukebox.artifacts import read_npy, write_json, write_jsonl
 from jukebox.dataset import window_starts, windows
-from jukebox.encoding import decode, is_note
+from jukebox.encoding import END, by_piece, decode, is_note
 from jukebox.evaluation import pitch_class_histogram, repeated_targets
 from jukebox.model import ModelConfig, build_model
 from stages import evaluate, sequences
@@ -43,7 +43,9 @@ def tiny_genre(tmp_path, monkeypatch, request):
     train = read_npy("data/sequences/tiny/train.npy")
     # Long enough for a few stretches of 32 events in either encoding, so the realness test has something to judge.
     copied = [vocab["tokens"][i] for i in train[10:130]]
-    wandering = [vocab["tokens"][i] for i in np.random.default_rng(0).integers(1, len(vocab["tokens"]), 200)]
+    # One long piece: random tokens, none of them END.
+    wandering = [t for t in (vocab["tokens"][i] for i in np.random.default_rng(0).integers(1, len(vocab["tokens"]), 220))
+                 if t != END][:200]
     # Evaluate judges every composed piece (pieces.json); only the first was rendered to listen to (samples.json).
     write_json("data/generated/tiny/pieces.json", [{"seed": 1, "tokens": copied}, {"seed": 2, "tokens": wandering}])
     write_json("data/generated/tiny/samples.json", [{"file": "sample_01.mid", "tokens": copied}])
@@ -64,7 +66,9 @@ def test_evaluate_writes_every_metric_and_the_pitch_class_plot(tiny_genre):
     # Per note: the same targets' summed loss over the notes among them (rhythm's time shifts are no notes).
     tokens = json.loads((root / "models/tiny/vocab.json").read_text())["tokens"]
     notes = sum(is_note(tokens[t], encoding) for t in y)
-    assert (notes == len(y)) == (encoding == "pitch")
+    ends = sum(tokens[t] == END for t in y)
+    if encoding == "pitch":
+        assert notes + ends == len(y), "pitch: every target but a piece's END is a note"
     assert metrics["model"]["cross_entropy_per_note"] == pytest.approx(
         metrics["model"]["cross_entropy"] * len(y) / notes)
     # Repeated targets need 7 tokens of context and their earlier occurrence inside the window: an 8-token window
@@ -104,3 +108,19 @@ def test_evaluate_writes_every_metric_and_the_pitch_class_plot(tiny_genre):
     # The held-out pieces as the model learnt them (val.npy): under key_mode c in C, as the samples are composed.
     learnt = pitch_class_histogram([decode([tokens[i] for i in val], encoding, 0.5)])
     assert held_out == pytest.approx(learnt, abs=2e-3)
+
+
+def test_every_piece_is_closed_by_end_and_samples_are_judged_piece_by_piece(tiny_genre, monkeypatch):
+    root, _, encoding = tiny_genre
+    end = json.loads((root / "data/sequences/tiny/vocab.json").read_text())["tokens"].index(END)
+    train, val = read_npy(root / "data/sequences/tiny/train.npy"), read_npy(root / "data/sequences/tiny/val.npy")
+    assert (train == end).sum() == 6 and (val == end).sum() == 2 and train[-1] == val[-1] == end, "8 pieces, 8 ENDs"
+    judged = []
+    real_test = evaluate.realness
+    monkeypatch.setattr(evaluate, "realness", lambda generated, real, seed: judged.append(generated) or
+                        real_test(generated, real, seed))
+    evaluate.main("tiny")
+    composed = [p["tokens"] for p in json.loads((root / "data/generated/tiny/pieces.json").read_text())]
+    parts = [part for tokens in composed for part in by_piece(tokens)]
+    assert len(parts) > len(composed), "the copied sample crosses an END"
+    assert judged == [[decode(part, encoding, 0.5) for part in parts]], "each piece of a sample on its own"

@@ -3,7 +3,7 @@ import logging
 import numpy as np
 import pytest
 
-from jukebox.encoding import FollowGrammar, follow_matrix, is_note
+from jukebox.encoding import END, FollowGrammar, follow_matrix, is_note
 from jukebox.generation import Composer, Sampling, generate, sample, validation_primers
 from jukebox.midi_io import notes_to_stream, read_notes, write_midi
 from jukebox.model import ModelConfig, build_model
@@ -135,6 +135,7 @@ def test_primer_swaps_notes_the_genre_never_had_and_says_so(composer, tmp_path, 
     assert "E7:1/2 -> E" in caplog.text and str(primer_file) in caplog.text
     assert window.shape == (SEQ_LEN,) and (window != 0).all()
     assert composer.vocab.decode(window[-len(tokens):]) == tokens, "the window ends where the primer ends"
+    assert composer.vocab.decode(window[-len(tokens) - 1:-len(tokens)]) == [END], "and begins a piece, after END"
 
 
 def test_key_mode_c_reads_a_primer_in_c_and_writes_the_sample_back_in_its_key(composer, tmp_path):

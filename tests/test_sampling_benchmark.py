@@ -21,7 +21,7 @@ def test_compares_settings_on_the_same_primers(tmp_path, capsys):
                 [{"piece": name, "notes": [[on, dur, p] for on, dur, ps in phrase_events(shift, 6) for p in ps]}
                  for name, shift in (("a.mid", 0), ("b.mid", 2), ("c.mid", 5))])
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["n_notes"] = 60
+    params["n_notes"] = 120  # a piece the tiny model ENDs after its 36 events, and the next piece
     (project / "params.yaml").write_text(yaml.safe_dump(params))
 
     main(["--project", str(project), "--settings", "0/1", "2/1", "--pieces", "4", "--repeats", "2",

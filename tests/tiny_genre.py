@@ -10,14 +10,14 @@ import numpy as np
 import yaml
 
 from jukebox.dataset import Vocabulary, window_starts, windows
-from jukebox.encoding import encode
+from jukebox.encoding import END, encode
 from tests.conftest import ROOT, phrase_events
 
 SEQ_LEN = 16
 
 
 def tune_notes(transpose: int):
-    return sorted((on, dur, p) for on, dur, pitches in phrase_events(transpose, 3) for p in pitches)
+    return sorted((on, dur, p) for on, dur, pitches in phrase_events(transpose, 4) for p in pitches)
 
 
 # Each (genre, encoding) is trained once a session, in a folder removed when the interpreter exits; every project
@@ -42,7 +42,7 @@ def train_tiny_genre(project: Path, genre: str, encoding: str) -> Path:
 
     from jukebox.model import ModelConfig, build_model
 
-    pieces = [encode(tune_notes(shift), encoding) for shift in (0, 2, 4, 5, 7, 9)]
+    pieces = [encode(tune_notes(shift), encoding) + [END] for shift in (0, 2, 4, 5, 7, 9)]
     vocab = Vocabulary.build(pieces)
     tokens = np.concatenate([vocab.ids(p) for p in pieces])
     x, y = windows(tokens, window_starts(len(tokens), SEQ_LEN, len(tokens)), SEQ_LEN)
