@@ -93,10 +93,12 @@ def judge(composer: Composer, generated_tokens: list[list[str]], project: Path, 
     length = min(max(len(t) for t in generated_ids), len(val) - 1)
     reference_ids = [val[s:s + min(len(g), length)]
                      for s, g in zip(window_starts(len(val), length, len(generated_ids)), generated_ids)]
-    # Bar lines for notes per bar and strong beats: the samples' own meters (remi), the pieces' as parsed.
-    music = musical_statistics(generated, held_out, generated_ids, reference_ids,
-                               [composer.encoder.meters(part) for part in parts],
-                               [p.get("meters", ()) for p in pieces])
+    # Bar lines for notes per bar and strong beats: the samples' own meters and the pieces' as parsed (remi). An
+    # encoding that writes no bars composes no meter, and its samples are counted in 4/4 from their first note: the
+    # held-out pieces then are too, or a folk song in 2/4 would be set against a sample in 4/4.
+    meters = [composer.encoder.meters(part) for part in parts]
+    music = musical_statistics(generated, held_out, generated_ids, reference_ids, meters,
+                               [p.get("meters", ()) for p in pieces] if any(meters) else None)
     training_ngrams = ngram_set(train, COPY_N)
     structure = {"generated": originality(generated_ids, train, training_ngrams),
                  "held_out": originality(reference_ids, train, training_ngrams)}

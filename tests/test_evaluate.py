@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import yaml
 
-from jukebox.artifacts import read_npy, write_json, write_jsonl
+from jukebox.artifacts import read_jsonl, read_npy, write_json, write_jsonl
 from jukebox.dataset import window_starts, windows
-from jukebox.encoding import END, by_piece, decode, is_note
-from jukebox.evaluation import pitch_class_histogram, repeated_targets
+from jukebox.encoding import END, by_piece, decode, group_onsets, is_note
+from jukebox.evaluation import meter_features, pitch_class_histogram, repeated_targets
 from jukebox.model import ModelConfig, build_model
 from stages import evaluate, sequences
 from tests.conftest import phrase_events
@@ -26,7 +26,7 @@ def tiny_genre(tmp_path, monkeypatch, request):
     params = {"seed": 1, "seq_len": SEQ_LEN, "val_fraction": 0.25, "val_windows": 16, "batch_size": 8, "encoding": encoding,
               "key_mode": key_mode or "keep", "genres": {"tiny": {"source": "local", "path": "tunes"}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    pieces = [{"piece": f"tune_{i}.mid", "status": "kept",
+    pieces = [{"piece": f"tune_{i}.mid", "status": "kept", "meters": [[0.0, "2/4"]],
                "notes": [(onset, dur, p) for onset, dur, pitches in phrase_events(shift, repeats=4) for p in pitches]}
               for i, shift in enumerate([0, 2, 0, 5, 7, 0, 2, 5])]
     write_jsonl("data/notes/tiny/pieces.jsonl", pieces)
@@ -124,3 +124,16 @@ def test_every_piece_is_closed_by_end_and_samples_are_judged_piece_by_piece(tiny
     parts = [part for tokens in composed for part in by_piece(tokens)]
     assert len(parts) > len(composed), "the copied sample crosses an END"
     assert judged == [[decode(part, encoding, 0.5) for part in parts]], "each piece of a sample on its own"
+
+
+def test_samples_without_bar_lines_are_set_against_held_out_pieces_counted_the_same_way(tiny_genre):
+    root, _, _ = tiny_genre
+    evaluate.main("tiny")
+    music = json.loads((root / "metrics/tiny/evaluate.json").read_text())["music"]
+    names = set(json.loads((root / "data/sequences/tiny/split.json").read_text())["validation"])
+    pieces = [p for p in read_jsonl(root / "data/notes/tiny/pieces.jsonl") if p["piece"] in names]
+    held_out = [group_onsets([tuple(n) for n in p["notes"]]) for p in pieces]
+    in_four = meter_features(held_out)["notes_per_bar"].mean()
+    in_their_meter = meter_features(held_out, [p["meters"] for p in pieces])["notes_per_bar"].mean()
+    # Neither pitch nor rhythm writes bars: their samples are counted in 4/4, and so are the 2/4 held-out tunes.
+    assert in_their_meter < in_four and music["notes_per_bar"]["held_out"] == pytest.approx(in_four)
