@@ -185,11 +185,11 @@ class RemiEncoding(Encoding):
     def follow(self, tokens: Sequence[str]) -> np.ndarray:
         """The grammar a previous token can decide (README, "Encodings").
 
-        A key opens a piece and is followed by a bar; a piece's end follows a note and is followed by a key or a
-        bar; a bar by a position inside it or by the next bar (a
-        bar of rest); a position by a note; a note by a higher note of the same onset, a later position than
-        the bar's first (@0), or a bar. A note does not know its position, so that positions rise within a
-        bar and stay inside it after a note needs memory: BarGrammar, which sampling uses.
+        A key opens a piece and is followed by a bar; a bar by a position inside it or by the next bar (a bar of
+        rest); a position by a note; a note by a higher note of the same onset, a later position than the bar's
+        first (@0), a bar or the piece's end; the end by the next piece's key or bar. A note does not know its
+        position, so that positions rise within a bar and stay inside it after a note needs memory: BarGrammar,
+        which sampling uses.
         """
         parsed = [self.parse(t) for t in tokens]
         kinds, pitch, value = _table(parsed)

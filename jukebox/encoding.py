@@ -65,6 +65,9 @@ class Token:
     text: str = ""
 
 
+_END = Token("end")
+
+
 def group_onsets(notes: Sequence[Note]) -> list[Event]:
     """Merge notes that start together into one event (a chord); duration is the longest note's."""
     events = []
@@ -394,9 +397,6 @@ def _table(parsed: Sequence[Token | None]) -> tuple[np.ndarray, np.ndarray, np.n
     pitch = np.array([p.pitches[0] if p and p.pitches else -1 for p in parsed])
     value = np.array([float(p.value) if p else 0.0 for p in parsed])
     return kinds, pitch, value
-
-
-_END = Token("end")
 
 
 class FollowGrammar:
