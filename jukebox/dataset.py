@@ -131,7 +131,8 @@ def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_
     shifted by one (batch, seq_len), for models that predict the next token at every position.
     With `transpositions` (from `transposition_tables`) each window is moved by a random interval of the
     table; a window with a note that cannot be moved within the vocabulary is kept as it is. With `end_id` (the
-    id of END, which closes every piece) each piece of a window draws its own interval, as its key is its own.
+    id of END, which closes every piece) each piece of a window draws its own interval, as its key is its own, and
+    a piece that begins inside the window is left unmoved half the time.
     """
     import tensorflow as tf
 
@@ -151,11 +152,15 @@ def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_
             else:
                 # Pieces numbered within the window from 0, each numbering drawn its own interval (stateless, from
                 # the batch's seeded draws): moved together, two tunes side by side would be alike in key, where
-                # in the corpus they are not, and a composed piece would inherit its key from the one before.
+                # in the corpus they are not, and a composed piece would inherit its key from the one before. A
+                # piece that begins inside the window stays in its own key half the time, so that how a piece
+                # begins is learnt from the genre's keys as often as from moved ones (README, "What <end> changed").
                 piece = tf.cumsum(tf.cast(window == end_id, tf.int32), axis=1, exclusive=True)
                 drawn = tf.random.stateless_uniform(tf.shape(window), seed=draws[0], maxval=len(transpositions),
                                                     dtype=tf.int32)
-                interval = tf.gather(drawn, piece, batch_dims=1)
+                coin = tf.random.stateless_uniform(tf.shape(window), seed=draws[1], maxval=2, dtype=tf.int32)
+                stays = (piece > 0) & (tf.gather(coin, piece, batch_dims=1) == 0)
+                interval = tf.where(stays, len(transpositions) // 2, tf.gather(drawn, piece, batch_dims=1))
             moved = tf.gather_nd(moves, tf.stack([tf.broadcast_to(interval, tf.shape(window)), window], axis=-1))
             window = tf.where(tf.reduce_all(moved >= 0, axis=1, keepdims=True), moved, window)
         if every_position:
