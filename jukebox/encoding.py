@@ -328,7 +328,7 @@ class RhythmEncoding(Encoding):
         return tokens
 
     def decode(self, tokens, step=0.5) -> list[Event]:
-        time = Fraction(0)
+        time = ends = Fraction(0)  # ends: when the last note sounding so far stops
         notes = set()
         for token in tokens:
             parsed = self.parse(token)
@@ -337,9 +337,9 @@ class RhythmEncoding(Encoding):
             if parsed.kind == "shift":
                 time += parsed.value
             elif parsed.kind == "end":  # the next piece begins on the first whole beat after this one's notes end
-                last = max([float(time), *(on + d for on, d, _ in notes)])
-                time = Fraction(math.ceil(round(last, 3)))
+                time = Fraction(math.ceil(max(time, ends)))
             else:
+                ends = max(ends, time + parsed.value)
                 notes.add((round(float(time), _DIGITS), round(float(parsed.value), _DIGITS), parsed.pitches[0]))
         return events_of(notes)
 
