@@ -63,14 +63,40 @@ class Vocabulary:
         return [self.tokens[i] for i in ids]
 
 
-def split_pieces(n_pieces: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Seeded split of piece indices into train and validation; each side gets at least one piece."""
+def split_pieces(n_pieces: int, val_fraction: float, seed: int,
+                 groups: Sequence | None = None) -> tuple[list[int], list[int]]:
+    """Seeded split of piece indices into train and validation; each side gets at least one piece.
+
+    Pieces with the same `groups` key go to the same side, so that a tune in two versions (Bach harmonized
+    one chorale melody several times) is not learnt on one side and scored on the other. When the groups leave
+    no way to give each side a piece, the split is by piece."""
     if n_pieces < 2:
         raise ValueError(f"need at least 2 pieces to split train/validation, got {n_pieces}")
-    order = list(range(n_pieces))
+    members: dict = {}
+    for index, group in enumerate(range(n_pieces) if groups is None else groups):
+        members.setdefault(group, []).append(index)
+    if len(members) < 2:
+        members = {index: [index] for index in range(n_pieces)}
+    order = list(members.values())
     random.Random(seed).shuffle(order)
     n_val = min(n_pieces - 1, max(1, round(n_pieces * val_fraction)))
-    return sorted(order[n_val:]), sorted(order[:n_val])
+    val: list[int] = []
+    for group in order:
+        if len(val) >= n_val:
+            break
+        if len(val) + len(group) < n_pieces:
+            val.extend(group)
+    return sorted(set(range(n_pieces)) - set(val)), sorted(val)
+
+
+def melody_key(notes: Sequence[Sequence[float]], length: int = 12) -> tuple[int, ...]:
+    """The opening of a piece's top line as `length` intervals: the same for two versions of one tune, whatever
+    their key or harmony. Notes are (onset, duration, pitch)."""
+    top: dict[float, int] = {}
+    for onset, _, pitch in notes:
+        top[onset] = max(top.get(onset, 0), int(pitch))
+    line = [top[onset] for onset in sorted(top)][:length + 1]
+    return tuple(b - a for a, b in zip(line, line[1:]))
 
 
 def window_starts(n_tokens: int, seq_len: int, count: int) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from jukebox.artifacts import read_jsonl, stage_logger, write_json, write_npy
-from jukebox.dataset import Vocabulary, split_pieces
+from jukebox.dataset import Vocabulary, melody_key, split_pieces
 from jukebox.bars import piece_tokens
 from jukebox.encoding import END, get_encoding
 from jukebox.entrypoint import run_stage
@@ -24,7 +24,8 @@ def main(genre_name: str) -> None:
     encoding = get_encoding(params.encoding)
     # END closes every piece, so that the model learns where one ends and the next, in its own key, begins.
     tokens = [piece_tokens(encoding, p, params.key_mode) + [END] for p in pieces]
-    train_idx, val_idx = split_pieces(len(pieces), params.val_fraction, params.seed)
+    train_idx, val_idx = split_pieces(len(pieces), params.val_fraction, params.seed,
+                                      [melody_key(p["notes"]) for p in pieces])
     # A vocabulary for the moves `transpose` makes in training: without them most windows could not move.
     vocab = Vocabulary.build([tokens[i] for i in train_idx], params.min_count, params.transpose,
                              encoding.transpose)

@@ -5,6 +5,7 @@ from jukebox.dataset import (
     UNKNOWN,
     Vocabulary,
     sequence_windows,
+    melody_key,
     split_pieces,
     training_dataset,
     transposition_tables,
@@ -45,6 +46,31 @@ def test_split_is_by_piece_seeded_and_disjoint():
     assert split_pieces(2, 0.01, seed=0)[1], "validation always gets a piece"
     with pytest.raises(ValueError):
         split_pieces(1, 0.5, 0)
+
+
+def test_versions_of_one_tune_stay_on_one_side():
+    # 30 tunes, every third one in three versions: a split by piece would put versions on both sides.
+    groups = [i // 3 if i < 30 else i for i in range(60)]
+    for seed in range(20):
+        train, val = split_pieces(60, 0.2, seed, groups)
+        assert sorted(train + val) == list(range(60)) and 12 <= len(val) <= 14
+        for side in (train, val):
+            assert all(set(range(3 * (i // 3), 3 * (i // 3) + 3)) <= set(side) for i in side if i < 30), seed
+    assert split_pieces(20, 0.2, 1, list(range(20))) == split_pieces(20, 0.2, 1), "distinct pieces: as before"
+    # One tune in every version: no split by tune gives both sides a piece, so the split is by piece.
+    assert split_pieces(5, 0.2, 0, ["same"] * 5)[1]
+    train, val = split_pieces(3, 0.5, 0, ["a", "a", "b"])
+    assert train and val and (val == [2] or val == [0, 1])
+
+
+def test_melody_key_matches_versions_of_a_tune_in_any_key_or_harmony():
+    tune = [(i * 0.5, 0.5, p) for i, p in enumerate([67, 69, 71, 67, 72, 71, 69, 67, 66, 67, 69, 71, 72, 74])]
+    harmonized = tune + [(n[0], n[1], n[2] - 12) for n in tune[::2]] + [(n[0], n[1], n[2] - 7) for n in tune]
+    moved = [(o, d, p - 5) for o, d, p in harmonized]
+    assert melody_key(tune) == melody_key(moved) == (2, 2, -4, 5, -1, -2, -2, -1, 1, 2, 2, 1)
+    other = tune[:5] + [(2.5, 0.5, 74)] + tune[6:]
+    assert melody_key(other) != melody_key(tune)
+    assert melody_key(tune[:3]) == (2, 2) and melody_key([]) == ()
 
 
 def test_windows_and_next_tokens():
