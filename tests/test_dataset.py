@@ -171,3 +171,36 @@ def test_each_piece_of_a_window_moves_by_its_own_interval_when_pieces_are_closed
     # The opening piece stays where interval 0 is drawn (1 in 3); a piece beginning inside the window also half
     # the time it is not moved at all (1/2 + 1/2 * 1/3).
     assert 0.25 < np.mean(unmoved[False]) < 0.42 and 0.58 < np.mean(unmoved[True]) < 0.75
+
+
+def test_sequences_stage_keeps_versions_of_a_tune_on_one_side(tmp_path, monkeypatch):
+    """The stage, on parsed pieces: three of ten tunes come twice (moved, with a bass line added); for every
+    seed both versions of each land on the same side of split.json."""
+    import json
+
+    import yaml
+
+    from stages.sequences import main
+
+    rng = np.random.default_rng(0)
+    tunes = [np.cumsum(rng.integers(-4, 5, 24)) + 66 for _ in range(10)]
+    pieces = [{"piece": f"tune{i}.mid", "status": "kept", "notes": [[j * 0.5, 0.5, int(p)] for j, p in enumerate(t)]}
+              for i, t in enumerate(tunes)]
+    pieces += [{"piece": f"tune{i} again.mid", "status": "kept",
+                "notes": sorted([j * 0.5, 0.5, int(p) + 2] for j, p in enumerate(tunes[i]))
+                + [[j * 1.0, 1.0, 40] for j in range(12)]} for i in range(3)]
+    notes = tmp_path / "data/notes/g"
+    notes.mkdir(parents=True)
+    (notes / "pieces.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pieces))
+    (notes / "summary.json").write_text(json.dumps({"files": 13, "skipped_files": 0, "notes": 400}))
+    monkeypatch.chdir(tmp_path)
+    for seed in range(8):
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump({
+            "seed": seed, "seq_len": 8, "val_fraction": 0.3, "min_count": 1,
+            "genres": {"g": {"source": "local", "path": "tunes"}}}))
+        main("g")
+        split = json.loads((tmp_path / "data/sequences/g/split.json").read_text())
+        assert len(split["train"]) + len(split["validation"]) == 13
+        for i in range(3):
+            sides = [name in split["validation"] for name in (f"tune{i}.mid", f"tune{i} again.mid")]
+            assert sides[0] == sides[1], (seed, i, split)
