@@ -23,7 +23,7 @@ import numpy as np
 
 from jukebox.artifacts import write_json
 from jukebox.bars import bar_report, piece_tokens
-from jukebox.dataset import Vocabulary, split_pieces, training_dataset, window_starts, windows
+from jukebox.dataset import Vocabulary, melody_key, split_pieces, training_dataset, window_starts, windows
 from jukebox.encoding import END, get_encoding, group_onsets
 from jukebox.evaluation import (cross_entropy, cross_entropy_per_note, distinct_ngram_ratio, distribution_overlap,
                                 meter_features)
@@ -60,7 +60,7 @@ def measure(records: list[dict], encoding: str, seed: int) -> dict:
     s = SETTINGS
     coder = get_encoding(encoding)
     tokens = [piece_tokens(coder, r, "keep") + [END] for r in records]
-    train_idx, val_idx = split_pieces(len(tokens), 0.1, seed)
+    train_idx, val_idx = split_pieces(len(tokens), 0.1, seed, [melody_key(r["notes"]) for r in records])
     vocab = Vocabulary.build([tokens[i] for i in train_idx], s["min_count"])
     train = np.concatenate([vocab.ids(tokens[i]) for i in train_idx])
     val = np.concatenate([vocab.ids(tokens[i]) for i in val_idx])

@@ -23,7 +23,7 @@ import numpy as np
 
 from benchmarks.measurements import RESULT
 from jukebox.artifacts import write_json
-from jukebox.dataset import Vocabulary, split_pieces
+from jukebox.dataset import Vocabulary, melody_key, split_pieces
 from jukebox.encoding import END, encode
 from jukebox.params import Genre, Params, load_params
 from jukebox.parsing import NoteCache, parse_files, parser_version
@@ -75,9 +75,10 @@ def token_arrays(genre: Genre, params: Params, files: list[Path]) -> tuple[Path,
         return seq / "train.npy", seq / "val.npy", len(json.loads((seq / "vocab.json").read_text())["tokens"])
     out = WORK / genre.name / f"{params.encoding}-{len(files)}"
     records, _ = parse_files(files, os.cpu_count() or 1, NoteCache(WORK / "notes", parser_version()))
-    pieces = [encode([tuple(n) for n in r["notes"]], params.encoding) + [END] for r in records
-              if r["status"] == "kept"]
-    train_idx, val_idx = split_pieces(len(pieces), params.val_fraction, params.seed)
+    kept = [r for r in records if r["status"] == "kept"]
+    pieces = [encode([tuple(n) for n in r["notes"]], params.encoding) + [END] for r in kept]
+    train_idx, val_idx = split_pieces(len(pieces), params.val_fraction, params.seed,
+                                      [melody_key(r["notes"]) for r in kept])
     vocab = Vocabulary.build([pieces[i] for i in train_idx], params.min_count)
     out.mkdir(parents=True, exist_ok=True)
     for name, idx in (("train", train_idx), ("val", val_idx)):

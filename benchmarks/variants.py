@@ -1,14 +1,16 @@
 """Variants of the pipeline's model trained side by side on a project's genres, each judged as the pipeline judges.
 
     nice -n 10 python -m benchmarks.variants --project DIR [GENRE ...] --variants token_conv=0 token_conv=8
-                                             [--json FILE]
+                                             [--draws 3] [--json FILE]
 
 A variant is params.yaml with some settings changed (`a=1,b=2` changes two). For each genre of a project after
 `dvc repro` (its data/sequences/<genre>/), every variant trains as the train stage trains it (stages.train.prepare:
 the same seed, windows, transposition, epochs and early stopping), composes the generate stage's pieces (its primers
 and seeds) and is judged with the evaluate stage's figures: validation loss, loss on repeated targets, distinct
 8-grams and copy rate against held-out stretches, realness. One variant after the other in one run, on one
-machine; ratios are to the first variant.
+machine; ratios are to the first variant. `--draws 3` composes and judges each model three times: first with the
+pipeline's seed, then with the sampling benchmark's (seed + 1000, + 1001); the table shows the draws' means, since
+realness moves by about 0.05 from one draw to the next.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks.sampling import SEED_OFFSET
 from jukebox.artifacts import read_npy, write_json
 from jukebox.params import load_params, parse_params
 
@@ -35,7 +38,7 @@ def variant(project: Path, changes: str):
     return parse_params(raw, where=f"--variants {changes!r}")
 
 
-def measure(project: Path, genre: str, changes: str) -> dict:
+def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     """Train one variant on one genre, compose and judge its pieces; its figures."""
     import keras
     import numpy as np
@@ -65,17 +68,23 @@ def measure(project: Path, genre: str, changes: str) -> dict:
     scores = prediction_scores(composer.model.predict(x, batch_size=settings.batch_size, verbose=0), targets,
                                is_note_id[targets], repeated_targets(x, targets))
     count = max(settings.n_samples, settings.eval_samples)
-    primers, _ = validation_primers(val, config.seq_len, settings.seed, count)
-    sampling = Sampling.chosen(settings)
-    pieces = composer.compose(primers, [dataclasses.replace(sampling, seed=sampling.seed + i) for i in range(count)])
-    judged = judge(composer, pieces, project, genre, settings.seed, logging.getLogger("benchmarks.variants"))
-    originality = judged["originality"]
+    runs = []
+    for draw in range(draws):
+        seed = settings.seed if draw == 0 else settings.seed + SEED_OFFSET + draw - 1
+        primers, _ = validation_primers(val, config.seq_len, seed, count)
+        sampling = Sampling.chosen(settings, seed=seed)
+        pieces = composer.compose(primers, [dataclasses.replace(sampling, seed=seed + i) for i in range(count)])
+        judged = judge(composer, pieces, project, genre, seed, logging.getLogger("benchmarks.variants"))
+        originality = judged["originality"]
+        runs.append({"d8": originality["generated"]["distinct_8grams"],
+                     "d8_held_out": originality["held_out"]["distinct_8grams"],
+                     "copy": originality["generated"]["copy_rate"], "copy_held_out": originality["held_out"]["copy_rate"],
+                     "realness": judged["realness"]["classifier_accuracy"]})
+    means = {key: None if None in (values := [r[key] for r in runs]) else sum(values) / len(values) for key in runs[0]}
     return {"genre": genre, "variant": changes, "fit_seconds": round(seconds, 1), "epochs": len(history["loss"]),
             "val_loss": min(history["val_loss"]), "nats_per_note": scores["cross_entropy_per_note"],
             "repeats_loss": scores["cross_entropy_on_repeats"], "repeated_share": scores["repeated_share"],
-            "d8": originality["generated"]["distinct_8grams"], "d8_held_out": originality["held_out"]["distinct_8grams"],
-            "copy": originality["generated"]["copy_rate"], "copy_held_out": originality["held_out"]["copy_rate"],
-            "realness": judged["realness"]["classifier_accuracy"]}
+            **means, "draws": runs}
 
 
 HEADER = (f"{'genre':<10}{'variant':<22}{'fit s':>7}{'val_loss':>9}{'ratio':>7}{'repeats':>8}{'ratio':>7}"
@@ -102,8 +111,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variants", nargs="+", required=True,
                         help="settings to change, one variant each: token_conv=0 'layers=3,units=96'; an empty "
                              "string is params.yaml as it is")
+    parser.add_argument("--draws", type=int, default=1, help="compositions judged per model (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
+    if args.draws < 1:
+        parser.error(f"--draws {args.draws}: compose at least one draw")
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     for changes in args.variants:
@@ -116,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     for genre in genres:
         first = None
         for changes in args.variants:
-            row = measure(args.project, genre, changes)
+            row = measure(args.project, genre, changes, args.draws)
             first = first or row
             rows.append(row)
             print(table_row(row, first), flush=True)

@@ -114,25 +114,40 @@ class Trained(NamedTuple):
 
 
 @pytest.fixture(scope="session")
-def trained_template(tmp_path_factory) -> Trained:
-    """A project copy with tiny parameters whose one genre, `base`, went through the whole pipeline, once a session.
+def trained_template(tmp_path_factory, worker_id) -> Trained:
+    """A project copy with tiny parameters whose one genre, `base`, went through the whole pipeline, once a run.
 
     Tests never change it: each one that needs a trained project works on a copy (copy_trained), so one `dvc repro`
-    serves the web tests, the remote round trip and the pipeline test. TensorFlow's log level is left unset, as on a
-    user's machine, so its output shows whether the stages keep the console quiet (tests/test_remote.py).
+    serves the web tests, the remote round trip and the pipeline test. The suite runs in pytest-xdist workers, each its
+    own session: the first to need the template builds it in the folder they share, the others wait for it.
+    TensorFlow's log level is left unset, as on a user's machine, so its output shows whether the stages keep the
+    console quiet (tests/test_remote.py).
     """
     import yaml
+    from filelock import FileLock
 
-    root = copy_project(tmp_path_factory.mktemp("trained"))
-    tunes = tmp_path_factory.mktemp("base-tunes")
-    for i, shift in enumerate([0, 2, 3, 5, 7, 8]):
-        write_tune(tunes / f"tune_{i}.mid", shift, repeats=2)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params.update(WEB_TINY)
-    params["genres"] = {"base": {"source": "local", "path": str(tunes)}}
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "tiny"], cwd=root, check=True)
-    return Trained(root, run_dvc(root, "repro", unset=("TF_CPP_MIN_LOG_LEVEL",)))
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent  # the run's folder, above each worker's own
+    root, printed = shared / "trained", shared / "trained-repro.txt"
+    with FileLock(shared / "trained.lock"):
+        if printed.is_file():
+            return Trained(root, printed.read_text())
+        shutil.rmtree(root, ignore_errors=True)  # a worker that died building it left a part
+        root.mkdir()
+        copy_project(root)
+        tunes = shared / "base-tunes"
+        for i, shift in enumerate([0, 2, 3, 5, 7, 8]):
+            write_tune(tunes / f"tune_{i}.mid", shift, repeats=2)
+        params = yaml.safe_load((root / "params.yaml").read_text())
+        params.update(WEB_TINY)
+        params["genres"] = {"base": {"source": "local", "path": str(tunes)}}
+        (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "tiny"], cwd=root,
+                       check=True)
+        output = run_dvc(root, "repro", unset=("TF_CPP_MIN_LOG_LEVEL",))
+        printed.write_text(output)
+        return Trained(root, output)
 
 
 def copy_trained(template: Trained, dest: Path) -> Path:

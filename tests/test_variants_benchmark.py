@@ -30,7 +30,7 @@ def test_trains_each_variant_and_judges_it_side_by_side(tmp_path, capsys):
     with pytest.raises(ParamError, match="token_conv = 99 is out of range"):
         main(["--project", str(project), "--variants", "token_conv=99"])
     main(["--project", str(project), "--variants", "token_conv=0", "token_conv=3,epochs=1", "token_conv=0",
-          "--json", str(tmp_path / "variants.json")])
+          "--draws", "2", "--json", str(tmp_path / "variants.json")])
     rows = json.loads((tmp_path / "variants.json").read_text())
     assert [r["variant"] for r in rows] == ["token_conv=0", "token_conv=3,epochs=1", "token_conv=0"]
     plain, changed, again = rows
@@ -38,5 +38,9 @@ def test_trains_each_variant_and_judges_it_side_by_side(tmp_path, capsys):
     assert again["val_loss"] == plain["val_loss"] and again["d8"] == plain["d8"]
     assert changed["val_loss"] != plain["val_loss"] and (changed["epochs"], plain["epochs"]) == (1, 2)
     assert all(0 < r["d8"] <= 1 and 0 < r["d8_held_out"] <= 1 and r["realness"] is not None for r in rows)
+    for r in rows:  # two draws a model, the table's figures their means
+        assert len(r["draws"]) == 2 and r["d8"] == pytest.approx(sum(d["d8"] for d in r["draws"]) / 2)
+        assert r["realness"] == pytest.approx(sum(d["realness"] for d in r["draws"]) / 2)
+    assert again["draws"] == plain["draws"]
     printed = capsys.readouterr().out.splitlines()
     assert printed[-3].split()[:2] == ["tiny", "token_conv=0"] and "1.00" in printed[-3]
