@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # CI (.ci/run, the README's test command) sets this: a missing browser or synthesizer then fails the run instead of
 # skipping the tests that need it, so a green run has tested both.
 REQUIRE_TOOLS = os.environ.get("JUKEBOX_REQUIRE_TOOLS") == "1"
+# The suite runs in one worker per core (pytest-xdist), each with TensorFlow and stages of its own: on a GPU machine
+# each process would otherwise reserve nearly all of the GPU's memory, and the second would fail.
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 SETUP = "scripts/setup installs them (Debian packages chromium, chromium-driver, fluidsynth, fluid-soundfont-gm)"
 
 
