@@ -29,32 +29,38 @@ SETTINGS = ("1.0/1.0", "1.0/0.9", "0.9/0.9", "0.8/0.9", "0.7/0.9", "0.8/1.0")
 SEED_OFFSET = 1000
 
 
-def measure(project: Path, genre: str, settings: list[tuple[float, float]], pieces: int, repeats: int) -> list[dict]:
-    """One row per setting: each figure's mean over the repeats, and its range."""
+def draw(composer: Composer, val: np.ndarray, project: Path, genre: str, base: Sampling, pieces: int,
+         log: logging.Logger) -> dict:
+    """Compose `pieces` validation primers chosen by `base.seed` (piece i drawn with seed + i), as the generate stage
+    does, and judge them as the evaluate stage does; the figures the benchmarks compare."""
     from stages.evaluate import judge
 
+    primers, _ = validation_primers(val, composer.seq_len, base.seed, pieces)
+    composed = composer.compose(primers, [dataclasses.replace(base, seed=base.seed + i) for i in range(pieces)])
+    judged = judge(composer, composed, project, genre, base.seed, log)
+    return {
+        "d8": judged["originality"]["generated"]["distinct_8grams"],
+        "d8_held_out": judged["originality"]["held_out"]["distinct_8grams"],
+        "copy": judged["originality"]["generated"]["copy_rate"],
+        "copy_held_out": judged["originality"]["held_out"]["copy_rate"],
+        "realness": judged["realness"]["classifier_accuracy"],
+        "stretches": judged["realness"]["stretches"],
+        "overlap": judged["music"]["overlap_mean"],
+    }
+
+
+def measure(project: Path, genre: str, settings: list[tuple[float, float]], pieces: int, repeats: int) -> list[dict]:
+    """One row per setting: each figure's mean over the repeats, and its range."""
     params = load_params(project / "params.yaml")
     composer = Composer.load(project / "models" / genre)
     val = read_npy(project / "data/sequences" / genre / "val.npy")
     log = logging.getLogger(f"benchmarks.sampling.{genre}")
     rows = []
     for temperature, top_p in settings:
-        runs = []
-        for repeat in range(repeats):
-            seed = params.seed + SEED_OFFSET + repeat
-            primers, _ = validation_primers(val, composer.seq_len, seed, pieces)
-            base = Sampling.chosen(params, temperature=temperature, top_p=top_p, top_k=0, seed=seed)
-            composed = composer.compose(primers, [dataclasses.replace(base, seed=seed + i) for i in range(pieces)])
-            judged = judge(composer, composed, project, genre, seed, log)
-            runs.append({
-                "d8": judged["originality"]["generated"]["distinct_8grams"],
-                "d8_held_out": judged["originality"]["held_out"]["distinct_8grams"],
-                "copy": judged["originality"]["generated"]["copy_rate"],
-                "copy_held_out": judged["originality"]["held_out"]["copy_rate"],
-                "realness": judged["realness"]["classifier_accuracy"],
-                "stretches": judged["realness"]["stretches"],
-                "overlap": judged["music"]["overlap_mean"],
-            })
+        runs = [draw(composer, val, project, genre,
+                     Sampling.chosen(params, temperature=temperature, top_p=top_p, top_k=0,
+                                     seed=params.seed + SEED_OFFSET + repeat), pieces, log)
+                for repeat in range(repeats)]
         row = {"genre": genre, "temperature": temperature, "top_p": top_p, "runs": runs}
         for key in runs[0]:
             # A side without two full 32-event stretches has no realness figure (None): nan here.

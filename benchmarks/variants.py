@@ -15,7 +15,6 @@ realness moves by about 0.05 from one draw to the next.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.sampling import SEED_OFFSET
+from benchmarks.sampling import SEED_OFFSET, draw
 from jukebox.artifacts import read_npy, write_json
 from jukebox.params import load_params, parse_params
 
@@ -46,9 +45,8 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     from jukebox.dataset import Vocabulary, window_starts, windows
     from jukebox.evaluation import prediction_scores, repeated_targets
     from jukebox.encoding import is_note
-    from jukebox.generation import Composer, Sampling, validation_primers
+    from jukebox.generation import Composer, Sampling
     from jukebox.model import next_token_model
-    from stages.evaluate import judge
     from stages.train import prepare
 
     settings = variant(project, changes)
@@ -68,18 +66,9 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     scores = prediction_scores(composer.model.predict(x, batch_size=settings.batch_size, verbose=0), targets,
                                is_note_id[targets], repeated_targets(x, targets))
     count = max(settings.n_samples, settings.eval_samples)
-    runs = []
-    for draw in range(draws):
-        seed = settings.seed if draw == 0 else settings.seed + SEED_OFFSET + draw - 1
-        primers, _ = validation_primers(val, config.seq_len, seed, count)
-        sampling = Sampling.chosen(settings, seed=seed)
-        pieces = composer.compose(primers, [dataclasses.replace(sampling, seed=seed + i) for i in range(count)])
-        judged = judge(composer, pieces, project, genre, seed, logging.getLogger("benchmarks.variants"))
-        originality = judged["originality"]
-        runs.append({"d8": originality["generated"]["distinct_8grams"],
-                     "d8_held_out": originality["held_out"]["distinct_8grams"],
-                     "copy": originality["generated"]["copy_rate"], "copy_held_out": originality["held_out"]["copy_rate"],
-                     "realness": judged["realness"]["classifier_accuracy"]})
+    seeds = [settings.seed] + [settings.seed + SEED_OFFSET + k for k in range(draws - 1)]
+    runs = [draw(composer, val, project, genre, Sampling.chosen(settings, seed=seed), count,
+                 logging.getLogger("benchmarks.variants")) for seed in seeds]
     means = {key: None if None in (values := [r[key] for r in runs]) else sum(values) / len(values) for key in runs[0]}
     return {"genre": genre, "variant": changes, "fit_seconds": round(seconds, 1), "epochs": len(history["loss"]),
             "val_loss": min(history["val_loss"]), "nats_per_note": scores["cross_entropy_per_note"],

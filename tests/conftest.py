@@ -94,6 +94,18 @@ WEB_TINY = dict(seq_len=8, units=8, embedding_dim=8, epochs=1, windows_per_epoch
                 n_notes=20, n_samples=1, eval_samples=2, val_fraction=0.25, patience=1, jobs=1, min_count=1)
 
 
+def set_base_genre(root: Path, tunes: Path, settings: dict, message: str) -> None:
+    """Make a project copy's one genre `base`, the MIDI files in `tunes`, with `settings` over params.yaml; commit."""
+    import yaml
+
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params.update(settings)
+    params["genres"] = {"base": {"source": "local", "path": str(tunes)}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", message], cwd=root,
+                   check=True)
+
+
 def run_dvc(project: Path, *args: str, unset: tuple[str, ...] = ()) -> str:
     """Run dvc in a project with this environment's Python first on PATH (the stages call `python`).
 
@@ -126,7 +138,6 @@ def trained_template(tmp_path_factory, worker_id) -> Trained:
     TensorFlow's log level is left unset, as on a user's machine, so its output shows whether the stages keep the
     console quiet (tests/test_remote.py).
     """
-    import yaml
     from filelock import FileLock
 
     shared = tmp_path_factory.getbasetemp()
@@ -142,12 +153,7 @@ def trained_template(tmp_path_factory, worker_id) -> Trained:
         tunes = shared / "base-tunes"
         for i, shift in enumerate([0, 2, 3, 5, 7, 8]):
             write_tune(tunes / f"tune_{i}.mid", shift, repeats=2)
-        params = yaml.safe_load((root / "params.yaml").read_text())
-        params.update(WEB_TINY)
-        params["genres"] = {"base": {"source": "local", "path": str(tunes)}}
-        (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "tiny"], cwd=root,
-                       check=True)
+        set_base_genre(root, tunes, WEB_TINY, "tiny")
         output = run_dvc(root, "repro", unset=("TF_CPP_MIN_LOG_LEVEL",))
         printed.write_text(output)
         return Trained(root, output)

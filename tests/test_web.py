@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import re
 import stat
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 import yaml
 
 from jukebox.web import create_app
-from tests.conftest import copy_project, write_tune
+from tests.conftest import copy_project, set_base_genre, write_tune
 
 LIMITS = {"upload_max_files": 5, "upload_max_bytes": 60_000, "upload_max_ratio": 50, "generate_max_notes": 300}
 
@@ -23,12 +22,7 @@ def project(tmp_path_factory) -> Path:
     root = copy_project(tmp_path_factory.mktemp("webproject"))
     tunes = tmp_path_factory.mktemp("base-tunes")
     write_tune(tunes / "a.mid")
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params.update(LIMITS)
-    params["genres"] = {"base": {"source": "local", "path": str(tunes)}}
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "web limits"], cwd=root,
-                   check=True)
+    set_base_genre(root, tunes, LIMITS, "web limits")
     return root
 
 
