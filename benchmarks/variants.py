@@ -7,7 +7,8 @@ A variant is params.yaml with some settings changed (`a=1,b=2` changes two). For
 `dvc repro` (its data/sequences/<genre>/), every variant trains as the train stage trains it (stages.train.prepare:
 the same seed, windows, transposition, epochs and early stopping), composes the generate stage's pieces (its primers
 and seeds) and is judged with the evaluate stage's figures: validation loss, loss on repeated targets, distinct
-8-grams and copy rate against held-out stretches, realness. One variant after the other in one run, on one
+8-grams and copy rate against held-out stretches, realness, and the loss on a passage heard the first time and
+again (whether the model restates what it hears). One variant after the other in one run, on one
 machine; ratios are to the first variant. `--draws 3` composes and judges each model three times: first with the
 pipeline's seed, then with the sampling benchmark's (seed + 1000, + 1001); the table shows the draws' means, since
 realness moves by about 0.05 from one draw to the next.
@@ -47,6 +48,7 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     from jukebox.encoding import is_note
     from jukebox.generation import Composer, Sampling
     from jukebox.model import next_token_model
+    from stages.evaluate import heard_again
     from stages.train import prepare
 
     settings = variant(project, changes)
@@ -65,6 +67,7 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     is_note_id = np.array([is_note(t, config.encoding) for t in vocab["tokens"]])
     scores = prediction_scores(composer.model.predict(x, batch_size=settings.batch_size, verbose=0), targets,
                                is_note_id[targets], repeated_targets(x, targets))
+    heard = heard_again(composer, val, settings) or {"first": None, "again": None}
     count = max(settings.n_samples, settings.eval_samples)
     seeds = [settings.seed] + [settings.seed + SEED_OFFSET + k for k in range(draws - 1)]
     runs = [draw(composer, val, project, genre, Sampling.chosen(settings, seed=seed), count,
@@ -73,11 +76,12 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     return {"genre": genre, "variant": changes, "fit_seconds": round(seconds, 1), "epochs": len(history["loss"]),
             "val_loss": min(history["val_loss"]), "nats_per_note": scores["cross_entropy_per_note"],
             "repeats_loss": scores["cross_entropy_on_repeats"], "repeated_share": scores["repeated_share"],
+            "heard_first": heard["first"], "heard_again": heard["again"],
             **means, "draws": runs}
 
 
 HEADER = (f"{'genre':<10}{'variant':<22}{'fit s':>7}{'val_loss':>9}{'ratio':>7}{'repeats':>8}{'ratio':>7}"
-          f"{'d8':>7}{'held':>7}{'copy':>7}{'held':>7}{'real':>7}")
+          f"{'first':>7}{'again':>7}{'d8':>7}{'held':>7}{'copy':>7}{'held':>7}{'real':>7}")
 
 
 def table_row(r: dict, first: dict) -> str:
@@ -88,7 +92,8 @@ def table_row(r: dict, first: dict) -> str:
         return f"{r[key]:>{width}.3f}" if r[key] is not None else f"{'-':>{width}}"
 
     return (f"{r['genre']:<10}{r['variant'] or 'params.yaml':<22}{r['fit_seconds']:>7.0f}{r['val_loss']:>9.3f}"
-            f"{ratio('val_loss')}{figure('repeats_loss', 8)}{ratio('repeats_loss')}{r['d8']:>7.3f}"
+            f"{ratio('val_loss')}{figure('repeats_loss', 8)}{ratio('repeats_loss')}{figure('heard_first')}"
+            f"{figure('heard_again')}{r['d8']:>7.3f}"
             f"{r['d8_held_out']:>7.3f}{r['copy']:>7.3f}{r['copy_held_out']:>7.3f}{figure('realness')}")
 
 
@@ -111,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         variant(args.project, changes)  # a typo fails now, not after the first variant's training
     genres = args.genres or list(load_params(args.project / "params.yaml").genres)
     print("repeats = loss (nats) on validation targets that continue a passage heard earlier in the window; "
+          "first, again = loss on a validation passage heard the first time, and played again right after; "
           "d8 = distinct 8-grams, copy = 8-gram copy rate (samples, then held-out); real = realness accuracy")
     print(HEADER, flush=True)
     rows = []

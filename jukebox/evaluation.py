@@ -78,6 +78,36 @@ def repeated_targets(windows: np.ndarray, targets: np.ndarray, context: int = RE
     return (grams[:, :-1] == grams[:, -1:]).all(axis=2).any(axis=1)
 
 
+def heard_again_windows(tokens: np.ndarray, seq_len: int, count: int, seed: int
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The same targets twice: (first, again, targets), or None when `tokens` is too short.
+
+    A passage of seq_len // 2 tokens is cut from `tokens` and one of its tokens is the target. `first` holds the
+    windows that lead up to it as the music goes; `again` holds windows where the whole passage has just been
+    heard and is being played a second time up to the target. A model that can restate what it hears (attention
+    finding the earlier passage) predicts far better the second time; one that only knows the genre's habits
+    predicts both alike. Real tunes restate phrases, but a corpus may hold too few restatements to teach that.
+    """
+    tokens = np.asarray(tokens)
+    length = seq_len // 2
+    # The target sits at least REPEAT_CONTEXT + 1 tokens into the passage, so there is a phrase to recognise.
+    lowest = REPEAT_CONTEXT + 1
+    first_start, last_start = seq_len - lowest, len(tokens) - length
+    if length <= lowest or last_start < first_start:
+        return None
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(first_start, last_start + 1, count)
+    offsets = rng.integers(lowest, length, count)
+    before = np.arange(-seq_len, 0)[None, :]
+    # Passage p = tokens[s:s+length]; first: the seq_len tokens before s+k. Again: the music up to the passage's
+    # end, then p[:k] once more, the last seq_len of them.
+    first = tokens[(starts + offsets)[:, None] + before]
+    again_index = np.where(before + offsets[:, None] >= 0,
+                           starts[:, None] + before + offsets[:, None],   # p[:k] a second time
+                           starts[:, None] + length + before + offsets[:, None])  # the music up to p's end
+    return first, tokens[again_index], tokens[starts + offsets]
+
+
 def on_repeats(target_probs: np.ndarray, repeated: np.ndarray) -> dict:
     """The share of repeated targets and the cross-entropy (nats) on them (None when there are none)."""
     return {"repeated_share": float(np.mean(repeated)),

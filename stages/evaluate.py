@@ -17,6 +17,8 @@ from jukebox.evaluation import (
     COPY_N,
     PITCH_CLASSES,
     baseline_scores,
+    cross_entropy,
+    heard_again_windows,
     musical_statistics,
     ngram_set,
     originality,
@@ -27,6 +29,8 @@ from jukebox.evaluation import (
 from jukebox.generation import Composer
 from jukebox.params import load_params
 from jukebox.realness import realness
+
+HEARD_AGAIN_WINDOWS = 256  # targets scored twice, first hearing and second
 
 
 def main(genre_name: str) -> None:
@@ -58,6 +62,10 @@ def main(genre_name: str) -> None:
     log.info("on the %.0f%% of targets that continue a passage heard earlier in the window: model %s nats, "
              "n-gram %s", 100 * model["repeated_share"], _nats(model["cross_entropy_on_repeats"]),
              _nats(baselines["ngram_cross_entropy_on_repeats"]))
+    model["heard_again"] = heard_again(composer, val, params)
+    if model["heard_again"]:
+        log.info("a passage of %d tokens played twice: model %.3f nats the first time, %.3f the second",
+                 composer.seq_len // 2, model["heard_again"]["first"], model["heard_again"]["again"])
 
     # Every piece the generate stage composed (eval_samples of them), not only the few it rendered to listen to.
     composed = json.loads((Path("data/generated") / genre.name / "pieces.json").read_text())
@@ -68,6 +76,19 @@ def main(genre_name: str) -> None:
                                        "music": judged["music"], "originality": judged["originality"],
                                        "realness": judged["realness"]})
     write_text(out / "pitch_classes.csv", judged["pitch_classes"])
+
+
+def heard_again(composer: Composer, val, params) -> dict | None:
+    """The model's loss on validation passages heard the first time and right after hearing them once (None when
+    the validation tokens are too short): whether it has learned to restate what it has just heard."""
+    cut = heard_again_windows(val, composer.seq_len, HEARD_AGAIN_WINDOWS, params.seed)
+    if cut is None:
+        return None
+    first, again, targets = cut
+    rows = np.arange(len(targets))
+    loss = {name: cross_entropy(composer.model.predict(x, batch_size=params.batch_size, verbose=0)[rows, targets])
+            for name, x in (("first", first), ("again", again))}
+    return {**loss, "windows": len(targets)}
 
 
 def judge(composer: Composer, generated_tokens: list[list[str]], project: Path, genre: str, seed: int, log) -> dict:

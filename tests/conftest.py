@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import pytest
 
 from jukebox.midi_io import notes_to_stream, write_midi
@@ -173,3 +174,16 @@ def copy_trained(template: Trained, dest: Path) -> Path:
 def trained_project(trained_template, tmp_path_factory) -> Path:
     """A copy of the trained project that the web tests share (they add and remove genres of their own in it)."""
     return copy_trained(trained_template, tmp_path_factory.mktemp("web") / "project")
+
+
+def copier_probs(windows: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Next-token probabilities of a model that can only restate: after the window's last 3 tokens, what followed
+    them the last time they were heard in the window (else nothing in particular)."""
+    probs = np.full((len(windows), vocab_size), 1.0 / vocab_size)
+    for row, window in zip(probs, windows):
+        for i in range(len(window) - 4, -1, -1):
+            if np.array_equal(window[i:i + 3], window[-3:]):
+                row[:] = 0.01 / vocab_size
+                row[window[i + 3]] += 0.99
+                break
+    return probs

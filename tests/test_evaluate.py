@@ -13,7 +13,7 @@ from jukebox.encoding import END, by_piece, decode, group_onsets, is_note
 from jukebox.evaluation import meter_features, pitch_class_histogram, repeated_targets
 from jukebox.model import ModelConfig, build_model
 from stages import evaluate, sequences
-from tests.conftest import phrase_events
+from tests.conftest import copier_probs, phrase_events
 
 SEQ_LEN = 8
 
@@ -76,6 +76,8 @@ def test_evaluate_writes_every_metric_and_the_pitch_class_plot(tiny_genre):
     assert not repeated_targets(x, y).any()
     assert metrics["model"]["repeated_share"] == 0 and metrics["model"]["cross_entropy_on_repeats"] is None
     assert metrics["baselines"]["ngram_cross_entropy_on_repeats"] is None
+    # Nor can it hold a passage and its restatement: no figure rather than a wrong one.
+    assert metrics["model"]["heard_again"] is None
 
     baselines = metrics["baselines"]
     assert baselines["ngram_perplexity"] < baselines["unigram_perplexity"]
@@ -137,3 +139,20 @@ def test_samples_without_bar_lines_are_set_against_held_out_pieces_counted_the_s
     in_their_meter = meter_features(held_out, [p["meters"] for p in pieces])["notes_per_bar"].mean()
     # Neither pitch nor rhythm writes bars: their samples are counted in 4/4, and so are the 2/4 held-out tunes.
     assert in_their_meter < in_four and music["notes_per_bar"]["held_out"] == pytest.approx(in_four)
+
+
+def test_heard_again_scores_the_same_targets_after_hearing_them_once():
+    class Restating:  # a genre model that can only restate what its window holds (tests/conftest.py)
+        seq_len = 64
+
+        class model:
+            @staticmethod
+            def predict(windows, batch_size, verbose):
+                assert windows.shape[1] == 64 and batch_size == 8
+                return copier_probs(windows, 40)
+
+    val = np.random.default_rng(3).integers(1, 40, 1000)
+    scores = evaluate.heard_again(Restating, val, type("Params", (), {"seed": 1, "batch_size": 8}))
+    assert scores["windows"] == evaluate.HEARD_AGAIN_WINDOWS
+    assert scores["again"] < 0.1 < 2.5 < scores["first"]
+    assert evaluate.heard_again(Restating, val[:80], type("Params", (), {"seed": 1, "batch_size": 8})) is None

@@ -12,6 +12,7 @@ from jukebox.evaluation import (
     copy_rate,
     cross_entropy_per_note,
     distinct_ngram_ratio,
+    heard_again_windows,
     distribution_overlap,
     histogram_overlap,
     inter_onsets,
@@ -29,7 +30,7 @@ from jukebox.evaluation import (
     stretches,
     token_entropy,
 )
-from tests.conftest import phrase_events
+from tests.conftest import copier_probs, phrase_events
 
 CYCLE = np.tile([1, 2, 3, 4], 100)
 
@@ -76,6 +77,29 @@ def test_repeated_targets_continue_a_passage_heard_earlier_in_the_window():
     assert scores["cross_entropy_on_repeats"] == pytest.approx(-(math.log(0.9) + math.log(0.6)) / 2)
     none = prediction_scores(probs[1:3], targets[1:3], np.ones(2, dtype=bool), np.zeros(2, dtype=bool))
     assert none["repeated_share"] == 0 and none["cross_entropy_on_repeats"] is None
+
+
+def test_heard_again_tells_a_model_that_restates_from_one_that_counts():
+    tokens = np.random.default_rng(0).integers(1, 40, 3000)
+    first, again, targets = heard_again_windows(tokens, seq_len=64, count=50, seed=1)
+    assert first.shape == again.shape == (50, 64) and targets.shape == (50,)
+    # The first hearing is the music as it goes: every window is a stretch of it, followed by its target.
+    where = [np.flatnonzero((np.lib.stride_tricks.sliding_window_view(tokens, 65) == np.append(w, t)).all(1))
+             for w, t in zip(first, targets)]
+    assert all(len(found) == 1 for found in where)
+    rows = np.arange(50)
+
+    def loss(probs):
+        return -np.mean(np.log(probs[rows, targets]))
+
+    copy_first, copy_again = loss(copier_probs(first, 40)), loss(copier_probs(again, 40))
+    assert copy_again < 0.1 and copy_first > 2.5  # random tokens: nothing to restate on first hearing
+    # A 3-gram model sees only the last two tokens, the same both times: it predicts both hearings alike.
+    ngram = NGramModel(tokens, 3, vocab_size=40)
+    assert np.array_equal(*[[ngram.distribution(w)[t] for w, t in zip(x, targets)] for x in (first, again)])
+    # Too short to hold a window before a whole passage: no figure rather than a wrong one.
+    assert heard_again_windows(tokens[:80], seq_len=64, count=5, seed=1) is None
+    assert heard_again_windows(tokens, seq_len=16, count=5, seed=1) is None  # an 8-token passage: nothing to recognise
 
 
 def test_ngram_on_a_deterministic_cycle_has_perplexity_near_one():

@@ -23,7 +23,7 @@ def test_trains_each_variant_and_judges_it_side_by_side(tmp_path, capsys):
                 [{"piece": name, "notes": [[on, dur, p] for on, dur, ps in phrase_events(shift, 6) for p in ps]}
                  for name, shift in (("a.mid", 0), ("b.mid", 2), ("c.mid", 5))])
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params.update(architecture="transformer", transpose=0, epochs=2, windows_per_epoch=32, batch_size=8,
+    params.update(architecture="transformer", seq_len=24, transpose=0, epochs=2, windows_per_epoch=32, batch_size=8,
                   val_windows=16, warmup_steps=2, n_notes=70, eval_samples=3)
     (project / "params.yaml").write_text(yaml.safe_dump(params))
 
@@ -42,5 +42,8 @@ def test_trains_each_variant_and_judges_it_side_by_side(tmp_path, capsys):
         assert len(r["draws"]) == 2 and r["d8"] == pytest.approx(sum(d["d8"] for d in r["draws"]) / 2)
         assert r["realness"] == pytest.approx(sum(d["realness"] for d in r["draws"]) / 2)
     assert again["draws"] == plain["draws"]
+    # Each model's loss on a passage heard the first time and again (12 tokens, in windows of 24).
+    assert all(r["heard_first"] > 0 and r["heard_again"] > 0 for r in rows)
+    assert (again["heard_first"], again["heard_again"]) == (plain["heard_first"], plain["heard_again"])
     printed = capsys.readouterr().out.splitlines()
     assert printed[-3].split()[:2] == ["tiny", "token_conv=0"] and "1.00" in printed[-3]
