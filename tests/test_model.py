@@ -1,6 +1,7 @@
 import dataclasses
 import functools
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -44,6 +45,9 @@ def test_bilstm_is_the_2018_model():
                                                              ("transformer", "LlamaBlock", 0),
                                                              ("transformer", "LlamaBlock", 3)])
 def test_causal_models_predict_every_position_and_stack(architecture, block, token_conv):
+    # Seeded: a 4-unit, 3-layer GRU drawn at random was once left by its one epoch nearly blind to its input (later
+    # predictions moved by under 1e-5 when a token changed), which says nothing about causality.
+    keras.utils.set_random_seed(0)
     model = build_model(VOCAB, config(architecture, 3, token_conv=token_conv))
     assert model.output_shape == (None, None if architecture == "transformer" else SEQ, VOCAB)
     kinds = [layer.__class__.__name__ for layer in model.layers]
