@@ -14,6 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.stats import entropy
 
+from .dataset import windows
 from .encoding import Event
 
 PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
@@ -101,11 +102,11 @@ def heard_again_windows(tokens: np.ndarray, seq_len: int, count: int, seed: int
     before = np.arange(-seq_len, 0)[None, :]
     # Passage p = tokens[s:s+length]; first: the seq_len tokens before s+k. Again: the music up to the passage's
     # end, then p[:k] once more, the last seq_len of them.
-    first = tokens[(starts + offsets)[:, None] + before]
+    first, targets = windows(tokens, starts + offsets - seq_len, seq_len)
     again_index = np.where(before + offsets[:, None] >= 0,
                            starts[:, None] + before + offsets[:, None],   # p[:k] a second time
                            starts[:, None] + length + before + offsets[:, None])  # the music up to p's end
-    return first, tokens[again_index], tokens[starts + offsets]
+    return first, tokens[again_index], targets
 
 
 def on_repeats(target_probs: np.ndarray, repeated: np.ndarray) -> dict:

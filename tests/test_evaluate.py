@@ -152,7 +152,8 @@ def test_heard_again_scores_the_same_targets_after_hearing_them_once():
                 return copier_probs(windows, 40)
 
     val = np.random.default_rng(3).integers(1, 40, 1000)
-    scores = evaluate.heard_again(Restating, val, type("Params", (), {"seed": 1, "batch_size": 8}))
+    params = type("Params", (), {"seed": 1, "batch_size": 8})
+    scores = evaluate.heard_again(Restating, val, params)
     assert scores["windows"] == evaluate.HEARD_AGAIN_WINDOWS
     assert scores["again"] < 0.1 < 2.5 < scores["first"]
-    assert evaluate.heard_again(Restating, val[:80], type("Params", (), {"seed": 1, "batch_size": 8})) is None
+    assert evaluate.heard_again(Restating, val[:80], params) is None
