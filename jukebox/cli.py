@@ -71,7 +71,7 @@ def _serve(args: argparse.Namespace) -> None:
 def _worker(args: argparse.Namespace) -> None:
     import os
 
-    from .jobs import Jobs, make_huey
+    from .web.jobs import Jobs, make_huey
 
     project = args.project.resolve()
     Jobs(project, make_huey(project, args.redis_url or os.environ.get("JUKEBOX_REDIS_URL"))).run_worker()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jukebox.app_genres import GenreExists, add_genre, remove_genre, staging_folder
+from jukebox.web.app_genres import GenreExists, add_genre, remove_genre, staging_folder
 from tests.conftest import copy_project, run_dvc, write_tune
 
 

@@ -293,7 +293,7 @@ def test_the_page_form_refuses_a_name_ending_in_a_newline(client, project, tune)
 
 
 def test_ids_with_a_trailing_newline_are_not_ids(client):
-    from jukebox.jobs import JOB_ID
+    from jukebox.web.jobs import JOB_ID
     from jukebox.web.composing import SAMPLE_ID
 
     assert not JOB_ID.match("0123456789ab\n") and not SAMPLE_ID.match("0123456789ab\n")

@@ -18,7 +18,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..jobs import Jobs, make_huey
+from .jobs import Jobs, make_huey
 from ..params import load_params
 from .composing import Studio
 from .services import Services

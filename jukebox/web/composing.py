@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..app_genres import STATE_DIR
+from .app_genres import STATE_DIR
 from ..artifacts import prune_oldest, read_npy, write_json
 from ..generation import Sampling, validation_primers
 from ..primers import opening_music

@@ -10,9 +10,9 @@ from typing import BinaryIO
 
 from flask import current_app
 
-from ..app_genres import GenreExists, add_genre, app_genre_names, staging_folder
+from .app_genres import GenreExists, add_genre, app_genre_names, staging_folder
 from ..generation import Sampling
-from ..jobs import Jobs
+from .jobs import Jobs
 from ..params import Params, is_genre_name, load_params
 from .catalog import genre_summary, recorded_stages
 from .composing import Request, Studio

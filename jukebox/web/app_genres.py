@@ -13,8 +13,8 @@ from pathlib import Path
 import yaml
 from filelock import FileLock
 
-from .artifacts import usual_mode, write_text
-from .params import APP_GENRES, is_genre_name, load_params
+from ..artifacts import usual_mode, write_text
+from ..params import APP_GENRES, is_genre_name, load_params
 
 COLLECTIONS = "collections"
 STATE_DIR = ".jukebox"  # the app's own files: the job database, composed samples, locks

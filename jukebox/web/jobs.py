@@ -28,7 +28,7 @@ from huey.exceptions import TaskLockedException
 from huey.signals import SIGNAL_INTERRUPTED
 
 from .app_genres import STATE_DIR, remove_genre
-from .params import load_params
+from ..params import load_params
 
 log = logging.getLogger("jukebox.jobs")
 

@@ -1,0 +1,130 @@
+"""Where a project keeps everything: one object names every path, so no other module spells one.
+
+dvc.yaml names the same folders as its stages' outputs (DVC reads paths from there, not from Python); a test checks
+that the two agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# Every folder the pipeline writes per genre, relative to the project; a genre the app made is removed from all.
+GENRE_FOLDERS = ("data/raw", "data/notes", "data/sequences", "data/generated", "models", "metrics")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The paths of one project (a checkout holding dvc.yaml and params.yaml)."""
+
+    root: Path = Path(".")
+
+    @classmethod
+    def of(cls, root: str | Path = ".") -> "Layout":
+        """The layout of the project at `root`."""
+        return cls(Path(root))
+
+    # The project's own files.
+    @property
+    def params(self) -> Path:
+        return self.root / "params.yaml"
+
+    @property
+    def app_genres(self) -> Path:
+        """The web app's genre table, merged with params.yaml's (jukebox.params.APP_GENRES names it)."""
+        return self.root / "app_genres.yaml"
+
+    @property
+    def dvc_yaml(self) -> Path:
+        return self.root / "dvc.yaml"
+
+    @property
+    def dvc_lock(self) -> Path:
+        return self.root / "dvc.lock"
+
+    # Per-genre pipeline outputs, in the order the stages write them.
+    def raw(self, genre: str) -> Path:
+        """scrape: the genre's MIDI files and manifest.json."""
+        return self.root / "data" / "raw" / genre
+
+    @property
+    def downloads(self) -> Path:
+        """scrape's cache of web downloads (not a DVC output, so a rerun resumes)."""
+        return self.root / "data" / "downloads"
+
+    def notes(self, genre: str) -> Path:
+        """parse: pieces.jsonl and summary.json."""
+        return self.root / "data" / "notes" / genre
+
+    def pieces(self, genre: str) -> Path:
+        return self.notes(genre) / "pieces.jsonl"
+
+    def sequences(self, genre: str) -> Path:
+        """sequences: train.npy, val.npy, vocab.json and the split's piece lists."""
+        return self.root / "data" / "sequences" / genre
+
+    def train_tokens(self, genre: str) -> Path:
+        return self.sequences(genre) / "train.npy"
+
+    def val_tokens(self, genre: str) -> Path:
+        return self.sequences(genre) / "val.npy"
+
+    def model(self, genre: str) -> Path:
+        """train: model.keras and config.json."""
+        return self.root / "models" / genre
+
+    def generated(self, genre: str) -> Path:
+        """generate: samples (MIDI, audio, piano roll, score), samples.json, pieces.json, index.html."""
+        return self.root / "data" / "generated" / genre
+
+    def metrics(self, genre: str) -> Path:
+        """data.json, evaluate.json, headline.json, pitch_classes.csv, and train/ (dvclive)."""
+        return self.root / "metrics" / genre
+
+    def train_metrics(self, genre: str) -> Path:
+        """dvclive's folder for the genre's training: metrics.json and plots/."""
+        return self.metrics(genre) / "train"
+
+    def genre_folders(self, genre: str) -> list[Path]:
+        """Every folder the pipeline writes for `genre`."""
+        return [self.root / folder / genre for folder in GENRE_FOLDERS]
+
+    # Caches outside DVC's outputs (DVC deletes an output before its stage runs; these survive it).
+    @property
+    def cache(self) -> Path:
+        return self.root / ".jukebox-cache"
+
+    @property
+    def parse_cache(self) -> Path:
+        """Parsed MIDI files by content hash."""
+        return self.cache / "notes"
+
+    def train_checkpoints(self, genre: str) -> Path:
+        """The training state after each epoch, so an interrupted train resumes."""
+        return self.cache / "train" / genre
+
+    @property
+    def benchmarks(self) -> Path:
+        return self.cache / "benchmarks"
+
+    # The web app.
+    @property
+    def collections(self) -> Path:
+        """Uploaded collections, one folder per genre the app added."""
+        return self.root / "collections"
+
+    def collection(self, genre: str) -> Path:
+        return self.collections / genre
+
+    @property
+    def state(self) -> Path:
+        """The app's own files: the job database, composed samples, locks."""
+        return self.root / ".jukebox"
+
+    @property
+    def jobs_db(self) -> Path:
+        return self.state / "jobs.sqlite3"
+
+    @property
+    def app_samples(self) -> Path:
+        """Pieces composed in the app, one folder each, pruned to samples_max_mb."""
+        return self.state / "samples"
