@@ -95,6 +95,7 @@ class Params:
     upload_max_ratio: int = 100
     generate_max_notes: int = 2000
     primer_timeout: float = 10.0
+    compose_timeout: float = 300.0
     samples_max_mb: int = 1000
     genres: dict[str, Genre] = field(default_factory=dict)
     genres_2018: dict[str, Genre] = field(default_factory=dict)  # the 2018 talk's web table; see README
@@ -149,6 +150,8 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "upload_max_ratio": (int, lambda v: v >= 1, "an integer >= 1 (unzipped / zipped size of a zip member)"),
     "generate_max_notes": (int, lambda v: 1 <= v <= 100_000, "an integer from 1 to 100000 (notes per web sample)"),
     "primer_timeout": (float, lambda v: 0 < v <= 600, "seconds from 0 (exclusive) to 600 to read an uploaded primer"),
+    "compose_timeout": (float, lambda v: 0 < v <= 3600, "seconds from 0 (exclusive) to 3600 a web request waits for "
+                        "its piece before a 503"),
     "samples_max_mb": (int, lambda v: v >= 0, "an integer >= 0 (megabytes of web samples kept; 0 = keep them all)"),
 }
 _GENRE_RULES: dict[str, tuple[type, Any, str]] = {

@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 import jukebox
 from jukebox import parsing
 from jukebox.parsing import MAX_QUARTERS, MAX_TRACKS, parse_files, read_piece
+from tests import held
 from tests.conftest import write_tune
 
-# Per file, as parse_timeout: generous for a small file on two busy cores, short enough to keep the suite quick.
+# Per file, as parse_timeout. A file past it is a "timeout" record, which the test accepts as it accepts a skip:
+# how many time out depends on the machine, and no assertion does.
 FUZZ_TIMEOUT = 5
 FUZZ = settings(max_examples=150, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -243,29 +245,31 @@ def test_generated_and_mutated_files_are_parsed_or_skipped_with_a_reason(tmp_pat
 
 
 def late_notes(tracks: int, quarter: int) -> bytes:
-    """One note per track at `quarter` (1 tick per quarter): a tiny file music21 takes minutes or hours over."""
+    """One note per track at `quarter` (1 tick per quarter): a tiny file, yet a long piece with many tracks."""
     return midi_file([notes_track([(quarter, 1, 60 + i % 12)]) for i in range(tracks)], division=1)
 
 
-def test_absurd_files_are_refused_before_music21_reads_them(tmp_path):
+def test_absurd_files_are_refused_before_music21_reads_them(tmp_path, monkeypatch):
     long_piece = tmp_path / "long.mid"
-    long_piece.write_bytes(late_notes(1, 2**27))  # 37 bytes; music21 would work on it for hours
+    long_piece.write_bytes(late_notes(1, 2**27))  # 37 bytes, yet 2**27 quarter notes long
     many_tracks = tmp_path / "tracks.mid"
     many_tracks.write_bytes(midi_file([notes_track([(0, 480, 60)])] * (MAX_TRACKS + 1)))
-    started = time.perf_counter()
+    scores = []
+    real = parsing.read_music
+    monkeypatch.setattr(parsing, "read_music", lambda path: scores.append(path) or real(path))
     long_record, tracks_record = read_piece(long_piece), read_piece(many_tracks)
-    assert time.perf_counter() - started < 10
+    assert scores == [], "music21 never built a score of either"
     assert long_record["status"] == "skipped" and f"more than {MAX_QUARTERS}" in long_record["reason"]
     assert tracks_record["status"] == "skipped" and f"{MAX_TRACKS + 1} tracks" in tracks_record["reason"]
 
 
-def test_a_file_past_the_time_limit_is_skipped_and_its_worker_replaced(tmp_path):
+def test_a_file_past_the_time_limit_is_skipped_and_its_worker_replaced(tmp_path, monkeypatch):
+    """A file whose parse never ends on its own (tests/held.py), on any machine: only the time limit stops it."""
     slow = tmp_path / "slow.mid"
-    slow.write_bytes(late_notes(64, 4000))  # within every cap, yet music21 takes minutes over it
+    slow.write_bytes(held.held_midi(write_tune(tmp_path / "tune.mid", 5).read_bytes(), tmp_path / "never-created"))
     good = [write_tune(tmp_path / f"good_{i}.mid", i) for i in range(3)]
-    started = time.perf_counter()
+    monkeypatch.setattr(parsing, "read_piece", held.read_piece)  # the pool's workers run it by reference
     records, _ = parse_files([slow, *good], jobs=1, timeout=3)
-    assert time.perf_counter() - started < 40, "the slow file was stopped, not waited for"
     assert records[0]["status"] == "timeout" and "parse_timeout = 3 s" in records[0]["reason"]
     assert [r["status"] for r in records[1:]] == ["kept"] * 3, \
         f"the one worker was replaced and parsed the rest: {[r.get('reason') for r in records[1:]]}"

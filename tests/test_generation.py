@@ -188,7 +188,7 @@ def test_primer_that_is_no_readable_midi_file_is_refused_with_its_name(composer,
     with pytest.raises(ValueError, match="broken.mid: not a readable MIDI file"):
         composer.primer(broken)
     endless = tmp_path / "endless.mid"
-    endless.write_bytes(late_notes(1, 2**27))  # music21 would take hours over its 37 bytes
+    endless.write_bytes(late_notes(1, 2**27))  # 37 bytes, yet 2**27 quarter notes long
     with pytest.raises(ValueError, match="endless.mid: the primer is too big to read: .* quarter notes long"):
         composer.primer(endless)
 

@@ -2,7 +2,8 @@
 the same outputs as a run never interrupted.
 
 Each interruption is sent once the work has visibly started (a cache entry, a checkpoint), and the parse tests add
-a file music21 takes minutes over, so the stage cannot finish before the signal arrives on any machine.
+a file whose parse never ends on its own (tests/held.py), so the stage cannot finish before the signal arrives on
+any machine.
 
 Interruption points covered:
 - parse, SIGKILL while it parses (after some files' cache entries are written): the rerun takes those from the
@@ -39,10 +40,19 @@ def _as_a_foreground_job() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def start_stage(project: Path, stage: str, genre: str = "g") -> subprocess.Popen:
-    """`python -m stages.<stage> <genre>` in its own process group (a terminal's Ctrl-C reaches the whole group)."""
+# `python -m stages.parse`, with tests.held's read_piece in place of the real one (its pool workers run it too).
+HELD_PARSE = ("import runpy, sys, jukebox.parsing, tests.held; jukebox.parsing.read_piece = tests.held.read_piece; "
+              "sys.argv[0] = 'stages.parse'; runpy.run_module('stages.parse', run_name='__main__', alter_sys=True)")
+
+
+def start_stage(project: Path, stage: str, genre: str = "g", held: bool = False) -> subprocess.Popen:
+    """`python -m stages.<stage> <genre>` in its own process group (a terminal's Ctrl-C reaches the whole group).
+
+    `held`: the parse stage, holding files marked by tests.held.held_midi until their gate exists.
+    """
+    command = ["-c", HELD_PARSE] if held else ["-m", f"stages.{stage}"]
     # PYTHONFAULTHANDLER: a stage that hangs prints every thread's stack on SIGABRT (ended_after_ctrl_c).
-    return subprocess.Popen([sys.executable, "-m", f"stages.{stage}", genre], cwd=project,
+    return subprocess.Popen([sys.executable, *command, genre], cwd=project,
                             env={**ENV, "PYTHONFAULTHANDLER": "1"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=_as_a_foreground_job)
@@ -79,7 +89,7 @@ def partial_files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.name.endswith(".partial") or ".partial" in p.name]
 
 
-SLOW = "aa_slow.mid"  # first in the manifest, so a worker takes it first
+HELD = "aa_held.mid"  # first in the manifest, so a worker takes it first
 
 
 def write_manifest(raw: Path, names: list[str]) -> None:
@@ -87,31 +97,32 @@ def write_manifest(raw: Path, names: list[str]) -> None:
     (raw / "manifest.json").write_text(json.dumps({"genre": "g", "kept": len(files), "skipped": 0, "files": files}))
 
 
-def parse_project(root: Path, n_files: int = 16, slow: bool = False) -> Path:
+def parse_project(root: Path, n_files: int = 16, held: bool = False) -> Path:
     """A project whose genre `g` has n_files tunes in data/raw/g/, as the scrape stage leaves them.
 
-    With `slow`, also a file music21 takes minutes over (within every cap; parse_timeout is 60 s): the stage cannot
-    finish before an interruption a test sends once it has started, however fast the machine.
+    With `held`, also a file held until a gate that is never created (start the stage with `held`), and the
+    longest parse_timeout: the stage cannot finish before an interruption a test sends once it has started, on
+    any machine.
     """
-    from tests.test_fuzz import late_notes
+    from tests.held import held_midi
 
     raw = root / "data/raw/g"
     names = [write_tune(raw / f"tune_{i:02d}.mid", i, repeats=4).name for i in range(n_files)]
     (raw / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06 broken")
-    if slow:
-        (raw / SLOW).write_bytes(late_notes(64, 4000))
-    write_manifest(raw, [SLOW] * slow + [*names, "broken.mid"])
-    (root / "params.yaml").write_text(yaml.safe_dump({"jobs": 2, "parse_timeout": 60,
+    if held:
+        (raw / HELD).write_bytes(held_midi((raw / names[0]).read_bytes(), root / "never-created"))
+    write_manifest(raw, [HELD] * held + [*names, "broken.mid"])
+    (root / "params.yaml").write_text(yaml.safe_dump({"jobs": 2, "parse_timeout": 86_400 if held else 60,
                                                       "genres": {"g": {"source": "local", "path": "x"}}}))
     return root
 
 
-def without_the_slow_file(project: Path) -> None:
-    """The interrupted project made like the uninterrupted one: its slow file gone, as if never added."""
+def without_the_held_file(project: Path) -> None:
+    """The interrupted project made like the uninterrupted one: its held file gone, as if never added."""
     raw = project / "data/raw/g"
-    (raw / SLOW).unlink()
+    (raw / HELD).unlink()
     write_manifest(raw, [f["file"] for f in json.loads((raw / "manifest.json").read_text())["files"]
-                         if f["file"] != SLOW])
+                         if f["file"] != HELD])
 
 
 def cache_entries(project: Path) -> list[Path]:
@@ -126,17 +137,17 @@ def uninterrupted_parse(tmp_path_factory) -> dict[str, str]:
 
 
 def test_parse_killed_while_parsing_resumes_from_its_cache(tmp_path, uninterrupted_parse):
-    project = parse_project(tmp_path, slow=True)
-    proc = start_stage(project, "parse")
+    project = parse_project(tmp_path, held=True)
+    proc = start_stage(project, "parse", held=True)
     wait_for(lambda: len(cache_entries(project)) >= 3, proc, "three parsed files")
     proc.kill()  # SIGKILL to the stage alone, as `kill -9 <pid>` would; its pool workers must not linger
     proc.wait()
     assert group_is_gone(proc.pid), "the pool's workers outlived the killed stage"
     done = len(cache_entries(project))
-    assert 3 <= done <= 17, "the slow file is never cached"
+    assert 3 <= done <= 17, "the held file is never cached"
     assert all(json.loads(p.read_text())["status"] in ("kept", "skipped") for p in cache_entries(project))
     assert not (project / "data/notes/g/summary.json").exists(), "killed before the end"
-    without_the_slow_file(project)
+    without_the_held_file(project)
 
     log = run_stage(project, "parse")
     assert f"{done} more from the cache" in log, log
@@ -169,16 +180,16 @@ def ended_after_ctrl_c(proc: subprocess.Popen, timeout: float = 120) -> str:
 
 
 def test_parse_interrupted_by_ctrl_c_says_so_in_one_line(tmp_path, uninterrupted_parse):
-    """Deterministic: the Ctrl-C is sent once a file is parsed, and the slow file keeps the stage from finishing first."""
-    project = parse_project(tmp_path, slow=True)
-    proc = start_stage(project, "parse")
+    """Deterministic: the Ctrl-C is sent once a file is parsed, and the held file keeps the stage from finishing first."""
+    project = parse_project(tmp_path, held=True)
+    proc = start_stage(project, "parse", held=True)
     wait_for(lambda: len(cache_entries(project)) >= 1, proc, "a parsed file")
     os.killpg(proc.pid, signal.SIGINT)
     err = ended_after_ctrl_c(proc)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("parse[g]: interrupted;")
     assert group_is_gone(proc.pid)
-    without_the_slow_file(project)
+    without_the_held_file(project)
     run_stage(project, "parse")
     for name, text in uninterrupted_parse.items():
         assert (project / "data/notes/g" / name).read_text() == text
@@ -229,6 +240,7 @@ def trained(project: Path) -> tuple[list[np.ndarray], dict, list[str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # two trainings and a third run
 def test_train_killed_after_an_epoch_resumes_to_the_same_model(tmp_path):
     whole = train_project(tmp_path / "whole")
     run_stage(whole, "train")

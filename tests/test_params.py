@@ -23,6 +23,11 @@ def test_int_is_accepted_for_float():
     assert parse_params({**BASE, "temperature": 1}).temperature == 1.0
 
 
+def test_compose_timeout_from_params_yaml_else_five_minutes():
+    assert parse_params({**BASE, "compose_timeout": 30}).compose_timeout == 30.0
+    assert parse_params(BASE).compose_timeout == 300.0
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -35,6 +40,8 @@ def test_int_is_accepted_for_float():
         ({"dropout": True}, "dropout = True has the wrong type"),
         ({"samples_max_mb": -1}, "samples_max_mb = -1 is out of range"),
         ({"samples_max_mb": "1GB"}, "samples_max_mb = '1GB' has the wrong type"),
+        ({"compose_timeout": 0}, "compose_timeout = 0.0 is out of range; it must be seconds from 0"),
+        ({"compose_timeout": "5 minutes"}, "compose_timeout = '5 minutes' has the wrong type"),
         ({"genres": {}}, "`genres` must map at least one genre"),
         ({"genres": {"Bad Name": {"source": "corpus", "collection": "x"}}}, "must be a short lowercase slug"),
         ({"genres": {"jazz": {"source": "ftp"}}}, "genres.jazz: source = 'ftp' is out of range"),

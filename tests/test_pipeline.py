@@ -8,7 +8,9 @@ import yaml
 from jukebox.midi_io import read_notes
 from tests.conftest import ROOT, WEB_TINY, copy_trained, run_dvc
 
-pytestmark = pytest.mark.slow
+# Longer than the suite's 300 s (pyproject.toml): the first test of a run to need the trained project builds it
+# through `dvc repro` (conftest.trained_template), then runs dvc or a browser on it itself.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 dvc = run_dvc
 

@@ -16,7 +16,9 @@ import pytest
 from tests.test_web_browser import free_port
 from tests.test_web_jobs import stop, tunes, upload, wait_for
 
-pytestmark = pytest.mark.slow
+# Longer than the suite's 300 s (pyproject.toml): the first test of a run to need the trained project builds it
+# through `dvc repro` (conftest.trained_template), then runs dvc or a browser on it itself.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def _missing(reason: str):

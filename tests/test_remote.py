@@ -19,7 +19,9 @@ from jukebox.entrypoint import has_nvidia_driver
 from jukebox.midi_io import read_notes
 from tests.conftest import ROOT, copy_trained, run_dvc
 
-pytestmark = pytest.mark.slow
+# Longer than the suite's 300 s (pyproject.toml): the first test of a run to need the trained project builds it
+# through `dvc repro` (conftest.trained_template), then runs dvc or a browser on it itself.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 NOISE = re.compile(r"cuInit|E0000|cudart_stub|absl::InitializeLog")
 

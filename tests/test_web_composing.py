@@ -11,11 +11,12 @@ import pytest
 from jukebox import render
 from jukebox.artifacts import read_npy
 from jukebox.generation import Composer, Sampling, validation_primers
+from jukebox.web import composing
 from jukebox.web.composing import SPARE_S, PrimerReader, Studio
 from jukebox.web.services import Services
 from jukebox.web.uploads import UploadError
+from tests import held
 from tests.conftest import need, write_tune
-from tests.test_web import busy_midi
 from tests.tiny_genre import write_tiny_genre
 
 
@@ -31,20 +32,43 @@ def services(project):
     studio.primers.close()
 
 
-def test_a_heavy_primer_is_refused_at_its_time_limit_without_holding_the_genre(services, tmp_path):
-    """A 99,000-note primer within every cap held a genre's lock for 30 s; under gunicorn's sync worker, a 500."""
-    heavy = busy_midi(99_000, 1)  # music21 takes over 20 s to read its events here
+def test_a_heavy_primer_is_refused_at_its_time_limit_without_holding_the_genre(services, tmp_path, monkeypatch):
+    """A 99,000-note primer within every cap held a genre's lock for 30 s; under gunicorn's sync worker, a 500.
+
+    The heavy primer is one whose read never ends on its own (tests/held.py), on any machine: only the time limit
+    can answer it, and it must do so while another request holds the genre.
+    """
+    monkeypatch.setattr(composing, "opening_music", held.opening_music)  # the pool's workers run it by reference
     light = write_tune(tmp_path / "light.mid", 2).read_bytes()
+    heavy = held.held_midi(light, tmp_path / "never-created")
     services.compose("tiny", Sampling(8, seed=1), ("warm.mid", light))  # the pool's processes are up
     with services.studio._lock("tiny"):  # another request composing: a primer must not wait for it
-        started = time.perf_counter()
         with pytest.raises(UploadError) as refused:
             services.compose("tiny", Sampling(8, seed=1), ("heavy.mid", heavy))
-        seconds = time.perf_counter() - started
     assert refused.value.field == "primer" and "'heavy.mid' took longer than primer_timeout = 5 s" in refused.value.message
-    assert seconds < 15, f"refused after {seconds:.1f} s"
     sample = services.compose("tiny", Sampling(8, seed=1), ("light.mid", light))
     assert sample["primer"] == "opening of light.mid", "the killed reader was replaced"
+
+
+def test_a_request_that_waits_past_compose_timeout_gets_a_503_naming_the_genre(project, caplog):
+    """A genre's model held (stuck, or busy with a long burst): the request is answered, not left waiting."""
+    studio = Studio(project, primer_timeout=5, compose_timeout=0.5)
+    services = Services(project, None, studio, None, 2000)
+    try:
+        with studio._lock("tiny"):  # the model is composing and does not finish
+            with pytest.raises(UploadError) as refused:
+                services.compose("tiny", Sampling(8, seed=1))
+        assert (refused.value.status, refused.value.field, refused.value.limit) == (503, "genre", {"compose_timeout": 0.5})
+        assert refused.value.message == ("genre 'tiny' is still composing other pieces after compose_timeout = 0.5 s; "
+                                         "try again in a few minutes")
+        stuck = [r.getMessage() for r in caplog.records if r.name == "jukebox.web.composing"]
+        assert len(stuck) == 1 and stuck[0].startswith("compose[tiny]: no piece after compose_timeout = 0.5 s; "
+                                                       "1 request(s) waiting; the composing thread is at:"), stuck
+        assert stuck[0].endswith("in _run\n    with self._busy:\n"), "where the composing thread waits: the held lock"
+        studio.compose_timeout = 300
+        assert services.compose("tiny", Sampling(8, seed=1))["n_notes"] > 0, "the genre composes again once free"
+    finally:
+        studio.primers.close()
 
 
 @pytest.mark.parametrize("data, message", [(b"not midi", "'bad.mid': the primer is not a MIDI file"),
@@ -80,11 +104,12 @@ def test_concurrent_requests_are_one_batch_and_each_answer_is_the_one_alone(serv
     batches = []
     real = composer.compose
     monkeypatch.setattr(composer, "compose", lambda windows, rows: batches.append(len(rows)) or real(windows, rows))
-    busy = services.studio._lock("tiny")
+    busy, batcher = services.studio._lock("tiny"), services.studio._batcher("tiny")
     busy.acquire()  # the model is composing: the five requests arrive meanwhile
     with ThreadPoolExecutor(len(requests)) as pool:
         futures = [pool.submit(services.compose, "tiny", s) for s in requests]
-        time.sleep(1)
+        while len(batcher._pending) < len(requests):  # all five are queued, however long each took to get there
+            time.sleep(0.05)
         assert not any(f.done() for f in futures)
         busy.release()
         together = [f.result(timeout=300) for f in futures]
@@ -170,31 +195,79 @@ def test_batches_are_padded_to_few_sizes():
         [1, 2, 4, 8, 8, 16, 16, 24, 24, 24, 32, 32]
 
 
+class Clock:
+    """Virtual time for a Batcher (its `time`): it moves only when the test moves it, and only while the batcher's
+    thread sleeps, so the thread sees every moment the test stops at, however slow the machine."""
+
+    def __init__(self):
+        import threading
+
+        self.now, self.wake_at, self.stopped = 0.0, None, False
+        self._changed = threading.Condition()
+
+    def monotonic(self) -> float:
+        with self._changed:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._changed:
+            if self.stopped:
+                return
+            self.wake_at = self.now + seconds
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: self.wake_at is None)
+
+    def advance(self, seconds: float) -> None:
+        """Once the thread sleeps, move time on; if that ends its sleep, return once it has looked and sleeps again."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.wake_at is not None)
+            self.now += seconds
+            if self.now >= self.wake_at - 1e-9:
+                self.wake_at = None
+                self._changed.notify_all()
+                self._changed.wait_for(lambda: self.wake_at is not None)
+
+    def stop(self) -> None:
+        """Let the thread's sleeps end at once (it then finds nothing to do and ends)."""
+        with self._changed:
+            self.stopped, self.wake_at = True, None
+            self._changed.notify_all()
+
+
 def test_a_batch_starts_once_its_burst_has_arrived(monkeypatch):
-    """Requests trickling in (a busy machine) join one batch; an endless trickle still starts by GATHER_MAX_S."""
+    """Requests trickling in (a busy machine) join one batch; an endless trickle still starts by GATHER_MAX_S.
+
+    On a virtual clock: the requests arrive at the times the test says, however fast or busy the machine is.
+    """
     import threading
 
     import numpy as np
 
-    from jukebox.web import composing
-
+    clock = Clock()
+    monkeypatch.setattr(composing, "time", clock)
     monkeypatch.setattr(composing, "GATHER_S", 0.3)
     monkeypatch.setattr(composing, "GATHER_MAX_S", 1.5)
     batches = []
     batcher = composing.Batcher(lambda windows, rows: batches.append(len(rows)) or [[]] * len(rows),
                                 threading.Lock())
+
+    def until_answered(futures) -> None:
+        while not all(f.done() for f in futures):  # the batcher's last sleeps end as time goes on
+            clock.advance(0.05)
+        [f.result() for f in futures]
+
     futures = []
     for _ in range(6):  # 6 requests 0.05 s apart: 0.25 s in all, longer than a fixed wait of 0.05 s
         futures.append(batcher.submit(np.zeros(4, np.int32), Sampling(1)))
-        time.sleep(0.05)
-    [f.result(timeout=30) for f in futures]
+        clock.advance(0.05)
+    until_answered(futures)
     assert batches == [6]
     batches.clear()
-    started = time.monotonic()
     futures = []
-    while time.monotonic() - started < 3:  # one request every 0.1 s for 3 s: never quiet for 0.3 s
+    for _ in range(30):  # one request every 0.1 s for 3 s: never quiet for 0.3 s
         futures.append(batcher.submit(np.zeros(4, np.int32), Sampling(1)))
-        time.sleep(0.1)
-    [f.result(timeout=30) for f in futures]
+        clock.advance(0.1)
+    until_answered(futures)
+    clock.stop()
     assert len(batches) >= 2 and batches[0] < len(futures), "the first batch did not wait for the trickle to end"
     assert sum(batches) == len(futures)

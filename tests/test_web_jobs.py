@@ -19,7 +19,9 @@ from jukebox.midi_io import notes_to_stream, read_notes, write_midi
 from jukebox.web import create_app
 from tests.conftest import run_dvc, write_tune
 
-pytestmark = pytest.mark.slow
+# Longer than the suite's 300 s (pyproject.toml): the first test of a run to need the trained project builds it
+# through `dvc repro` (conftest.trained_template), then runs dvc or a browser on it itself.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")

@@ -76,7 +76,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     )
     limits = Limits(params.upload_max_files, params.upload_max_bytes, params.upload_max_ratio)
     jobs = Jobs(project, make_huey(project, settings.get("REDIS_URL")))
-    studio = Studio(project, params.primer_timeout, params.samples_max_mb)
+    studio = Studio(project, params.primer_timeout, params.samples_max_mb, params.compose_timeout)
     app.extensions["jukebox"] = Services(project, jobs, studio, limits, params.generate_max_notes)
 
     app.before_request(_guard)  # before CSRFProtect's own check: Host, cross-site and token come first

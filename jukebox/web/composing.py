@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
+import sys
 import threading
 import time
 import uuid
@@ -20,6 +22,8 @@ from ..primers import opening_music
 from ..params import Genre
 from ..parsing import reader_pool, stop_pool
 from .uploads import UploadError
+
+log = logging.getLogger(__name__)
 
 SAMPLE_ID_LENGTH = 12
 MAX_BATCH = 32  # requests composed in one batched call at most; more wait for the next round
@@ -107,6 +111,7 @@ class Batcher:
         self._pending: list[tuple[np.ndarray, Sampling, Future]] = []
         self._guard = threading.Lock()
         self._running = False
+        self._thread: threading.Thread | None = None
 
     def submit(self, window: np.ndarray, sampling: Sampling) -> Future:
         """Queue one piece (its primer window, seq_len ids); the future gives its tokens."""
@@ -115,8 +120,21 @@ class Batcher:
             self._pending.append((window, sampling, future))
             if not self._running:
                 self._running = True
-                threading.Thread(target=self._run, name="jukebox-batcher", daemon=True).start()
+                self._thread = threading.Thread(target=self._run, name="jukebox-batcher", daemon=True)
+                self._thread.start()
         return future
+
+    def where(self) -> str:
+        """What the composing thread is doing now: its stack, or a line saying it is not running."""
+        import traceback
+
+        thread = self._thread
+        frame = sys._current_frames().get(thread.ident) if thread is not None else None
+        if frame is None:
+            return "no composing thread is running"
+        with self._guard:
+            waiting = len(self._pending)
+        return f"{waiting} request(s) waiting; the composing thread is at:\n" + "".join(traceback.format_stack(frame))
 
     def _gather(self) -> None:
         """Wait while the requests of a burst are still arriving (GATHER_S, GATHER_MAX_S)."""
@@ -164,8 +182,10 @@ def padded(windows: np.ndarray, rows: list[Sampling]) -> tuple[np.ndarray, list[
 class Studio:
     """Loads each genre's Composer once (again after retraining); composes each genre's requests in batches."""
 
-    def __init__(self, project: Path, primer_timeout: float = 10.0, samples_max_mb: int = 0):
+    def __init__(self, project: Path, primer_timeout: float = 10.0, samples_max_mb: int = 0,
+                 compose_timeout: float = 300.0):
         self.project = project
+        self.compose_timeout = compose_timeout
         self.samples_dir = project / STATE_DIR / "samples"
         self.samples_max_bytes = samples_max_mb * 1_000_000
         self._pruning = threading.Lock()
@@ -231,7 +251,17 @@ class Studio:
         primer, primer_text = self.primer(request, composer)
         # The model composes on its genre's batcher thread, with whatever other requests came at the same time;
         # this thread waits, then writes and renders its own sample in parallel with the others.
-        tokens = self._batcher(name).submit(primer[0], request.sampling).result()
+        batcher = self._batcher(name)
+        try:
+            tokens = batcher.submit(primer[0], request.sampling).result(timeout=self.compose_timeout)
+        except FutureTimeout:
+            # A request never waits forever: a model stuck (or a burst longer than the limit) costs a 503, and the
+            # log says where the composing thread is. The piece, if it ever comes, is dropped.
+            log.error("compose[%s]: no piece after compose_timeout = %g s; %s", name, self.compose_timeout,
+                      batcher.where())
+            raise UploadError("genre", f"genre {name!r} is still composing other pieces after compose_timeout = "
+                                       f"{self.compose_timeout:g} s; try again in a few minutes",
+                              {"compose_timeout": self.compose_timeout}, 503) from None
         sampling = request.sampling
         sample_id = uuid.uuid4().hex[:SAMPLE_ID_LENGTH]
         folder = self.samples_dir / sample_id

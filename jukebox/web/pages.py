@@ -46,7 +46,7 @@ def generate():
                                            form.top_p.data, form.seed.data)
             sample = services().compose(form.genre.data, sampling, upload)
         except UploadError as exc:
-            form.primer.errors = [exc.message]
+            getattr(form, exc.field, form.primer).errors = [exc.message]  # primer, or genre when it is busy
             status = exc.status
     elif request.method == "POST":
         status = 400
