@@ -128,3 +128,33 @@ def test_every_rendered_pair_has_equal_length_and_loudness(tmp_path):
     # Nothing served names the origin: files are named by a hash of their audio.
     names = {p.name for p in out.iterdir()}
     assert names == {"pairs.json"} | {f"{p[k]}.flac" for p in table["pairs"] for k in ("real", "generated")}
+
+
+def test_listen_params_are_validated():
+    from jukebox.params import ParamError, parse_params
+
+    base = {"genres": {"g": {"source": "local", "path": "x"}}}
+    assert parse_params({**base, "listen_pairs": 5, "listen_bars": 4}).listen_bars == 4
+    for key, value in (("listen_pairs", 0), ("listen_bars", 65), ("listen_bars", 2.5)):
+        with pytest.raises(ParamError, match=key):
+            parse_params({**base, key: value})
+
+
+@pytest.mark.slow
+def test_dvc_metrics_show_and_compare_print_the_listening_figures(tmp_path, capsys):
+    from jukebox.cli import main
+    from jukebox.layout import Layout
+    from tests.conftest import copy_project, run_dvc
+
+    project = copy_project(tmp_path)
+    layout = Layout.of(project)
+    layout.metrics("folk").mkdir(parents=True)
+    layout.listening_reports.mkdir()
+    (layout.metrics("folk") / "headline.json").write_text(json.dumps({"real": 0.61}))
+    layout.listening_report("folk").write_text(json.dumps({"model_version": "abc", "decided": 40, "fooled": 0.325}))
+    shown = run_dvc(project, "metrics", "show")
+    assert "metrics/_listening/folk.json" in shown and "0.325" in shown
+    main(["--project", str(project), "compare"])
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["genre", "real", "heard", "fooled"] and table[1].split() == ["folk", "0.61", "40",
+                                                                                            "0.325"]
