@@ -90,6 +90,35 @@ def _compare(args: argparse.Namespace) -> None:
     print(comparison_table(by_rev), end="")
 
 
+def _listening_report(args: argparse.Namespace) -> None:
+    import os
+
+    from .layout import Layout
+    from .listening import report
+    from .votes import VoteStore, sqlite_url, write_report
+
+    layout = Layout.of(args.project)
+    url = args.votes_url or os.environ.get("JUKEBOX_VOTES_URL") or sqlite_url(layout.votes_db)
+    if url.startswith("sqlite:///") and not layout.votes_db.is_file() and not args.votes_url:
+        raise FileNotFoundError(f"{layout.votes_db}: no answers yet; open /listen in the web app (`jukebox serve`)")
+    store = VoteStore(url)
+    rows = report(store.answers())
+    for genre in sorted({row["genre"] for row in rows}):
+        write_report(layout, store, genre)  # metrics/_listening/<genre>.json, for `dvc metrics show`
+    header = ("genre", "model", "answers", "unsure", "fooled", "95% interval", "rating real", "rating model",
+              "sessions", "one-sided")
+    cells = [header] + [(r["genre"], r["model_version"][:8], str(r["answers"]), str(r["unsure"]),
+                         "-" if r["fooled"] is None else f"{r['fooled']:.0%}",
+                         f"{r['fooled_low']:.0%}-{r['fooled_high']:.0%}", str(r["rating_real"] or "-"),
+                         str(r["rating_generated"] or "-"), str(r["sessions"]), str(r["one_sided_sessions"]))
+                        for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip())
+    if not rows:
+        print("(no answers yet)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `jukebox` command."""
     parser = argparse.ArgumentParser(prog="jukebox", description=__doc__)
@@ -136,6 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
                          help="none: the workspace; one: that revision, the workspace and the change; two: the "
                               "first, the second and the change (a commit, branch, tag or experiment name)")
     compare.set_defaults(run=_compare)
+
+    listen = commands.add_parser(
+        "listening-report", help="the listening test's figures per genre and model version (/listen in the web app)",
+        description="Per genre and model version: answers, the share in which listeners took the model's excerpt "
+                    "for the real one (fooled; 50%% = they cannot tell) with its exact 95%% interval, mean ratings, "
+                    "and sessions that always answered one side. Also writes metrics/_listening/<genre>.json.")
+    listen.add_argument("--votes-url", help="the answers' database, a SQLAlchemy URL (default: "
+                                            ".jukebox/listening.sqlite3, or JUKEBOX_VOTES_URL)")
+    listen.set_defaults(run=_listening_report)
     return parser
 
 

@@ -25,6 +25,9 @@ FIGURES: list[tuple[str, str, tuple[str, ...], int | None]] = [
     ("secs", "train", ("train_seconds",), 0),
     ("real", "evaluate", ("realness", "classifier_accuracy"), 3),
     ("ce_note", "evaluate", ("model", "cross_entropy_per_note"), 3),
+    # The listening test (metrics/_listening/<genre>.json, from the web app's answers): people beside `real`.
+    ("heard", "listening", ("decided",), None),
+    ("fooled", "listening", ("fooled",), 3),
 ]
 
 MEANINGS = {
@@ -42,6 +45,8 @@ MEANINGS = {
     "secs": "seconds of training",
     "real": "accuracy of a classifier telling generated from held-out music (0.5 = cannot tell)",
     "ce_note": "cross-entropy per note (nats), comparable across encodings",
+    "heard": "listening test: answers that named one excerpt as the model's (jukebox listening-report)",
+    "fooled": "share of them that took the model's excerpt for the real one (0.5 = people cannot tell)",
 }
 
 
@@ -53,9 +58,9 @@ def _lookup(record: dict | None, path: tuple[str, ...]) -> Any:
     return record
 
 
-def headline(data: dict | None, train: dict | None, evaluate: dict | None) -> dict:
+def headline(data: dict | None, train: dict | None, evaluate: dict | None, listening: dict | None = None) -> dict:
     """The headline figures of one genre, in FIGURES order; a figure whose source key is missing is left out."""
-    sources = {"data": data, "train": train, "evaluate": evaluate}
+    sources = {"data": data, "train": train, "evaluate": evaluate, "listening": listening}
     figures: dict = {}
     for name, source, path, decimals in FIGURES:
         value = _lookup(sources[source], path)
@@ -83,7 +88,8 @@ def read_headlines(project, revs: list[str]) -> dict[str, dict[str, dict]]:
     committed = [r for r in revs if r != "workspace"]
     try:
         with Repo(str(project)) as repo:
-            # Only the declared metrics are read: headline.json of each genre's summarize stage.
+            # Only the declared metrics are read: headline.json of each genre's summarize stage, and the listening
+            # test's metrics/_listening/<genre>.json (dvc.yaml's top-level `metrics:`).
             results = repo.metrics.show(revs=committed or None, hide_workspace=False, on_error="return")
     except DvcException as exc:
         raise ValueError(f"{exc}; name a commit, branch, tag or experiment (`dvc exp show` lists them)") from exc
@@ -101,7 +107,11 @@ def read_headlines(project, revs: list[str]) -> dict[str, dict[str, dict]]:
         for path, file_result in (result.get("data") or {}).items():
             parts = path.replace("\\", "/").split("/")
             if len(parts) >= 3 and parts[-1] == "headline.json" and "data" in file_result:
-                genres[parts[-2]] = file_result["data"]
+                genres.setdefault(parts[-2], {}).update(file_result["data"])
+            elif len(parts) >= 3 and parts[-2] == "_listening" and parts[-1].endswith(".json") \
+                    and "data" in file_result:
+                genres.setdefault(parts[-1].removesuffix(".json"), {}).update(
+                    headline(None, None, None, file_result["data"]))
         by_rev[rev] = genres
     return by_rev
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Every folder the pipeline writes per genre, relative to the project; a genre the app made is removed from all.
-GENRE_FOLDERS = ("data/raw", "data/notes", "data/sequences", "data/generated", "models", "metrics")
+GENRE_FOLDERS = ("data/raw", "data/notes", "data/sequences", "data/generated", "data/listening", "models", "metrics")
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,10 @@ class Layout:
         """generate: samples (MIDI, audio, piano roll, score), samples.json, pieces.json, index.html."""
         return self.root / "data" / "generated" / genre
 
+    def listening(self, genre: str) -> Path:
+        """listen: the listening test's excerpt pairs (opaque-named .flac files) and pairs.json."""
+        return self.root / "data" / "listening" / genre
+
     def metrics(self, genre: str) -> Path:
         """data.json, evaluate.json, headline.json, pitch_classes.csv, and train/ (dvclive)."""
         return self.root / "metrics" / genre
@@ -83,6 +87,15 @@ class Layout:
     def train_metrics(self, genre: str) -> Path:
         """dvclive's folder for the genre's training: metrics.json and plots/."""
         return self.metrics(genre) / "train"
+
+    @property
+    def listening_reports(self) -> Path:
+        """Every genre's listening-test figures, <genre>.json: one folder, so that dvc.yaml's top-level `metrics:`
+        names it once for every genre (DVC takes no wildcards there); `_` keeps it apart from genre names."""
+        return self.root / "metrics" / "_listening"
+
+    def listening_report(self, genre: str) -> Path:
+        return self.listening_reports / f"{genre}.json"
 
     def genre_folders(self, genre: str) -> list[Path]:
         """Every folder the pipeline writes for `genre`."""
@@ -123,6 +136,11 @@ class Layout:
     @property
     def jobs_db(self) -> Path:
         return self.state / "jobs.sqlite3"
+
+    @property
+    def votes_db(self) -> Path:
+        """The listening test's answers (jukebox/votes.py), beside the job queue."""
+        return self.state / "listening.sqlite3"
 
     @property
     def app_samples(self) -> Path:

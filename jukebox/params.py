@@ -85,6 +85,8 @@ class Params:
     top_k: int = 0
     top_p: float = 1.0
     step: float = 0.5
+    listen_pairs: int = 12
+    listen_bars: int = 8
     jobs: int = 0
     parse_timeout: float = 120.0
     strategy: str = "single"
@@ -140,6 +142,8 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "top_k": (int, lambda v: v >= 0, "an integer >= 0 (0 = no top-k filter)"),
     "top_p": (float, lambda v: 0 < v <= 1, "a number in (0, 1] (1 = no nucleus filter)"),
     "step": (float, lambda v: v > 0, "a number of quarter notes > 0"),
+    "listen_pairs": (int, lambda v: 1 <= v <= 500, "an integer from 1 to 500 (excerpt pairs of the listening test)"),
+    "listen_bars": (int, lambda v: 1 <= v <= 64, "an integer from 1 to 64 (bars in each listening-test excerpt)"),
     "jobs": (int, lambda v: v >= 0, "an integer >= 0 (0 uses every core)"),
     "parse_timeout": (float, lambda v: 0 < v <= 86_400, "seconds from 0 (exclusive) to 86400 per MIDI file"),
     "strategy": (str, lambda v: v in STRATEGIES, f"one of {STRATEGIES}"),

@@ -19,7 +19,9 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, SecurityEr
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .jobs import Jobs, make_huey
+from ..layout import Layout
 from ..params import load_params
+from ..votes import VoteStore, sqlite_url
 from .composing import Studio
 from .services import Services
 from .uploads import Limits
@@ -42,12 +44,13 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]
     return {"PROJECT": environ.get("JUKEBOX_PROJECT", "."), "TOKEN": environ.get("JUKEBOX_TOKEN") or None,
             "TRUSTED_HOSTS": [h.strip() for h in hosts.split(",") if h.strip()] or None,
             "SECRET_KEY": environ.get("JUKEBOX_SECRET_KEY") or None, "REDIS_URL": environ.get("JUKEBOX_REDIS_URL"),
-            "PROXIES": int(proxies)}
+            "PROXIES": int(proxies), "VOTES_URL": environ.get("JUKEBOX_VOTES_URL") or None}
 
 
 def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     """The app for one project; settings PROJECT, TOKEN (None: none asked), TRUSTED_HOSTS, SECRET_KEY, REDIS_URL,
-    PROXIES (how many reverse proxies to trust for X-Forwarded-*; 0: none)."""
+    PROXIES (how many reverse proxies to trust for X-Forwarded-*; 0: none), VOTES_URL (the listening test's
+    database, a SQLAlchemy URL; default .jukebox/listening.sqlite3)."""
     settings = dict(settings_from_env() if settings is None else settings)
     project = Path(settings.get("PROJECT") or ".").resolve()
     params = load_params(project / "params.yaml")
@@ -78,15 +81,18 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     jobs = Jobs(project, make_huey(project, settings.get("REDIS_URL")))
     studio = Studio(project, params.primer_timeout, params.samples_max_mb, params.compose_timeout)
     app.extensions["jukebox"] = Services(project, jobs, studio, limits, params.generate_max_notes)
+    app.extensions["jukebox_votes"] = VoteStore(settings.get("VOTES_URL") or sqlite_url(Layout.of(project).votes_db))
 
     app.before_request(_guard)  # before CSRFProtect's own check: Host, cross-site and token come first
     csrf = CSRFProtect(app)
     from .api import api
+    from .listening import listening
     from .pages import pages
 
     csrf.exempt(api)  # scripts hold no CSRF token; the cross-site and token checks below guard the API
     app.register_blueprint(pages)
     app.register_blueprint(api)
+    app.register_blueprint(listening)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(SecurityError, _untrusted_host)

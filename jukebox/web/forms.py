@@ -73,3 +73,13 @@ def first_error(form: FlaskForm) -> tuple[str, str, dict]:
             limit = {"above": 0, "max": 1}
         return name, message, limit
     return "", "", {}
+
+
+class ListenForm(FlaskForm):
+    """One answer of the listening test: which excerpt the model composed, and optional ratings of both."""
+
+    pair = StringField(validators=[InputRequired(), Regexp(r"\A[0-9a-f]{12}\Z", message="unknown pair")])
+    answer = SelectField(choices=[("left", "left"), ("right", "right"), ("unsure", "can't tell")],
+                         validators=[InputRequired("choose left, right or can't tell")])
+    rating_left = IntegerField(validators=[Optional(), _in_range(1, 5, "a whole number")])
+    rating_right = IntegerField(validators=[Optional(), _in_range(1, 5, "a whole number")])

@@ -252,14 +252,15 @@ class Jobs:
 
     def _run(self, record: dict) -> None:
         genre, job_id = record["genre"], record["id"]
-        target = f"{record['stages'][-1]}@{genre}"
-        log.info("job %s: dvc repro %s", job_id, target)
+        # Every stage by name: the last one's ancestors are not all of them (listen feeds no later stage).
+        targets = [f"{stage}@{genre}" for stage in record["stages"]]
+        log.info("job %s: dvc repro %s", job_id, " ".join(targets))
         record.update(status="running", started=time.time(), heartbeat=time.time(), stage="", progress={},
                       worker={"host": HOST, "pid": os.getpid()})
         # The stages call `python`: the one running this worker, with the project's packages.
         env = {**os.environ, "PYTHONUNBUFFERED": "1",
                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-        proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", target], cwd=self.project, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", *targets], cwd=self.project, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
                                 start_new_session=True)
         record["child"] = {"host": HOST, "pid": proc.pid, "started": psutil.Process(proc.pid).create_time()}
