@@ -317,8 +317,8 @@ def score_tracks(score) -> MultiTrack:
 
 
 def symusic_score(piece: MultiTrack, tpq: int = WRITE_TPQ):
-    """The piece as a symusic Score: one track per instrument (tracks of one program merged, as a MIDI channel plays
-    one program at a time), the drum track flagged so that it is written on channel 10, the tempo and meters."""
+    """The piece as a symusic Score: each track its own, the drum track flagged so that it is written on channel 10,
+    the tempo and meters."""
     import symusic
 
     score = symusic.Score(tpq)
@@ -326,12 +326,9 @@ def symusic_score(piece: MultiTrack, tpq: int = WRITE_TPQ):
     for offset, ratio in piece.meters:
         numerator, _, denominator = ratio.partition("/")
         score.time_signatures.append(symusic.TimeSignature(_ticks(offset, tpq), int(numerator), int(denominator)))
-    merged: dict[tuple[bool, int], Track] = {}
     for track in piece.tracks:
-        key = (track.is_drum, 0 if track.is_drum else track.program)
-        merged.setdefault(key, Track(key[1], track.is_drum, [], track.name)).notes.extend(track.notes)
-    for (is_drum, program), track in sorted(merged.items()):
-        out = symusic.Track(name=track.name, program=program, is_drum=is_drum)
+        # Voices of one instrument stay tracks of their own (a chorale's four parts); a drum track's program is 0.
+        out = symusic.Track(name=track.name, program=0 if track.is_drum else track.program, is_drum=track.is_drum)
         for n in sorted(track.notes):
             out.notes.append(symusic.Note(_ticks(n.onset, tpq), max(1, _ticks(n.duration, tpq)), int(n.pitch),
                                           int(n.velocity)))
@@ -345,7 +342,7 @@ def from_symusic(score) -> MultiTrack:
 
 
 def tracks_midi(piece: MultiTrack) -> bytes:
-    """MIDI bytes of a multi-track piece: one MIDI track per instrument, drums on channel 10, pitched tracks never."""
+    """MIDI bytes of a multi-track piece: one MIDI track per track, drums on channel 10, pitched tracks never."""
     return symusic_score(piece).dumps_midi()
 
 

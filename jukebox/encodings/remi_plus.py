@@ -141,7 +141,7 @@ class RemiPlus(Encoding):
         """Tracks (drums as the drum track) from a token stream; tokens outside the vocabulary are skipped."""
         from ..midi_io import from_symusic
 
-        known = [t for t in tokens if t in self.vocabulary._index]
+        known = well_typed([t for t in tokens if t in self.vocabulary._index])
         if not known:
             return MultiTrack([], [], bpm)
         score = self.tokenizer.decode([self.vocabulary.id(t) for t in known])
@@ -177,6 +177,25 @@ class RemiPlus(Encoding):
         if moved is not None and moved.startswith("Pitch_") and moved not in self.vocabulary._index:
             return None
         return moved
+
+
+def well_typed(tokens: list[str]) -> list[str]:
+    """Tokens without the notes whose pitch does not fit their instrument: a `Pitch_` after `Program_-1` (a drum
+    kit has keys, not pitches) or a `PitchDrum_` after a pitched program, each with its velocity and duration.
+
+    MidiTok would place such a note on the track of the program before it: a pitched note on channel 10."""
+    out, program, skipping = [], None, False
+    for token in tokens:
+        kind = token.partition("_")[0]
+        if kind == "Program":
+            program, skipping = int(token.partition("_")[2]), False
+        elif kind in ("Pitch", "PitchDrum"):
+            skipping = (kind == "Pitch") == (program == DRUM_PROGRAM)
+        elif kind not in ("Velocity", "Duration"):
+            skipping = False
+        if not skipping:
+            out.append(token)
+    return out
 
 
 def merged_piece(notes, meters=(), program: int = 0, bpm: float = DEFAULT_BPM) -> MultiTrack:
