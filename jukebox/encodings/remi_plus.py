@@ -124,6 +124,13 @@ class RemiPlus(Encoding):
         longest duration, meters outside the table, drum notes when drums are off."""
         s = self.settings
         counts = Outside()
+        # MidiTok counts a duration in beats of the meter's denominator: in 9/8 the longest note is 8 eighths.
+        meters = sorted(piece.meters) or [(0.0, "4/4")]
+
+        def longest(onset: float) -> float:
+            ratio = next((m for offset, m in reversed(meters) if offset <= onset), meters[0][1])
+            return s.longest * 4 / int(ratio.partition("/")[2])
+
         for track in piece.tracks:
             for n in track.notes:
                 if track.is_drum and not s.drums:
@@ -132,7 +139,7 @@ class RemiPlus(Encoding):
                     counts["drum_keys_out_of_range"] += 1
                 elif not track.is_drum and not s.pitch_low <= n.pitch <= s.pitch_high:
                     counts["pitches_out_of_range"] += 1
-                if n.duration > s.longest:
+                if n.duration > longest(n.onset):
                     counts["durations_cut"] += 1
         counts["meters_outside"] = sum(m not in s.meters for _, m in piece.meters)
         return +counts  # kinds with a count of 0 are left out
