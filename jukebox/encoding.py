@@ -13,6 +13,9 @@ so rests are simply longer shifts. Durations and shifts are written in quarter n
 
 `remi` (jukebox/bars.py) writes bars, positions in the bar, meters and the key around the same note tokens.
 
+`remi_plus` (jukebox/encodings/remi_plus.py) is every instrument, drums included, in one stream (MidiTok's REMI
+with programs), on a vocabulary fixed by its settings (docs/design/vocabulary.md).
+
 Every encoding has `name`, `encode`, `decode`, `meters`, `is_note`, `follow` (the grammar mask), `transpose`,
 `nearest` and `features`; the module-level functions below are thin wrappers that take the encoding's name.
 """
