@@ -13,6 +13,9 @@ so rests are simply longer shifts. Durations and shifts are written in quarter n
 
 `remi` (jukebox/bars.py) writes bars, positions in the bar, meters and the key around the same note tokens.
 
+`remi_plus` (jukebox/encodings/remi_plus.py) is every instrument, drums included, in one stream (MidiTok's REMI
+with programs), on a vocabulary fixed by its settings (docs/design/vocabulary.md).
+
 Every encoding has `name`, `encode`, `decode`, `meters`, `is_note`, `follow` (the grammar mask), `transpose`,
 `nearest` and `features`; the module-level functions below are thin wrappers that take the encoding's name.
 """
@@ -31,7 +34,7 @@ from .midi_io import Meter, Note
 
 Event = tuple[float, float, tuple[int, ...]]  # onset, duration, pitches
 
-ENCODINGS = ("pitch", "rhythm", "remi")
+ENCODINGS = ("pitch", "rhythm", "remi", "remi_plus")
 # Twelfths of a quarter hold both sixteenths (3/12) and eighth-note triplets (4/12), the finest values the
 # MIDI reader keeps (music21 quantizes to quarters divided by 4 and by 3).
 GRID = Fraction(1, 12)
@@ -423,8 +426,9 @@ class FollowGrammar:
 def get_encoding(name: str) -> Encoding:
     """The encoding called `name` (the `encoding` parameter); ValueError naming the allowed ones otherwise."""
     from .bars import RemiEncoding
+    from .encodings.remi_plus import RemiPlus
 
-    classes = {"pitch": PitchEncoding, "rhythm": RhythmEncoding, "remi": RemiEncoding}
+    classes = {"pitch": PitchEncoding, "rhythm": RhythmEncoding, "remi": RemiEncoding, "remi_plus": RemiPlus}
     if name not in classes:
         raise ValueError(f"unknown encoding {name!r}; the encoding parameter must be one of {ENCODINGS}")
     return classes[name]()

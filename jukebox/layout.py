@@ -62,6 +62,10 @@ class Layout:
         """sequences: train.npy, val.npy, vocab.json and the split's piece lists."""
         return self.root / "data" / "sequences" / genre
 
+    def vocabulary(self, genre: str) -> Path:
+        """sequences, with a fixed-vocabulary encoding (remi_plus): the encoding's vocabulary and its settings."""
+        return self.sequences(genre) / "vocabulary.json"
+
     def train_tokens(self, genre: str) -> Path:
         return self.sequences(genre) / "train.npy"
 

@@ -210,3 +210,148 @@ def write_midi(score, path: str | Path) -> None:
     from .artifacts import write_bytes
 
     write_bytes(path, midi.translate.music21ObjectToMidiFile(score).writestr())
+
+
+# --- multi-track pieces: every track with its instrument, drums included ------------------------------------
+# General MIDI's percussion channel, 10 (9 counted from 0): its notes are drum keys (36 kick, 38 snare, 42 hi-hat).
+DRUM_CHANNEL = 9
+DEFAULT_BPM = 120.0  # what MIDI itself assumes when a file has no tempo
+WRITE_TPQ = 480  # ticks per quarter note of the files write_tracks writes: twelfths and 1/4 digits stay exact
+
+
+class TrackNote(NamedTuple):
+    """One note of a track: onset and duration in quarter notes, pitch (a drum key on a drum track), velocity."""
+
+    onset: float
+    duration: float
+    pitch: int
+    velocity: int = 80
+
+
+class Track(NamedTuple):
+    """One instrument's notes: its General MIDI program (0-127), and whether it is the drum kit (channel 10)."""
+
+    program: int
+    is_drum: bool
+    notes: list[TrackNote]
+    name: str = ""
+
+
+class MultiTrack(NamedTuple):
+    """A piece as its tracks, its meters `[(offset, "3/4")]` and its first tempo in quarter notes a minute."""
+
+    tracks: list[Track]
+    meters: list[Meter]
+    bpm: float = DEFAULT_BPM
+
+
+def _changes(meters: Sequence[Meter]) -> list[Meter]:
+    """One meter per offset (the first), and only where it changes; 4/4 from 0 when there is none."""
+    at: dict[float, str] = {}
+    for offset, ratio in meters:
+        at.setdefault(offset, ratio)
+    ordered = sorted(at.items())
+    return [m for i, m in enumerate(ordered) if i == 0 or m[1] != ordered[i - 1][1]] or [(0.0, DEFAULT_METER)]
+
+
+def read_tracks(path: str | Path) -> MultiTrack:
+    """Every track of a MIDI file with its instrument, read by symusic (C++, no score built): fast and exact.
+
+    Channel 10 reads as the drum track, its notes as General MIDI drum keys. Empty tracks are left out.
+    Raises ValueError naming the file when symusic cannot read it.
+    """
+    import symusic
+
+    try:
+        score = symusic.Score(str(path), ttype="tick")
+    except Exception as exc:  # symusic raises RuntimeError or ValueError on broken files
+        raise ValueError(f"{path}: not a readable MIDI file ({type(exc).__name__}: {exc})") from exc
+    return _symusic_tracks(score)
+
+
+def _symusic_tracks(score) -> MultiTrack:
+    tpq = score.ticks_per_quarter
+    tracks = []
+    for track in score.tracks:
+        notes = sorted(TrackNote(_q(n.time / tpq), _q(n.duration / tpq), int(n.pitch), int(n.velocity))
+                       for n in track.notes)
+        if notes:
+            tracks.append(Track(int(track.program), bool(track.is_drum), notes, str(track.name)))
+    meters = _changes([(_q(ts.time / tpq), f"{ts.numerator}/{ts.denominator}") for ts in score.time_signatures])
+    bpm = round(float(score.tempos[0].qpm), 3) if len(score.tempos) else DEFAULT_BPM
+    return MultiTrack(tracks, meters, bpm)
+
+
+def score_tracks(score) -> MultiTrack:
+    """A music21 score (a corpus piece read from ABC, Humdrum or MusicXML) as tracks: one per part, with the part's
+    instrument's MIDI program; a percussion part is the drum track, its notes the instrument's drum keys."""
+    from music21 import chord, instrument, meter, note, tempo
+
+    score = score.stripTies()
+    tracks = []
+    for part in score.parts or [score]:
+        found = part.getInstrument(returnDefault=True)
+        is_drum = isinstance(found, instrument.UnpitchedPercussion) or found.midiChannel == DRUM_CHANNEL
+        notes = []
+        for el in part.flatten().notes:
+            onset, duration = _q(el.offset), _q(el.quarterLength)
+            velocity = int(el.volume.velocity or 80) if el.volume.velocityIsRelative is not None else 80
+            if isinstance(el, note.Note):
+                keys = [int(el.pitch.midi)]
+            elif isinstance(el, chord.Chord):
+                keys = [int(p.midi) for p in el.pitches]
+            else:  # an unpitched hit (or a chord of them): its drum key is its instrument's percussion map pitch
+                hits = getattr(el, "notes", None) or [el]
+                keys = [int(h.storedInstrument.percMapPitch) for h in hits
+                        if getattr(h, "storedInstrument", None) is not None
+                        and getattr(h.storedInstrument, "percMapPitch", None) is not None]
+            notes.extend(TrackNote(onset, duration, k, velocity) for k in keys)
+        if notes:
+            program = 0 if is_drum or found.midiProgram is None else int(found.midiProgram)
+            tracks.append(Track(program, is_drum, sorted(set(notes)), str(part.partName or "")))
+    flat = score.flatten()
+    meters = _changes([(_q(ts.offset), ts.ratioString) for ts in flat.getElementsByClass(meter.TimeSignature)])
+    marks = list(flat.getElementsByClass(tempo.MetronomeMark))
+    bpm = round(float(marks[0].getQuarterBPM()), 3) if marks and marks[0].number else DEFAULT_BPM
+    return MultiTrack(tracks, meters, bpm)
+
+
+def symusic_score(piece: MultiTrack, tpq: int = WRITE_TPQ):
+    """The piece as a symusic Score: each track its own, the drum track flagged so that it is written on channel 10,
+    the tempo and meters."""
+    import symusic
+
+    score = symusic.Score(tpq)
+    score.tempos.append(symusic.Tempo(0, float(piece.bpm)))
+    for offset, ratio in piece.meters:
+        numerator, _, denominator = ratio.partition("/")
+        score.time_signatures.append(symusic.TimeSignature(_ticks(offset, tpq), int(numerator), int(denominator)))
+    for track in piece.tracks:
+        # Voices of one instrument stay tracks of their own (a chorale's four parts); a drum track's program is 0.
+        out = symusic.Track(name=track.name, program=0 if track.is_drum else track.program, is_drum=track.is_drum)
+        for n in sorted(track.notes):
+            out.notes.append(symusic.Note(_ticks(n.onset, tpq), max(1, _ticks(n.duration, tpq)), int(n.pitch),
+                                          int(n.velocity)))
+        score.tracks.append(out)
+    return score
+
+
+def from_symusic(score) -> MultiTrack:
+    """A symusic Score (as MidiTok decodes one) as a multi-track piece."""
+    return _symusic_tracks(score)
+
+
+def tracks_midi(piece: MultiTrack) -> bytes:
+    """MIDI bytes of a multi-track piece: one MIDI track per track, drums on channel 10, pitched tracks never."""
+    return symusic_score(piece).dumps_midi()
+
+
+def write_tracks(piece: MultiTrack, path: str | Path) -> None:
+    """Write a multi-track piece as a MIDI file, atomically (tracks_midi)."""
+    from .artifacts import write_bytes
+
+    write_bytes(path, tracks_midi(piece))
+
+
+def _ticks(quarters: float, tpq: int = WRITE_TPQ) -> int:
+    return int(round(quarters * tpq))

@@ -12,7 +12,8 @@ import yaml
 
 SOURCES = ("corpus", "local", "web", "urls")
 SITES = ("tadpoletunes", "midiworld")
-ENCODINGS = ("pitch", "rhythm", "remi")  # jukebox.encoding.get_encoding knows each
+ENCODINGS = ("pitch", "rhythm", "remi", "remi_plus")  # jukebox.encoding.get_encoding knows each
+INSTRUMENTS = ("merge", "keep")
 KEYS = ("keep", "c")
 ARCHITECTURES = ("bilstm", "lstm", "gru", "transformer")
 OPTIMIZERS = ("rmsprop", "adam", "adamw")
@@ -49,6 +50,9 @@ class Genre:
     urls_file: str = ""  # text file of MIDI URLs, one a line, for source `urls`
     program: int = 0  # General MIDI program its samples are played with (0 = piano)
     bpm: float = 120.0  # tempo of its samples, quarter notes per minute
+    instruments: str = "merge"  # merge: every part one stream (played on `program`); keep: each note keeps its track's
+    max_tracks: int = 16  # with instruments keep: the tracks with the most notes are kept, the rest counted
+    drums: bool = True  # with instruments keep: whether the drum track (channel 10) is kept
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,10 @@ _GENRE_RULES: dict[str, tuple[type, Any, str]] = {
     "max_pieces": (int, lambda v: v >= 0, "an integer >= 0 (0 keeps all)"),
     "program": (int, lambda v: 0 <= v <= 127, "a General MIDI program from 0 to 127 (0 piano, 40 violin, 73 flute)"),
     "bpm": (float, lambda v: 20 <= v <= 400, "a tempo from 20 to 400 quarter notes per minute"),
+    "instruments": (str, lambda v: v in INSTRUMENTS, f"one of {INSTRUMENTS} (merge: all parts as one stream, "
+                    "keep: every note keeps its track's instrument)"),
+    "max_tracks": (int, lambda v: 1 <= v <= 64, "an integer from 1 to 64 (tracks kept per piece with instruments keep)"),
+    "drums": (bool, lambda v: True, "true or false (keep the drum track with instruments keep)"),
     "site": (str, lambda v: v in SITES, f"one of {SITES}"),
     "listing": (list, lambda v: bool(v) and all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in v),
                 "a non-empty list of http(s) URLs of listing pages"),
@@ -179,7 +187,7 @@ def _checked(where: str, key: str, value: Any, rules: dict[str, tuple[type, Any,
     kind, ok, allowed = rules[key]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, kind) or isinstance(value, bool):
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise ParamError(f"{where}: {key} = {value!r} has the wrong type; it must be {allowed}")
     if not ok(value):
         raise ParamError(f"{where}: {key} = {value!r} is out of range; it must be {allowed}")

@@ -16,18 +16,23 @@ import logging
 import os
 import select
 import threading
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tqdm import tqdm
 
 from .artifacts import remove_stale_partials, sha256, write_text
-from .midi_io import read_midi_events, read_music
+from .midi_io import estimate_key, key_name, read_midi_events, read_music, read_tracks
 
 log = logging.getLogger(__name__)
 
 RECORD_FORMAT = 2  # raise when a cached record changes shape (2: meters and key beside the notes)
+# Records of genres with `instruments: keep` (3: every track with its instrument, the first tempo, what was dropped).
+# A record without `version` is format 2, and reads as one program-0 track (jukebox.encodings.remi_plus).
+TRACKS_FORMAT = 3
 # Size caps: music21's time grows faster than a file's length (one note at quarter 16000 takes it 25 s, 64 tracks
 # of one late note each take minutes), so absurd files are refused from their events before a score is built.
 MAX_TRACKS = 256
@@ -36,8 +41,9 @@ MAX_QUARTERS = 10_000  # over 80 minutes at 120 quarter notes a minute
 REASON_CHARS = 300  # music21's messages can quote a whole stream; a reason is one readable line
 
 
-def parser_version() -> str:
-    """A short hash of everything that decides a file's notes: midi_io.py, music21's version, the record format."""
+def parser_version(tracks: "TrackReading | None" = None) -> str:
+    """A short hash of everything that decides a file's notes: midi_io.py, music21's version, the record format;
+    with `tracks` (genres with `instruments: keep`) also symusic's version and the reading's settings."""
     from importlib.metadata import version
 
     from . import midi_io
@@ -45,6 +51,8 @@ def parser_version() -> str:
     # The installed version from package metadata: importing music21 would cost a warm run most of its time.
     caps = f"{MAX_TRACKS}|{MAX_NOTES}|{MAX_QUARTERS}"
     fingerprint = Path(midi_io.__file__).read_bytes() + f"|{version('music21')}|{RECORD_FORMAT}|{caps}".encode()
+    if tracks is not None:
+        fingerprint += f"|{version('symusic')}|{TRACKS_FORMAT}|{tracks.max_tracks}|{tracks.drums}".encode()
     return sha256(fingerprint)[:16]
 
 
@@ -89,6 +97,83 @@ def read_piece(path: str | Path) -> dict:
             "key": music.key}
 
 
+@dataclass(frozen=True)
+class TrackReading:
+    """How a genre with `instruments: keep` reads its files: at most `max_tracks` tracks, drums or not.
+
+    Called with a path it is the reader parse_files uses in place of read_piece (a picklable object, for the pool).
+    """
+
+    max_tracks: int = 16
+    drums: bool = True
+
+    def __call__(self, path: str | Path) -> dict:
+        return read_piece_tracks(path, self.max_tracks, self.drums)
+
+
+def read_piece_tracks(path: str | Path, max_tracks: int = 16, drums: bool = True) -> dict:
+    """One file's record with its tracks (format 3): the merged pitched `notes`, `meters` and `key` that every
+    encoding reads, plus `tracks` (program, is_drum, name, notes as [onset, duration, pitch, velocity]), `bpm`, and
+    `dropped`: the tracks beyond `max_tracks` (fewest notes first) and drum notes when `drums` is false, counted.
+
+    Never raises for a bad file: what symusic raises on it becomes its reason.
+    """
+    try:
+        piece = read_tracks(path)
+    except ValueError as exc:
+        return {"status": "skipped", "reason": str(exc)[:REASON_CHARS]}
+    notes = sum(len(t.notes) for t in piece.tracks)
+    end = max((n.onset + n.duration for t in piece.tracks for n in t.notes), default=0.0)
+    if notes > MAX_NOTES or end > MAX_QUARTERS:
+        return {"status": "skipped", "reason": f"{path}: too big: {notes} notes, {end:.0f} quarter notes long "
+                                               f"(at most {MAX_NOTES} notes and {MAX_QUARTERS} quarters)"}
+    dropped = {"tracks": 0, "notes": 0, "drum_notes": 0}
+    tracks = list(piece.tracks)
+    if not drums:
+        dropped["drum_notes"] = sum(len(t.notes) for t in tracks if t.is_drum)
+        tracks = [t for t in tracks if not t.is_drum]
+    if len(tracks) > max_tracks:
+        # Stable: of tracks with as many notes, the earlier in the file stays.
+        keep = sorted(sorted(range(len(tracks)), key=lambda i: -len(tracks[i].notes))[:max_tracks])
+        cut = [t for i, t in enumerate(tracks) if i not in keep]
+        dropped["tracks"], dropped["notes"] = len(cut), sum(len(t.notes) for t in cut)
+        tracks = [tracks[i] for i in keep]
+    pitched = sorted({(n.onset, n.duration, n.pitch) for t in tracks if not t.is_drum for n in t.notes})
+    if not tracks:
+        return {"status": "skipped", "reason": "no notes"}
+    return {"status": "kept", "version": TRACKS_FORMAT, "notes": [list(n) for n in pitched],
+            "meters": [list(m) for m in piece.meters], "key": _key_of(path, pitched), "bpm": piece.bpm,
+            "tracks": [{"program": t.program, "is_drum": t.is_drum, "name": t.name,
+                        "notes": [list(n) for n in t.notes]} for t in tracks],
+            "dropped": dropped}
+
+
+def _key_of(path, notes) -> str:
+    """The file's first key signature, else music21's key analysis of its pitched notes (C major for none)."""
+    import symusic
+
+    signatures = symusic.Score(str(path)).key_signatures
+    if len(signatures):
+        first = signatures[0]
+        major_tonic = (7 * int(first.key)) % 12  # a key signature counts sharps (negative: flats) from C major
+        minor = int(first.tonality) == 1
+        return key_name((major_tonic + 9) % 12 if minor else major_tonic, "minor" if minor else "major")
+    return estimate_key(notes) if notes else "C major"
+
+
+def tracks_summary(pieces: Sequence[dict]) -> dict:
+    """What the pieces of a genre with `instruments: keep` hold: tracks, notes by instrument, drum notes, dropped."""
+    instruments: Counter = Counter()
+    for piece in pieces:
+        for track in piece["tracks"]:
+            instruments["drums" if track["is_drum"] else f"program {track['program']}"] += len(track["notes"])
+    dropped = Counter()
+    for piece in pieces:
+        dropped.update(piece["dropped"])
+    return {"tracks": sum(len(p["tracks"]) for p in pieces), "instruments": dict(sorted(instruments.items())),
+            "drum_notes": instruments.get("drums", 0), "dropped": dict(sorted(dropped.items()))}
+
+
 class NoteCache:
     """Records by file content hash, as JSON files in a folder per parser version (never pickles)."""
 
@@ -117,11 +202,13 @@ class NoteCache:
 
 
 def parse_files(paths: Sequence[Path], jobs: int, cache: NoteCache | None = None,
-                desc: str = "parse", timeout: float | None = None) -> tuple[list[dict], int]:
+                desc: str = "parse", timeout: float | None = None,
+                reader: Callable[[Path], dict] = read_piece) -> tuple[list[dict], int]:
     """Records for `paths` in order, each with its `piece` (file name); returns them and how many came from cache.
 
     Files missing from the cache are parsed by `jobs` processes (1 without a timeout parses here, with no pool).
     With a timeout (seconds per file) a file that takes longer is skipped, status "timeout", and its worker replaced.
+    `reader` makes one file's record (read_piece; a TrackReading for genres that keep their instruments).
     """
     paths = [Path(p) for p in paths]
     digests = [sha256(p.read_bytes()) for p in paths]
@@ -130,13 +217,14 @@ def parse_files(paths: Sequence[Path], jobs: int, cache: NoteCache | None = None
     todo_paths = [paths[i] for i in todo]
     with tqdm(total=len(todo), desc=desc, unit="file", leave=False) as bar:
         if timeout:
-            _collect_within(todo_paths, max(1, min(jobs, len(todo))), timeout, todo, digests, records, cache, bar)
+            _collect_within(todo_paths, max(1, min(jobs, len(todo))), timeout, todo, digests, records, cache, bar,
+                            reader)
         elif jobs <= 1 or len(todo) <= 1:
-            _collect(map(read_piece, todo_paths), todo, digests, records, cache, bar)
+            _collect(map(reader, todo_paths), todo, digests, records, cache, bar)
         else:
             with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
                 # chunksize 1: files differ a lot in size, and one music21 parse outweighs the IPC many times over.
-                _collect(pool.map(read_piece, todo_paths, chunksize=1), todo, digests, records, cache, bar)
+                _collect(pool.map(reader, todo_paths, chunksize=1), todo, digests, records, cache, bar)
     return [{"piece": p.name, **r} for p, r in zip(paths, records)], len(paths) - len(todo)
 
 
@@ -185,13 +273,13 @@ def reader_pool(workers: int):
                        context=context)
 
 
-def _collect_within(paths, jobs, timeout, todo, digests, records, cache, bar) -> None:
+def _collect_within(paths, jobs, timeout, todo, digests, records, cache, bar, reader=read_piece) -> None:
     """Parse in a pool of `jobs` worker processes, `timeout` seconds per file; records are cached as they finish."""
     from pebble import ProcessExpired
 
     pool = reader_pool(jobs)
     try:
-        futures = {pool.schedule(read_piece, (path,), timeout=timeout): k for k, path in enumerate(paths)}
+        futures = {pool.schedule(reader, (path,), timeout=timeout): k for k, path in enumerate(paths)}
         for future in _as_completed(futures):
             k = futures[future]
             try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from jukebox.artifacts import stage_logger, write_json, write_jsonl
 from jukebox.entrypoint import run_stage
 from jukebox.params import load_params
-from jukebox.parsing import NoteCache, parse_files, parser_version
+from jukebox.parsing import NoteCache, TrackReading, parse_files, parser_version, read_piece, tracks_summary
 
 CACHE = Path(".jukebox-cache/notes")
 MIN_PIECES = 2  # one to train on and one to validate with (the split is by piece)
@@ -28,8 +28,10 @@ def main(genre_name: str) -> None:
     manifest = json.loads((raw / "manifest.json").read_text())
     files = [raw / r["file"] for r in manifest["files"] if r["status"] == "kept"]
     jobs = params.jobs or os.cpu_count() or 1
-    records, cached = parse_files(files, jobs, NoteCache(CACHE, parser_version()), desc=f"parse {genre.name}",
-                                  timeout=params.parse_timeout)
+    # instruments keep: every track with its instrument, read by symusic; merge: today's single stream, by music21.
+    reader = TrackReading(genre.max_tracks, genre.drums) if genre.instruments == "keep" else None
+    records, cached = parse_files(files, jobs, NoteCache(CACHE, parser_version(reader)), desc=f"parse {genre.name}",
+                                  timeout=params.parse_timeout, reader=reader or read_piece)
     pieces = [r for r in records if r["status"] == "kept"]
     skipped = [r for r in records if r["status"] != "kept"]
     for r in skipped:
@@ -38,6 +40,8 @@ def main(genre_name: str) -> None:
     write_jsonl(out / "pieces.jsonl", pieces)
     summary = {"files": len(pieces), "skipped_files": len(skipped) + manifest["skipped"],
                "notes": sum(len(p["notes"]) for p in pieces), "skipped": skipped}
+    if reader:
+        summary.update(tracks_summary(pieces))
     write_json(out / "summary.json", summary)
     if len(pieces) < MIN_PIECES:
         reasons = f" ({len(skipped)} skipped, each with its reason in {out / 'summary.json'})" if skipped else ""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,9 @@ from jukebox.artifacts import read_jsonl, stage_logger, write_json, write_npy
 from jukebox.dataset import Vocabulary, melody_key, split_pieces
 from jukebox.bars import piece_tokens
 from jukebox.encoding import END, get_encoding
+from jukebox.encodings.remi_plus import encode_records
 from jukebox.entrypoint import run_stage
+from jukebox.layout import Layout
 from jukebox.params import ParamError, load_params
 
 
@@ -22,13 +25,22 @@ def main(genre_name: str) -> None:
     pieces = read_jsonl(notes_dir / "pieces.jsonl")
     parsed = json.loads((notes_dir / "summary.json").read_text())
     encoding = get_encoding(params.encoding)
-    # END closes every piece, so that the model learns where one ends and the next, in its own key, begins.
-    tokens = [piece_tokens(encoding, p, params.key_mode) + [END] for p in pieces]
     train_idx, val_idx = split_pieces(len(pieces), params.val_fraction, params.seed,
                                       [melody_key(p["notes"]) for p in pieces])
-    # A vocabulary for the moves `transpose` makes in training: without them most windows could not move.
-    vocab = Vocabulary.build([tokens[i] for i in train_idx], params.min_count, params.transpose,
-                             encoding.transpose)
+    fixed = None
+    if params.encoding == "remi_plus":
+        # Every instrument in one stream; the vocabulary follows from the encoding's settings, not from these pieces.
+        tokens, outside = encode_records(pieces, params.key_mode, encoding)
+        fixed = encoding.vocabulary
+        vocab = Vocabulary(tuple(fixed.tokens), tuple(Counter(t for i in train_idx for t in tokens[i])[t]
+                                                      for t in fixed.tokens))
+        log.info("remi_plus: outside the grid (counted, see data.json): %s", dict(outside) or "nothing")
+    else:
+        # END closes every piece, so that the model learns where one ends and the next, in its own key, begins.
+        tokens = [piece_tokens(encoding, p, params.key_mode) + [END] for p in pieces]
+        # A vocabulary for the moves `transpose` makes in training: without them most windows could not move.
+        vocab = Vocabulary.build([tokens[i] for i in train_idx], params.min_count, params.transpose,
+                                 encoding.transpose)
     # Pieces are concatenated per split, as in 2018; no window ever mixes training and validation notes.
     train = np.concatenate([vocab.ids(tokens[i]) for i in train_idx])
     val = np.concatenate([vocab.ids(tokens[i]) for i in val_idx])
@@ -45,6 +57,8 @@ def main(genre_name: str) -> None:
     write_npy(out / "val.npy", val)
     # key_mode travels with the vocabulary: a primer must be moved to C as the training pieces were.
     write_json(out / "vocab.json", {"encoding": params.encoding, "key_mode": params.key_mode, **vocab.to_json()})
+    if fixed is not None:  # the encoding's own file: byte-identical for every genre with the same settings
+        fixed.save(Layout.of().vocabulary(genre.name))
     write_json(out / "split.json", {"train": [pieces[i]["piece"] for i in train_idx],
                                     "validation": [pieces[i]["piece"] for i in val_idx]})
     # The 2018 talk's dataset table, plus the split.
@@ -59,6 +73,8 @@ def main(genre_name: str) -> None:
         "val_tokens": int(len(val)),
         "val_unknown_tokens": int((val == 0).sum()),
     }
+    if fixed is not None:
+        stats["outside_grid"] = dict(sorted(outside.items()))
     write_json(Path("metrics") / genre.name / "data.json", stats)
     log.info("%s encoding: vocabulary %d tokens (min_count %d: %d training tokens are <unk>); %d train / %d "
              "validation tokens", params.encoding, len(vocab), params.min_count, vocab.counts[0], len(train), len(val))

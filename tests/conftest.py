@@ -188,3 +188,17 @@ def copier_probs(windows: np.ndarray, vocab_size: int) -> np.ndarray:
                 row[window[i + 3]] += 0.99
                 break
     return probs
+
+
+def drum_band(bars: int = 2):
+    """A few bars of a band: kick 36 / snare 38 / closed hi-hat 42 on the drum track, a bass line, a melody."""
+    from jukebox.midi_io import MultiTrack, Track, TrackNote
+
+    quarters = 4 * bars
+    drums = [TrackNote(q / 2, 0.25, 42, 70) for q in range(2 * quarters)]
+    drums += [TrackNote(float(q), 0.25, 36 if q % 2 == 0 else 38, 110) for q in range(quarters)]
+    bass = [TrackNote(float(q), 1.0, (40, 43, 45, 47)[q % 4], 90) for q in range(quarters)]
+    # Triplets, written as the parse records write times: rounded to 4 digits.
+    melody = [TrackNote(round(q / 3, 4), round(1 / 3 if q % 2 else 2 / 3, 4), 72 + q % 7, 80)
+              for q in range(0, 3 * quarters, 2)]
+    return MultiTrack([Track(33, False, bass), Track(0, True, drums), Track(73, False, melody)], [(0.0, "4/4")], 100.0)

@@ -204,6 +204,8 @@ def real_pieces(tmp_path_factory):
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("collection", ["oneills1850", "bach", "essenFolksong"])
 def test_midi_to_tokens_to_midi_keeps_every_note_of_real_pieces(real_pieces, collection, encoding, tmp_path):
+    from jukebox.encodings.remi_plus import merged_piece
+
     coder = get_encoding(encoding)
     for path in real_pieces[collection]:
         music = read_music(path)
@@ -223,6 +225,11 @@ def test_midi_to_tokens_to_midi_keeps_every_note_of_real_pieces(real_pieces, col
             continue
         # played_notes reads the file's note events: music21's score reader would merge notes that start
         # together and end within a sixteenth into one chord.
+        if encoding == "remi_plus":  # a note longer than the longest duration is cut, and counted
+            cut = coder.outside(merged_piece(on_grid, music.meters)).get("durations_cut", 0)
+            assert sum(a != b for a, b in zip(played_notes(out), on_grid)) == cut and len(played_notes(out)) == \
+                len(on_grid), f"{path.name}: every note survives, cut ones counted"
+            continue
         assert played_notes(out) == on_grid, f"{path.name}: every pitch, onset and duration survives"
         if encoding == "remi":
             assert read_music(out).meters == music.meters, f"{path.name}: every time signature survives"

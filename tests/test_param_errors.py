@@ -71,6 +71,8 @@ CASES = {
                              ["genres.g.path = 'no/such/folder' is not a folder; it must be a folder of .mid files"]),
     "missing URL list": ("scrape", "g", {}, {"source": "urls", "urls_file": "urls/none.txt"}, None,
                          ["genres.g.urls_file = 'urls/none.txt' is not a file; it must be a text file of MIDI URLs"]),
+    "unknown instruments": ("parse", "g", {}, {"instruments": "split"}, None,
+                            ["genres.g: instruments = 'split' is out of range; it must be one of ('merge', 'keep')"]),
     "unknown genre": ("parse", "jazz", {}, None, None, ["unknown genre 'jazz': params.yaml `genres` has ['g']"]),
     "seq_len longer than the pieces": ("sequences", "g", {"seq_len": 500}, None, notes_of_four_pieces,
                                        ["seq_len = 500 is too long for genre g: its validation split has",

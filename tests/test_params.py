@@ -19,6 +19,15 @@ def test_defaults_and_genre():
         params.genre("jazz")
 
 
+def test_instrument_settings_default_to_todays_single_stream_and_read_when_given():
+    genre = parse_params(BASE).genre("celtic")
+    assert (genre.instruments, genre.max_tracks, genre.drums) == ("merge", 16, True)
+    kept = parse_params({**BASE, "encoding": "remi_plus", "genres": {"band": {
+        "source": "local", "path": "x", "instruments": "keep", "max_tracks": 4, "drums": False}}})
+    assert kept.encoding == "remi_plus"
+    assert (kept.genre("band").instruments, kept.genre("band").max_tracks, kept.genre("band").drums) == ("keep", 4, False)
+
+
 def test_int_is_accepted_for_float():
     assert parse_params({**BASE, "temperature": 1}).temperature == 1.0
 
@@ -48,6 +57,12 @@ def test_compose_timeout_from_params_yaml_else_five_minutes():
         ({"genres": {"jazz": {"source": "local"}}}, "genres.jazz.path is required"),
         ({"genres": {"jazz": {"source": "corpus"}}}, "genres.jazz.collection is required"),
         ({"genres": {"jazz": {"source": "corpus", "collection": "x", "max_pieces": -1}}}, "max_pieces = -1"),
+        ({"genres": {"jazz": {"source": "local", "path": "x", "instruments": "split"}}},
+         "genres.jazz: instruments = 'split' is out of range; it must be one of"),
+        ({"genres": {"jazz": {"source": "local", "path": "x", "max_tracks": 0}}}, "max_tracks = 0 is out of range"),
+        ({"genres": {"jazz": {"source": "local", "path": "x", "drums": "yes"}}}, "drums = 'yes' has the wrong type"),
+        ({"genres": {"jazz": {"source": "local", "path": "x", "drums": 1}}}, "drums = 1 has the wrong type"),
+        ({"encoding": "midi"}, "encoding = 'midi' is out of range"),
     ],
 )
 def test_bad_parameters_are_named(change, message):

@@ -1,0 +1,267 @@
+"""`remi_plus`: every instrument, drums included, in one token stream, by MidiTok's REMI with programs (REMI+).
+
+A piece becomes bars (`Bar_None`), meters (`TimeSig_6/8`), positions in the bar (`Position_12`) and, for each note,
+its instrument, pitch, loudness and length: `Program_40 Pitch_62 Velocity_79 Duration_1.0.12`. Drums are program
+-1 and their notes `PitchDrum_36` tokens: a drum key is never a pitch, and transposing moves pitches only.
+
+Every token id follows from the settings below, never from the data (jukebox.vocabulary.FixedVocabulary): two
+genres with the same settings have the same vocabulary file, byte for byte. What does not fit the grid (a pitch
+outside the range, a drum key MidiTok has no token for, a note longer than the longest duration, a meter outside
+the table) is counted in `Outside`, never dropped without a word.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+from ..encoding import Encoding, Event, Token, events_of
+from ..midi_io import DEFAULT_BPM, Meter, MultiTrack, Note, Track, TrackNote
+from ..vocabulary import FixedVocabulary
+
+NAME = "remi_plus"
+DRUM_PROGRAM = -1  # MidiTok's program of the drum kit
+END = "EOS_None"  # closes a piece in the stream, as <end> does in the other encodings
+
+
+@dataclass(frozen=True)
+class RemiPlusSettings:
+    """What decides the vocabulary: pitch and drum-key ranges, the time grid, loudness steps and the meters."""
+
+    pitch_low: int = 21  # A0 to C8: the piano's range holds every pitched corpus note
+    pitch_high: int = 108
+    drum_low: int = 27  # MidiTok's General MIDI drum keys (27 high Q to 87 open surdo)
+    drum_high: int = 87
+    # Positions and durations in twelfths of a quarter hold sixteenths and triplets (as `rhythm`'s grid does);
+    # durations of four quarters and more in quarters' fourths: a long note's exact end matters less to the ear.
+    positions_per_quarter: int = 12
+    long_positions_per_quarter: int = 4
+    longest: int = 8  # quarter notes; a longer note is cut to this (counted)
+    velocities: int = 8
+    drums: bool = True
+    meters: tuple[str, ...] = ("1/4", "2/4", "3/4", "4/4", "5/4", "6/4", "7/4", "2/2", "3/2", "4/2",
+                               "3/8", "6/8", "9/8", "12/8", "5/8", "7/8")
+
+    def as_dict(self) -> dict:
+        """Plain data for the vocabulary file."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RemiPlusSettings":
+        """Settings read back from a vocabulary file's `settings`."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
+
+
+def tokenizer_config(settings: RemiPlusSettings):
+    """MidiTok's TokenizerConfig for the settings."""
+    from miditok import TokenizerConfig
+
+    signatures: dict[int, list[int]] = {}
+    for meter in settings.meters:
+        numerator, denominator = (int(x) for x in meter.split("/"))
+        signatures.setdefault(denominator, []).append(numerator)
+    half = min(4, settings.longest)
+    beat_res = {(0, half): settings.positions_per_quarter}
+    if settings.longest > half:
+        beat_res[(half, settings.longest)] = settings.long_positions_per_quarter
+    programs = list(range(128)) + ([DRUM_PROGRAM] if settings.drums else [])
+    return TokenizerConfig(
+        pitch_range=(settings.pitch_low, settings.pitch_high + 1), drums_pitch_range=(settings.drum_low,
+                                                                                       settings.drum_high + 1),
+        beat_res=beat_res, num_velocities=settings.velocities, special_tokens=["PAD", "EOS"],
+        use_programs=True, one_token_stream_for_programs=True, programs=programs, use_pitchdrum_tokens=True,
+        use_time_signatures=True, time_signature_range=signatures, use_tempos=False, use_chords=False,
+        use_rests=False, use_sustain_pedals=False, use_pitch_bends=False, program_changes=False)
+
+
+class Outside(Counter):
+    """What a piece had that the grid cannot hold, by kind: reported by the stage, never silently lost."""
+
+
+class RemiPlus(Encoding):
+    """The multi-track encoding: MidiTok's REMI+ over symusic, with a vocabulary fixed by its settings."""
+
+    name = NAME
+    has_grammar = False  # the grammar mask of a multi-track stream comes with composing (phase 2)
+
+    def __init__(self, settings: RemiPlusSettings = RemiPlusSettings()):
+        self.settings = settings
+
+    @cached_property
+    def tokenizer(self):
+        from miditok import REMI
+
+        return REMI(tokenizer_config(self.settings))
+
+    @cached_property
+    def vocabulary(self) -> FixedVocabulary:
+        """Every token, numbered as MidiTok numbers them: the ids depend on the settings alone."""
+        vocab = self.tokenizer.vocab
+        tokens = sorted(vocab, key=vocab.get)
+        settings = {**self.settings.as_dict(), "miditok": self.tokenizer.config.to_dict(serialize=True)}
+        return FixedVocabulary(NAME, settings, tokens)
+
+    def save_tokenizer(self, folder) -> None:
+        """MidiTok's own tokenizer.json in `folder`, for tools that read MidiTok's format."""
+        self.tokenizer.save(folder)
+
+    # --- pieces of tracks ----------------------------------------------------------------------------------
+    def encode_piece(self, piece: MultiTrack) -> tuple[list[str], Outside]:
+        """The token stream of a multi-track piece, and what of it fell outside the grid."""
+        from ..midi_io import symusic_score
+
+        outside = self.outside(piece)
+        kept = piece if self.settings.drums else piece._replace(tracks=[t for t in piece.tracks if not t.is_drum])
+        if not any(t.notes for t in kept.tracks):
+            return [], outside
+        score = symusic_score(kept)
+        return list(self.tokenizer.encode(score).tokens), outside
+
+    def outside(self, piece: MultiTrack) -> Outside:
+        """Counts by kind of what the grid cannot hold: pitches and drum keys out of range, notes longer than the
+        longest duration, meters outside the table, drum notes when drums are off."""
+        s = self.settings
+        counts = Outside()
+        # MidiTok counts a duration in beats of the meter's denominator: in 9/8 the longest note is 8 eighths.
+        meters = sorted(piece.meters) or [(0.0, "4/4")]
+
+        def longest(onset: float) -> float:
+            ratio = next((m for offset, m in reversed(meters) if offset <= onset), meters[0][1])
+            return s.longest * 4 / int(ratio.partition("/")[2])
+
+        for track in piece.tracks:
+            for n in track.notes:
+                if track.is_drum and not s.drums:
+                    counts["drum_notes_without_drums"] += 1
+                elif track.is_drum and not s.drum_low <= n.pitch <= s.drum_high:
+                    counts["drum_keys_out_of_range"] += 1
+                elif not track.is_drum and not s.pitch_low <= n.pitch <= s.pitch_high:
+                    counts["pitches_out_of_range"] += 1
+                if n.duration > longest(n.onset):
+                    counts["durations_cut"] += 1
+        counts["meters_outside"] = sum(m not in s.meters for _, m in piece.meters)
+        return +counts  # kinds with a count of 0 are left out
+
+    def decode_piece(self, tokens, bpm: float = DEFAULT_BPM) -> MultiTrack:
+        """Tracks (drums as the drum track) from a token stream; tokens outside the vocabulary are skipped."""
+        from ..midi_io import from_symusic
+
+        known = well_typed([t for t in tokens if t in self.vocabulary._index])
+        if not known:
+            return MultiTrack([], [], bpm)
+        score = self.tokenizer.decode([self.vocabulary.id(t) for t in known])
+        piece = from_symusic(score)
+        return piece._replace(bpm=bpm)
+
+    # --- the single-stream interface of jukebox.encoding (merged notes as one piano track) ----------------------
+    def _parse(self, token: str) -> Token | None:
+        return _parse_remi_plus(token)
+
+    def encode(self, notes, meters=(), key=None) -> list[str]:
+        tokens, _ = self.encode_piece(merged_piece(notes, meters))
+        return tokens
+
+    def decode(self, tokens, step=0.5) -> list[Event]:
+        notes = {(n.onset, n.duration, n.pitch) for t in self.decode_piece(tokens).tracks if not t.is_drum
+                 for n in t.notes}
+        return events_of(notes)
+
+    def meters(self, tokens) -> list[Meter]:
+        return self.decode_piece(tokens).meters
+
+    def is_note(self, token: str) -> bool:
+        parsed = self.parse(token)
+        return parsed is not None and parsed.kind in ("note", "drum")
+
+    def _pitched(self, parsed, pitches) -> str:
+        return f"Pitch_{pitches[0]}"
+
+    def transpose(self, token: str, semitones: int) -> str | None:
+        """A pitch moved by semitones (None out of the settings' range); drum keys and everything else stay."""
+        moved = super().transpose(token, semitones)
+        if moved is not None and moved.startswith("Pitch_") and moved not in self.vocabulary._index:
+            return None
+        return moved
+
+
+def well_typed(tokens: list[str]) -> list[str]:
+    """Tokens without the notes whose pitch does not fit their instrument: a `Pitch_` after `Program_-1` (a drum
+    kit has keys, not pitches) or a `PitchDrum_` after a pitched program, each with its velocity and duration.
+
+    MidiTok would place such a note on the track of the program before it: a pitched note on channel 10."""
+    out, program, skipping = [], None, False
+    for token in tokens:
+        kind = token.partition("_")[0]
+        if kind == "Program":
+            program, skipping = int(token.partition("_")[2]), False
+        elif kind in ("Pitch", "PitchDrum"):
+            skipping = (kind == "Pitch") == (program == DRUM_PROGRAM)
+        elif kind not in ("Velocity", "Duration"):
+            skipping = False
+        if not skipping:
+            out.append(token)
+    return out
+
+
+def merged_piece(notes, meters=(), program: int = 0, bpm: float = DEFAULT_BPM) -> MultiTrack:
+    """A single-stream piece (a merged record's notes) as one track of `program`: old records read this way."""
+    track = Track(program, False, [TrackNote(float(on), float(dur), int(p)) for on, dur, p in notes])
+    return MultiTrack([track], [tuple(m) for m in meters] or [(0.0, "4/4")], bpm)
+
+
+@lru_cache(maxsize=None)
+def _parse_remi_plus(token: str) -> Token | None:
+    kind, _, value = token.partition("_")
+    try:
+        if kind == "Pitch":
+            return Token("note", (int(value),))
+        if kind == "PitchDrum":
+            return Token("drum", (), text=value)
+    except ValueError:
+        return None
+    known = {"Bar": "bar", "Position": "position", "Program": "program", "Velocity": "velocity",
+             "Duration": "duration", "TimeSig": "meter", "PAD": "pad", "EOS": "end"}
+    return Token(known[kind], (), text=value) if kind in known else None
+
+
+def record_piece(record: dict, key_mode: str = "keep") -> MultiTrack:
+    """A parse record (data/notes/<genre>/pieces.jsonl) as tracks: a format-3 record's own tracks, an older one's
+    merged notes as one program-0 track; under key_mode c pitched tracks move to C major / A minor, drums stay."""
+    meters = [tuple(m) for m in record.get("meters", ())] or [(0.0, "4/4")]
+    if "tracks" not in record:
+        piece = merged_piece(record["notes"], meters, bpm=record.get("bpm", DEFAULT_BPM))
+    else:
+        tracks = [Track(t["program"], t["is_drum"], [TrackNote(*n) for n in t["notes"]], t.get("name", ""))
+                  for t in record["tracks"]]
+        piece = MultiTrack(tracks, meters, record.get("bpm", DEFAULT_BPM))
+    if key_mode != "c":
+        return piece
+    from ..bars import key_shift
+    from ..midi_io import estimate_key
+
+    notes = [tuple(n) for n in record["notes"]]
+    shift = key_shift(record.get("key") or estimate_key(notes))
+    return piece._replace(tracks=[t if t.is_drum else t._replace(notes=_moved(t.notes, shift)) for t in piece.tracks])
+
+
+def _moved(notes: list[TrackNote], semitones: int) -> list[TrackNote]:
+    # As jukebox.encoding.transpose_notes: a note pushed out of the MIDI range moves by octaves back into it.
+    out = []
+    for n in notes:
+        p = n.pitch + semitones
+        while not 0 <= p <= 127:
+            p += 12 if p < 0 else -12
+        out.append(n._replace(pitch=p))
+    return sorted(out)
+
+
+def encode_records(records, key_mode: str, encoding: RemiPlus) -> tuple[list[list[str]], Outside]:
+    """Token streams of parse records, each closed by END, and what all of them had outside the grid."""
+    streams, outside = [], Outside()
+    for record in records:
+        tokens, counts = encoding.encode_piece(record_piece(record, key_mode))
+        streams.append(tokens + [END])
+        outside.update(counts)
+    return streams, outside
