@@ -16,16 +16,18 @@ def _generate(args: argparse.Namespace) -> None:
     from .artifacts import read_npy
     from .encoding import is_note
     from .generation import Composer, Sampling, validation_primers
+    from .layout import Layout
     from .render import render_sample
 
-    params = load_params(args.project / "params.yaml")
+    layout = Layout.of(args.project)
+    params = load_params(layout.params)
     genre = params.genre(args.genre)
-    composer = Composer.load(args.project / "models" / args.genre)
+    composer = Composer.load(layout.model(args.genre))
     sampling = Sampling.chosen(params, args.n_notes, args.temperature, args.top_k, args.top_p, args.seed)
     if args.primer:
         primer = composer.primer(args.primer)[None, :]
     else:
-        val = read_npy(args.project / "data/sequences" / args.genre / "val.npy")
+        val = read_npy(layout.val_tokens(args.genre))
         primer, _ = validation_primers(val, composer.seq_len, sampling.seed, 1)
     tokens = composer.compose(primer, sampling)[0]
     composer.write_midi(tokens, args.out, genre.program, genre.bpm,

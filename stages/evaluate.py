@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 
@@ -27,6 +26,7 @@ from jukebox.evaluation import (
     repeated_targets,
 )
 from jukebox.generation import Composer
+from jukebox.layout import Layout
 from jukebox.params import load_params
 from jukebox.realness import realness
 
@@ -37,8 +37,9 @@ def main(genre_name: str) -> None:
     params = load_params()
     genre = params.genre(genre_name)
     log = stage_logger("evaluate", genre.name)
-    composer = Composer.load(Path("models") / genre.name)
-    seq_dir = Path("data/sequences") / genre.name
+    layout = Layout.of()
+    composer = Composer.load(layout.model(genre.name))
+    seq_dir = layout.sequences(genre.name)
     train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
     vocab_size = len(composer.vocab)
 
@@ -68,10 +69,10 @@ def main(genre_name: str) -> None:
                  composer.seq_len // 2, model["heard_again"]["first"], model["heard_again"]["again"])
 
     # Every piece the generate stage composed (eval_samples of them), not only the few it rendered to listen to.
-    composed = json.loads((Path("data/generated") / genre.name / "pieces.json").read_text())
-    judged = judge(composer, [piece["tokens"] for piece in composed], Path("."), genre.name, params.seed, log)
+    composed = json.loads((layout.generated(genre.name) / "pieces.json").read_text())
+    judged = judge(composer, [piece["tokens"] for piece in composed], layout, genre.name, params.seed, log)
 
-    out = Path("metrics") / genre.name
+    out = layout.metrics(genre.name)
     write_json(out / "evaluate.json", {"model": {**model, "windows": int(len(targets))}, "baselines": baselines,
                                        "music": judged["music"], "originality": judged["originality"],
                                        "realness": judged["realness"]})
@@ -91,17 +92,17 @@ def heard_again(composer: Composer, val, params) -> dict | None:
     return {**loss, "windows": len(targets)}
 
 
-def judge(composer: Composer, generated_tokens: list[list[str]], project: Path, genre: str, seed: int, log) -> dict:
+def judge(composer: Composer, generated_tokens: list[list[str]], layout: Layout, genre: str, seed: int, log) -> dict:
     """Composed pieces (token lists) against the genre's held-out pieces: musical statistics, originality and
     realness (the evaluate.json sections of those names), and the pitch-class plot's CSV. The sampling benchmark
     judges other settings' pieces with it, exactly as this stage judges the generate stage's."""
-    seq_dir = project / "data/sequences" / genre
+    seq_dir = layout.sequences(genre)
     train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
     # Judged piece by piece, as the held-out music is: a sample that closes a piece and begins another is two.
     parts = [part for tokens in generated_tokens for part in by_piece(tokens)]
     generated = [decode(part, composer.encoding, composer.step) for part in parts]
     held_out_names = set(json.loads((seq_dir / "split.json").read_text())["validation"])
-    pieces = [p for p in read_jsonl(project / "data/notes" / genre / "pieces.jsonl") if p["piece"] in held_out_names]
+    pieces = [p for p in read_jsonl(layout.pieces(genre)) if p["piece"] in held_out_names]
     # Under key_mode c the model learnt, and composes, every piece in C: the held-out side is moved there too.
     held_out_notes = [piece_notes(p, composer.key_mode)[0] for p in pieces]
     held_out = [group_onsets(notes) for notes in held_out_notes]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from pathlib import Path
 
 from tqdm import tqdm
 
@@ -13,6 +12,7 @@ from jukebox.artifacts import read_npy, stage_logger, write_json
 from jukebox.encoding import is_note
 from jukebox.entrypoint import run_stage
 from jukebox.generation import Composer, Sampling, validation_primers
+from jukebox.layout import Layout
 from jukebox.params import load_params
 from jukebox.render import render_sample, write_listening_page
 
@@ -21,8 +21,9 @@ def main(genre_name: str) -> None:
     params = load_params()
     genre = params.genre(genre_name)
     log = stage_logger("generate", genre.name)
-    composer = Composer.load(Path("models") / genre.name)
-    val = read_npy(Path("data/sequences") / genre.name / "val.npy")
+    layout = Layout.of()
+    composer = Composer.load(layout.model(genre.name))
+    val = read_npy(layout.val_tokens(genre.name))
     # Evaluate judges more pieces than anyone listens to: its realness and 8-gram figures moved by 0.1 between
     # runs when they rested on three samples, and composing a batch costs little more than composing one piece.
     count = max(params.n_samples, params.eval_samples)
@@ -33,7 +34,7 @@ def main(genre_name: str) -> None:
     log.info("composing %d pieces, rendering %d (%s encoding): %s", count, params.n_samples, composer.encoding,
              sampling.describe())
     pieces = composer.compose(primers, rows)
-    out = Path("data/generated") / genre.name
+    out = layout.generated(genre.name)
     shutil.rmtree(out, ignore_errors=True)
     write_json(out / "pieces.json", [{"seed": row.seed, "primer_start": int(start), "tokens": tokens}
                                      for row, start, tokens in zip(rows, starts, pieces)])

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 
@@ -11,6 +10,7 @@ from jukebox.dataset import Vocabulary, melody_key, split_pieces
 from jukebox.bars import piece_tokens
 from jukebox.encoding import END, get_encoding
 from jukebox.entrypoint import run_stage
+from jukebox.layout import Layout
 from jukebox.params import ParamError, load_params
 
 
@@ -18,7 +18,8 @@ def main(genre_name: str) -> None:
     params = load_params()
     genre = params.genre(genre_name)
     log = stage_logger("sequences", genre.name)
-    notes_dir = Path("data/notes") / genre.name
+    layout = Layout.of()
+    notes_dir = layout.notes(genre.name)
     pieces = read_jsonl(notes_dir / "pieces.jsonl")
     parsed = json.loads((notes_dir / "summary.json").read_text())
     encoding = get_encoding(params.encoding)
@@ -40,7 +41,7 @@ def main(genre_name: str) -> None:
         raise ParamError(f"seq_len = {params.seq_len} is too long for genre {genre.name}: its {split} split has "
                          f"{len(array)} tokens ({n_pieces} pieces), and a window needs seq_len + 1; seq_len must be "
                          f"from 1 to {len(array) - 1} here, or {more}")
-    out = Path("data/sequences") / genre.name
+    out = layout.sequences(genre.name)
     write_npy(out / "train.npy", train)
     write_npy(out / "val.npy", val)
     # key_mode travels with the vocabulary: a primer must be moved to C as the training pieces were.
@@ -59,7 +60,7 @@ def main(genre_name: str) -> None:
         "val_tokens": int(len(val)),
         "val_unknown_tokens": int((val == 0).sum()),
     }
-    write_json(Path("metrics") / genre.name / "data.json", stats)
+    write_json(layout.metrics(genre.name) / "data.json", stats)
     log.info("%s encoding: vocabulary %d tokens (min_count %d: %d training tokens are <unk>); %d train / %d "
              "validation tokens", params.encoding, len(vocab), params.min_count, vocab.counts[0], len(train), len(val))
 

@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, SecurityEr
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .jobs import Jobs, make_huey
+from ..layout import Layout
 from ..params import load_params
 from .composing import Studio
 from .services import Services
@@ -50,7 +51,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     PROXIES (how many reverse proxies to trust for X-Forwarded-*; 0: none)."""
     settings = dict(settings_from_env() if settings is None else settings)
     project = Path(settings.get("PROJECT") or ".").resolve()
-    params = load_params(project / "params.yaml")
+    params = load_params(Layout.of(project).params)
     app = Flask(__name__)
     if settings.get("PROXIES"):
         # Opt-in: trusting X-Forwarded-* from a client that is not the proxy would let it claim any address.

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .app_genres import STATE_DIR
 from ..artifacts import prune_oldest, read_npy, write_json
 from ..generation import Sampling, validation_primers
+from ..layout import Layout
 from ..primers import opening_music
 from ..params import Genre
 from ..parsing import reader_pool, stop_pool
@@ -165,8 +165,8 @@ class Studio:
     """Loads each genre's Composer once (again after retraining); composes each genre's requests in batches."""
 
     def __init__(self, project: Path, primer_timeout: float = 10.0, samples_max_mb: int = 0):
-        self.project = project
-        self.samples_dir = project / STATE_DIR / "samples"
+        self.project, self.layout = project, Layout.of(project)
+        self.samples_dir = self.layout.app_samples
         self.samples_max_bytes = samples_max_mb * 1_000_000
         self._pruning = threading.Lock()
         self._renderer = ThreadPoolExecutor(RENDERERS, thread_name_prefix="jukebox-render")
@@ -181,12 +181,12 @@ class Studio:
         """The window of a genre's trained model (its ModelConfig), read without loading the model."""
         from ..model import ModelConfig
 
-        return ModelConfig.load(self.project / "models" / genre / "config.json").seq_len
+        return ModelConfig.load(self.layout.model(genre) / "config.json").seq_len
 
     def _composer(self, genre: str):
         from ..generation import Composer
 
-        model_dir = self.project / "models" / genre
+        model_dir = self.layout.model(genre)
         stamp = (model_dir / "model.keras").stat().st_mtime
         with self._guard:
             cached = self._composers.get(genre)
@@ -217,7 +217,7 @@ class Studio:
                 raise UploadError("primer", str(exc)) from None
             return window[None, :], f"opening of {request.primer_name}"
         # As `jukebox generate` does: a validation window chosen by the seed.
-        val = read_npy(self.project / "data" / "sequences" / request.genre.name / "val.npy")
+        val = read_npy(self.layout.val_tokens(request.genre.name))
         window, starts = validation_primers(val, composer.seq_len, request.sampling.seed, 1)
         return window, f"validation window at token {int(starts[0])}"
 
