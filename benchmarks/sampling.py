@@ -34,7 +34,7 @@ def draw(composer: Composer, val: np.ndarray, project: Path, genre: str, base: S
          log: logging.Logger) -> dict:
     """Compose `pieces` validation primers chosen by `base.seed` (piece i drawn with seed + i), as the generate stage
     does, and judge them as the evaluate stage does; the figures the benchmarks compare."""
-    from stages.evaluate import judge
+    from jukebox.judging import judge
 
     primers, _ = validation_primers(val, composer.seq_len, base.seed, pieces)
     composed = composer.compose(primers, [dataclasses.replace(base, seed=base.seed + i) for i in range(pieces)])

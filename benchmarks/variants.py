@@ -48,9 +48,9 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     from jukebox.evaluation import prediction_scores, repeated_targets
     from jukebox.encoding import is_note
     from jukebox.generation import Composer, Sampling
+    from jukebox.judging import heard_again
     from jukebox.model import next_token_model
-    from stages.evaluate import heard_again
-    from stages.train import prepare
+    from jukebox.training import prepare
 
     settings = variant(project, changes)
     seq_dir = Layout.of(project).sequences(genre)

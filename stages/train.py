@@ -10,7 +10,6 @@ same model as an uninterrupted one. Multi-worker runs start afresh.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -18,13 +17,12 @@ import tempfile
 from pathlib import Path
 
 from jukebox.artifacts import atomic_path, read_npy, stage_logger, write_json
-from jukebox.dataset import training_dataset, transposition_tables, validation_data
 from jukebox.distribute import is_chief, make_strategy
-from jukebox.encoding import END, transpose_token
 from jukebox.entrypoint import run_stage
 from jukebox.layout import Layout
-from jukebox.model import ModelConfig, build_model, next_token_model
+from jukebox.model import next_token_model
 from jukebox.params import as_dict, load_params
+from jukebox.training import prepare
 
 
 def main(genre_name: str) -> None:
@@ -87,24 +85,6 @@ def main(genre_name: str) -> None:
     log.info("best val_loss %.4f at epoch %d of %d, %.0f s", h["val_loss"][best], best + 1, len(h["loss"]), seconds)
     if root != Path("."):
         shutil.rmtree(root, ignore_errors=True)
-
-
-def prepare(params, train, val, tokens, scope=None):
-    """The seeded, compiled model, its ModelConfig, the training stream, the validation data and the steps per epoch
-    of a training run: what this stage fits, and what benchmarks/variants.py fits side by side."""
-    import keras
-
-    steps = -(-params.windows_per_epoch // params.batch_size)
-    config = ModelConfig.from_params(params, decay_steps=params.epochs * steps)
-    keras.utils.set_random_seed(params.seed)
-    with scope or contextlib.nullcontext():
-        model = build_model(len(tokens), config)
-    moves = (transposition_tables(tokens, params.transpose, lambda token, k: transpose_token(token, k, params.encoding))
-             if params.transpose else None)
-    train_ds = training_dataset(train, params.seq_len, params.batch_size, params.windows_per_epoch, params.seed,
-                                every_position=config.causal, transpositions=moves,
-                                end_id=tokens.index(END) if END in tokens else None)
-    return model, config, train_ds, validation_data(val, params.seq_len, params.val_windows, config.causal), steps
 
 
 if __name__ == "__main__":
