@@ -74,9 +74,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     from jukebox.generation import Composer, validation_primers
+    from jukebox.layout import Layout
 
-    composer = Composer.load(ROOT / "models" / args.genre)
-    val = np.load(ROOT / "data" / "sequences" / args.genre / "val.npy")
+    layout = Layout.of(ROOT)
+    composer = Composer.load(layout.model(args.genre))
+    val = np.load(layout.val_tokens(args.genre))
     ways = {"python steps": python_steps(composer), "compiled loop": compiled_loop(composer)}
     print(f"{args.genre}: {composer.config.architecture} {composer.config.layers} x {composer.config.units}, "
           f"{args.tokens} tokens a row, load average {os.getloadavg()[0]:.2f}")

@@ -23,6 +23,7 @@ from jukebox.artifacts import read_npy, write_json
 from jukebox.dataset import window_starts
 from jukebox.encoding import END, decode
 from jukebox.generation import Composer, Sampling
+from jukebox.layout import Layout
 from jukebox.params import load_params
 
 SEED_OFFSET = 1000
@@ -40,9 +41,10 @@ def thirds(pitches: list[np.ndarray]) -> list[float]:
 
 
 def measure(project: Path, genre: str, pieces: int, n_notes: int) -> dict:
-    params = load_params(project / "params.yaml")
-    composer = Composer.load(project / "models" / genre)
-    val = read_npy(project / "data/sequences" / genre / "val.npy")
+    layout = Layout.of(project)
+    params = load_params(layout.params)
+    composer = Composer.load(layout.model(genre))
+    val = read_npy(layout.val_tokens(genre))
     # Real continuations need room: primers start early enough for n_notes real notes to follow (about
     # tokens_per_note tokens each), evenly spaced over the held-out pieces.
     room = int(np.ceil(n_notes * composer.tokens_per_note() * 1.2))
@@ -106,7 +108,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    genres = args.genres or sorted(p.name for p in (args.project / "models").iterdir() if p.is_dir())
+    genres = args.genres or sorted(p.name for p in Layout.of(args.project).models.iterdir() if p.is_dir())
     print("mean highest pitch (MIDI) of the primers, then of each third of the continuations")
     print(f"{'genre':10}{'primer':>8}  {'composed, by thirds':24}  {'real, by thirds':24}  composed - real")
     rows = []

@@ -27,11 +27,12 @@ from jukebox.dataset import Vocabulary, melody_key, split_pieces, training_datas
 from jukebox.encoding import END, get_encoding, group_onsets
 from jukebox.evaluation import (cross_entropy, cross_entropy_per_note, distinct_ngram_ratio, distribution_overlap,
                                 meter_features)
+from jukebox.layout import Layout
 from jukebox.params import load_params
 from jukebox.parsing import NoteCache, parse_files, parser_version
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / ".jukebox-cache" / "benchmarks"
+WORK = Layout.of(ROOT).benchmarks
 SETTINGS = dict(seq_len=64, embedding_dim=32, units=64, dropout=0.3, learning_rate=0.003, batch_size=128,
                 windows_per_epoch=4096, epochs=5, val_windows=1024, n_samples=4, n_notes=200, temperature=1.0,
                 top_p=0.95, min_count=3)
@@ -41,7 +42,7 @@ def genre_files(name: str, collection: str, pieces: int, seed: int) -> list[Path
     """`pieces` MIDI files of a genre: the scraped ones when there are enough, else exported once from the corpus."""
     from jukebox.sources import export_corpus
 
-    scraped = sorted((ROOT / "data/raw" / name).glob("*.mid"))
+    scraped = sorted(Layout.of(ROOT).raw(name).glob("*.mid"))
     if len(scraped) >= pieces:
         return scraped[:pieces]
     out = WORK / name / f"raw-{pieces}"
@@ -111,7 +112,7 @@ def main() -> None:
     parser.add_argument("--genres", nargs="+", default=["celtic", "classical", "folk"])
     parser.add_argument("--json", type=Path, default=WORK / "encodings.json")
     args = parser.parse_args()
-    params = load_params(ROOT / "params.yaml")
+    params = load_params(Layout.of(ROOT).params)
     results = {"settings": {**SETTINGS, "pieces": args.pieces}, "genres": {}}
     for name in args.genres:
         genre = params.genre(name)

@@ -20,6 +20,7 @@ import numpy as np
 from benchmarks.speed import child, midi_files, token_arrays
 from jukebox.artifacts import write_json
 from jukebox.model import ModelConfig
+from jukebox.layout import Layout
 from jukebox.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,9 +61,9 @@ def flops_per_window(config: ModelConfig, vocab_size: int) -> float:
 
 
 def run(genre_name: str, minutes: float, quick: bool) -> dict:
-    params = load_params(ROOT / "params.yaml")
+    params = load_params(Layout.of(ROOT).params)
     genre = params.genre(genre_name)
-    seq_dir = ROOT / "data/sequences" / genre.name
+    seq_dir = Layout.of(ROOT).sequences(genre.name)
     if (seq_dir / "train.npy").is_file():
         train, val = seq_dir / "train.npy", seq_dir / "val.npy"
         vocab_size = len(json.loads((seq_dir / "vocab.json").read_text())["tokens"])
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run: small workloads, figures not to quote")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
-    genre = args.genre or next(iter(load_params(ROOT / "params.yaml").genres))
+    genre = args.genre or next(iter(load_params(Layout.of(ROOT).params).genres))
     results = run(genre, 0.2 if args.quick else args.minutes, args.quick)
     print(table(results))
     if args.json:

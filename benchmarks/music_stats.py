@@ -19,6 +19,7 @@ from typing import Sequence
 from jukebox.artifacts import read_jsonl, read_npy
 from jukebox.encoding import Event, decode, encode
 from jukebox.generation import Composer, Sampling, validation_primers
+from jukebox.layout import Layout
 from jukebox.params import Params, load_params
 
 NGRAM = 8
@@ -37,13 +38,14 @@ def distinct_durations(pieces: Sequence[Sequence[Event]]) -> int:
 
 def genre_stats(project: Path, genre: str, params: Params, n_notes: int) -> dict:
     """Distinct 8-grams at temperature 0 and at the configured sampling, and durations used, for one genre."""
-    composer = Composer.load(project / "models" / genre)
-    val = read_npy(project / "data/sequences" / genre / "val.npy")
+    layout = Layout.of(project)
+    composer = Composer.load(layout.model(genre))
+    val = read_npy(layout.val_tokens(genre))
     primers, _ = validation_primers(val, composer.seq_len, params.seed, params.n_samples)
     sampling = Sampling.chosen(params, n_notes=n_notes)
     greedy = composer.compose(primers, dataclasses.replace(sampling, temperature=0.0))
     sampled = composer.compose(primers, sampling)
-    pieces = [[tuple(n) for n in p["notes"]] for p in read_jsonl(project / "data/notes" / genre / "pieces.jsonl")]
+    pieces = [[tuple(n) for n in p["notes"]] for p in read_jsonl(layout.pieces(genre))]
     on_grid = [decode(encode(notes, composer.encoding), composer.encoding, composer.step) for notes in pieces]
     return {
         "encoding": composer.encoding,
@@ -68,8 +70,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-notes", type=int, help="notes per sample (default: n_notes in params.yaml)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    params = load_params(args.project / "params.yaml")
-    genres = args.genres or [g for g in params.genres if (args.project / "models" / g / "model.keras").is_file()]
+    layout = Layout.of(args.project)
+    params = load_params(layout.params)
+    genres = args.genres or [g for g in params.genres if (layout.model(g) / "model.keras").is_file()]
     stats = {g: genre_stats(args.project, params.genre(g).name, params, args.n_notes or params.n_notes) for g in genres}
     print(f"{'genre':<12}{'encoding':<10}{'8-grams T=0':>12}{'8-grams T':>11}{'durations T=0':>15}"
           f"{'durations T':>13}{'data':>6}{'data on grid':>14}")

@@ -23,6 +23,7 @@ import numpy as np
 
 from jukebox.artifacts import read_npy, write_json
 from jukebox.generation import Composer, Sampling, validation_primers
+from jukebox.layout import Layout
 from jukebox.params import load_params
 
 SETTINGS = ("1.0/1.0", "1.0/0.9", "0.9/0.9", "0.8/0.9", "0.7/0.9", "0.8/1.0")
@@ -33,11 +34,11 @@ def draw(composer: Composer, val: np.ndarray, project: Path, genre: str, base: S
          log: logging.Logger) -> dict:
     """Compose `pieces` validation primers chosen by `base.seed` (piece i drawn with seed + i), as the generate stage
     does, and judge them as the evaluate stage does; the figures the benchmarks compare."""
-    from stages.evaluate import judge
+    from jukebox.judging import judge
 
     primers, _ = validation_primers(val, composer.seq_len, base.seed, pieces)
     composed = composer.compose(primers, [dataclasses.replace(base, seed=base.seed + i) for i in range(pieces)])
-    judged = judge(composer, composed, project, genre, base.seed, log)
+    judged = judge(composer, composed, Layout.of(project), genre, base.seed, log)
     return {
         "d8": judged["originality"]["generated"]["distinct_8grams"],
         "d8_held_out": judged["originality"]["held_out"]["distinct_8grams"],
@@ -51,9 +52,10 @@ def draw(composer: Composer, val: np.ndarray, project: Path, genre: str, base: S
 
 def measure(project: Path, genre: str, settings: list[tuple[float, float]], pieces: int, repeats: int) -> list[dict]:
     """One row per setting: each figure's mean over the repeats, and its range."""
-    params = load_params(project / "params.yaml")
-    composer = Composer.load(project / "models" / genre)
-    val = read_npy(project / "data/sequences" / genre / "val.npy")
+    layout = Layout.of(project)
+    params = load_params(layout.params)
+    composer = Composer.load(layout.model(genre))
+    val = read_npy(layout.val_tokens(genre))
     log = logging.getLogger(f"benchmarks.sampling.{genre}")
     rows = []
     for temperature, top_p in settings:
@@ -98,8 +100,9 @@ def main(argv: list[str] | None = None) -> None:
         settings = [tuple(float(v) for v in s.split("/")) for s in args.settings]
     except ValueError:
         parser.error(f"--settings takes temperature/top_p pairs such as 0.9/0.9, not {args.settings}")
-    params = load_params(args.project / "params.yaml")
-    genres = args.genres or [g for g in params.genres if (args.project / "models" / g / "model.keras").is_file()]
+    layout = Layout.of(args.project)
+    params = load_params(layout.params)
+    genres = args.genres or [g for g in params.genres if (layout.model(g) / "model.keras").is_file()]
     print(f"{args.pieces} pieces of {params.n_notes} notes per setting, {args.repeats} repeats; means over repeats, "
           "± half the range of realness. d8 = distinct 8-grams (gap: samples - held-out), copy = 8-gram copy rate")
     print(HEADER, flush=True)

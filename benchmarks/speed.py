@@ -25,11 +25,12 @@ from benchmarks.measurements import RESULT
 from jukebox.artifacts import write_json
 from jukebox.dataset import Vocabulary, melody_key, split_pieces
 from jukebox.encoding import END, encode
+from jukebox.layout import Layout
 from jukebox.params import Genre, Params, load_params
 from jukebox.parsing import NoteCache, parse_files, parser_version
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / ".jukebox-cache" / "benchmarks"
+WORK = Layout.of(ROOT).benchmarks
 SIZES = {
     "full": dict(parse_files=0, train_windows=2048, train_epochs=3, gen_notes=500, gen_notes_2018=30,
                  repeats=2),
@@ -56,7 +57,7 @@ def midi_files(genre: Genre, params: Params) -> list[Path]:
     """The genre's MIDI files: data/raw/<genre>/ if scraped, else exported from music21's corpus once."""
     from jukebox.sources import export_corpus
 
-    for raw in (ROOT / "data/raw" / genre.name, WORK / genre.name / "raw"):
+    for raw in (Layout.of(ROOT).raw(genre.name), WORK / genre.name / "raw"):
         if (raw / "manifest.json").is_file():
             manifest = json.loads((raw / "manifest.json").read_text())
             return [raw / r["file"] for r in manifest["files"] if r["status"] == "kept"]
@@ -70,7 +71,7 @@ def midi_files(genre: Genre, params: Params) -> list[Path]:
 
 def token_arrays(genre: Genre, params: Params, files: list[Path]) -> tuple[Path, Path, int]:
     """train.npy, val.npy and the vocabulary size: the pipeline's, or built here as the sequences stage does."""
-    seq = ROOT / "data/sequences" / genre.name
+    seq = Layout.of(ROOT).sequences(genre.name)
     if (seq / "train.npy").is_file():
         return seq / "train.npy", seq / "val.npy", len(json.loads((seq / "vocab.json").read_text())["tokens"])
     out = WORK / genre.name / f"{params.encoding}-{len(files)}"
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small workloads, for a smoke run")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
-    params = load_params(ROOT / "params.yaml")
+    params = load_params(Layout.of(ROOT).params)
     genre = params.genre(args.genre or next(iter(params.genres)))
     results = run(genre, params, SIZES["quick" if args.quick else "full"])
     results["n_samples"] = params.n_samples

@@ -26,12 +26,13 @@ import yaml
 
 from benchmarks.sampling import SEED_OFFSET, draw
 from jukebox.artifacts import read_npy, write_json
+from jukebox.layout import Layout
 from jukebox.params import load_params, parse_params
 
 
 def variant(project: Path, changes: str):
     """The project's params.yaml with `key=value[,key=value]` applied, validated as params.yaml is."""
-    raw = yaml.safe_load((project / "params.yaml").read_text())
+    raw = yaml.safe_load(Layout.of(project).params.read_text())
     for change in filter(None, changes.split(",")):
         key, _, value = change.partition("=")
         raw[key.strip()] = yaml.safe_load(value)  # typed as params.yaml would type it: 8 an int, 0.5 a float
@@ -47,12 +48,12 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     from jukebox.evaluation import prediction_scores, repeated_targets
     from jukebox.encoding import is_note
     from jukebox.generation import Composer, Sampling
+    from jukebox.judging import heard_again
     from jukebox.model import next_token_model
-    from stages.evaluate import heard_again
-    from stages.train import prepare
+    from jukebox.training import prepare
 
     settings = variant(project, changes)
-    seq_dir = project / "data/sequences" / genre
+    seq_dir = Layout.of(project).sequences(genre)
     train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
     vocab = json.loads((seq_dir / "vocab.json").read_text())
     model, config, stream, val_data, steps = prepare(settings, train, val, vocab["tokens"])
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     for changes in args.variants:
         variant(args.project, changes)  # a typo fails now, not after the first variant's training
-    genres = args.genres or list(load_params(args.project / "params.yaml").genres)
+    genres = args.genres or list(load_params(Layout.of(args.project).params).genres)
     print("repeats = loss (nats) on validation targets that continue a passage heard earlier in the window; "
           "first, again = loss on a validation passage heard the first time, and played again right after; "
           "d8 = distinct 8-grams, copy = 8-gram copy rate (samples, then held-out); real = realness accuracy")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jukebox.layout import Layout
 from jukebox.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,9 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--genre", default=None, help="genre of params.yaml (default: the first)")
     parser.add_argument("--batches", type=int, default=80, help="batches per shape, a quarter of them warm-up")
     args = parser.parse_args(argv)
-    params = load_params(ROOT / "params.yaml")
+    params = load_params(Layout.of(ROOT).params)
     genre = params.genre(args.genre or next(iter(params.genres)))
-    seq_dir = ROOT / "data/sequences" / genre.name
+    seq_dir = Layout.of(ROOT).sequences(genre.name)
     if not (seq_dir / "train.npy").is_file():
         parser.error(f"{seq_dir}/train.npy is missing: run `dvc repro sequences@{genre.name}` first")
     tokens = json.loads((seq_dir / "vocab.json").read_text())["tokens"]

@@ -13,31 +13,22 @@ log = logging.getLogger("jukebox.cli")
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from .artifacts import read_npy
-    from .encoding import is_note
-    from .generation import Composer, Sampling, validation_primers
-    from .render import render_sample
+    from .generation import Sampling
+    from .layout import Layout
+    from .samples import compose
 
-    params = load_params(args.project / "params.yaml")
+    layout = Layout.of(args.project)
+    params = load_params(layout.params)
     genre = params.genre(args.genre)
-    composer = Composer.load(args.project / "models" / args.genre)
     sampling = Sampling.chosen(params, args.n_notes, args.temperature, args.top_k, args.top_p, args.seed)
-    if args.primer:
-        primer = composer.primer(args.primer)[None, :]
-    else:
-        val = read_npy(args.project / "data/sequences" / args.genre / "val.npy")
-        primer, _ = validation_primers(val, composer.seq_len, sampling.seed, 1)
-    tokens = composer.compose(primer, sampling)[0]
-    composer.write_midi(tokens, args.out, genre.program, genre.bpm,
-                        -composer.primer_shift(args.primer) if args.primer else 0)  # back to the primer's key
-    notes = sum(is_note(t, composer.encoding) for t in tokens)
-    print(f"wrote {args.out} ({notes} notes, genre {args.genre}, temperature {sampling.temperature}, "
+    piece = compose(layout, genre, sampling, args.primer)[0]
+    record = piece.write(args.out, render=args.render, soundfont=args.soundfont)
+    print(f"wrote {args.out} ({record['n_notes']} notes, genre {args.genre}, temperature {sampling.temperature}, "
           f"top_k {sampling.top_k}, top_p {sampling.top_p}, seed {sampling.seed})")
     if args.render:
-        rendered = render_sample(args.out, genre.program, genre.bpm, args.soundfont)
-        written = [name for kind, name in rendered["files"].items() if name and kind != "midi"]
-        print(f"wrote {', '.join(written)} beside it ({rendered['instrument']}, {genre.bpm:g} bpm, "
-              f"{rendered['seconds']:g} s)")
+        written = [name for kind, name in record["files"].items() if name and kind != "midi"]
+        print(f"wrote {', '.join(written)} beside it ({record['instrument']}, {genre.bpm:g} bpm, "
+              f"{record['seconds']:g} s)")
 
 
 def _at_least(low: float, kind: type = float):

@@ -301,17 +301,10 @@ class Composer:
                         len(short), ", ".join(map(str, short)))
         return [self.encoder.first_notes(piece, row.n_notes) for piece, row in zip(pieces, rows)]
 
-    def primer_shift(self, midi_path: str | Path) -> int:
-        """Semitones a primer was moved to be read in this genre's key (key_mode c); 0 under key_mode keep."""
-        from .bars import key_shift
-        from .midi_io import read_music
-
-        return key_shift(read_music(midi_path).key) if self.key_mode == "c" else 0
-
     def write_midi(self, tokens: list[str], path: str | Path, program: int = 0, bpm: float = 120.0,
                    transpose: int = 0) -> None:
         """Render tokens as a MIDI file for a General MIDI program at a tempo, moved by `transpose` semitones
-        (`-primer_shift(primer)` puts a sample composed from a primer back into the primer's key)."""
+        (samples.Piece.write moves a piece composed from a primer back into the primer's key)."""
         from .encoding import events_of, transpose_notes
         from .midi_io import notes_to_stream, write_midi
 

@@ -72,9 +72,14 @@ class Layout:
     def val_tokens(self, genre: str) -> Path:
         return self.sequences(genre) / "val.npy"
 
+    @property
+    def models(self) -> Path:
+        """Every genre's trained model, one folder each."""
+        return self.root / "models"
+
     def model(self, genre: str) -> Path:
         """train: model.keras and config.json."""
-        return self.root / "models" / genre
+        return self.models / genre
 
     def generated(self, genre: str) -> Path:
         """generate: samples (MIDI, audio, piano roll, score), samples.json, pieces.json, index.html."""
@@ -145,6 +150,11 @@ class Layout:
     def votes_db(self) -> Path:
         """The listening test's answers (jukebox/votes.py), beside the job queue."""
         return self.state / "listening.sqlite3"
+
+    @property
+    def app_lock(self) -> Path:
+        """One writer at a time for app_genres.yaml (the app adds genres, the worker removes failed ones)."""
+        return self.state / "app_genres.lock"
 
     @property
     def app_samples(self) -> Path:

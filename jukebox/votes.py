@@ -144,16 +144,16 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
-def model_version(dvc_lock: Path, genre: str) -> str:
-    """The hash DVC recorded for models/<genre> (train's output in dvc.lock), or "unrecorded" before any run."""
+def model_version(layout, genre: str) -> str:
+    """The hash DVC recorded for the genre's model (train's output in dvc.lock), or "unrecorded" before any run."""
     import yaml
 
     try:
-        lock = yaml.safe_load(dvc_lock.read_text()) or {}
+        lock = yaml.safe_load(layout.dvc_lock.read_text()) or {}
     except FileNotFoundError:
         return "unrecorded"
     for out in (lock.get("stages", {}).get(f"train@{genre}") or {}).get("outs", []):
-        if out.get("path") == f"models/{genre}":
+        if out.get("path") == layout.model(genre).relative_to(layout.root).as_posix():
             return str(out.get("md5", "unrecorded")).removesuffix(".dir")
     return "unrecorded"
 
@@ -163,7 +163,7 @@ def write_report(layout, store: VoteStore, genre: str) -> dict:
     from .artifacts import write_json
     from .listening import report
 
-    version = model_version(layout.dvc_lock, genre)
+    version = model_version(layout, genre)
     rows = [r for r in store.answers(genre) if r["model_version"] == version]
     figures = (report(rows) or [{"model_version": version, "answers": 0}])[0]
     figures = {k: v for k, v in figures.items() if k != "genre"}  # the file's name says it

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 from jukebox.artifacts import stage_logger, write_json, write_jsonl
 from jukebox.entrypoint import run_stage
+from jukebox.layout import Layout
 from jukebox.params import load_params
 from jukebox.parsing import NoteCache, TrackReading, parse_files, parser_version, read_piece, tracks_summary
 
-CACHE = Path(".jukebox-cache/notes")
 MIN_PIECES = 2  # one to train on and one to validate with (the split is by piece)
 
 
@@ -24,19 +23,20 @@ def main(genre_name: str) -> None:
     params = load_params()
     genre = params.genre(genre_name)
     log = stage_logger("parse", genre.name)
-    raw = Path("data/raw") / genre.name
+    layout = Layout.of()
+    raw = layout.raw(genre.name)
     manifest = json.loads((raw / "manifest.json").read_text())
     files = [raw / r["file"] for r in manifest["files"] if r["status"] == "kept"]
     jobs = params.jobs or os.cpu_count() or 1
     # instruments keep: every track with its instrument, read by symusic; merge: today's single stream, by music21.
     reader = TrackReading(genre.max_tracks, genre.drums) if genre.instruments == "keep" else None
-    records, cached = parse_files(files, jobs, NoteCache(CACHE, parser_version(reader)), desc=f"parse {genre.name}",
+    records, cached = parse_files(files, jobs, NoteCache(layout.parse_cache, parser_version(reader)), desc=f"parse {genre.name}",
                                   timeout=params.parse_timeout, reader=reader or read_piece)
     pieces = [r for r in records if r["status"] == "kept"]
     skipped = [r for r in records if r["status"] != "kept"]
     for r in skipped:
         log.warning("skipped %s: %s", r["piece"], r["reason"])
-    out = Path("data/notes") / genre.name
+    out = layout.notes(genre.name)
     write_jsonl(out / "pieces.jsonl", pieces)
     summary = {"files": len(pieces), "skipped_files": len(skipped) + manifest["skipped"],
                "notes": sum(len(p["notes"]) for p in pieces), "skipped": skipped}

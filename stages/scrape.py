@@ -7,13 +7,15 @@ from pathlib import Path
 
 from jukebox.artifacts import remove_stale_partials, stage_logger, write_json
 from jukebox.entrypoint import run_stage
+from jukebox.layout import Layout
 from jukebox.params import Genre, Params, check_inputs, load_params
 from jukebox.scraper import scrape, site_links, url_list
 from jukebox.sources import export_corpus, import_folder
 from jukebox.http_session import FetchError, PoliteSession, SiteUnreachable
 
-# Web downloads survive between runs here (not a DVC output, so DVC never deletes it): a rerun fetches only what is missing.
-DOWNLOADS = Path("data/downloads")
+# Web downloads survive between runs in Layout.downloads (not a DVC output, so DVC never deletes it): a rerun
+# fetches only what is missing.
+DOWNLOADS = Layout.of().downloads
 
 
 def scrape_web(genre: Genre, params: Params, out_dir: Path) -> tuple[list[dict], str]:
@@ -45,7 +47,7 @@ def main(genre_name: str) -> None:
     genre = params.genre(genre_name)
     check_inputs(genre)  # before anything is cleared or fetched
     log = stage_logger("scrape", genre.name)
-    out_dir = Path("data/raw") / genre.name
+    out_dir = Layout.of().raw(genre.name)
     # DVC removes outputs before running a stage; clearing here too keeps a manual rerun from mixing old files in.
     # Web genres lose nothing by it: their downloads stay in DOWNLOADS.
     shutil.rmtree(out_dir, ignore_errors=True)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
@@ -21,7 +20,8 @@ def main(genre_name: str) -> None:
     params = load_params()
     genre = params.genre(genre_name)
     log = stage_logger("sequences", genre.name)
-    notes_dir = Path("data/notes") / genre.name
+    layout = Layout.of()
+    notes_dir = layout.notes(genre.name)
     pieces = read_jsonl(notes_dir / "pieces.jsonl")
     parsed = json.loads((notes_dir / "summary.json").read_text())
     encoding = get_encoding(params.encoding)
@@ -52,7 +52,7 @@ def main(genre_name: str) -> None:
         raise ParamError(f"seq_len = {params.seq_len} is too long for genre {genre.name}: its {split} split has "
                          f"{len(array)} tokens ({n_pieces} pieces), and a window needs seq_len + 1; seq_len must be "
                          f"from 1 to {len(array) - 1} here, or {more}")
-    out = Path("data/sequences") / genre.name
+    out = layout.sequences(genre.name)
     write_npy(out / "train.npy", train)
     write_npy(out / "val.npy", val)
     # key_mode travels with the vocabulary: a primer must be moved to C as the training pieces were.
@@ -75,7 +75,7 @@ def main(genre_name: str) -> None:
     }
     if fixed is not None:
         stats["outside_grid"] = dict(sorted(outside.items()))
-    write_json(Path("metrics") / genre.name / "data.json", stats)
+    write_json(layout.metrics(genre.name) / "data.json", stats)
     log.info("%s encoding: vocabulary %d tokens (min_count %d: %d training tokens are <unk>); %d train / %d "
              "validation tokens", params.encoding, len(vocab), params.min_count, vocab.counts[0], len(train), len(val))
 

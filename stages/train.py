@@ -10,7 +10,6 @@ same model as an uninterrupted one. Multi-worker runs start afresh.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -18,14 +17,12 @@ import tempfile
 from pathlib import Path
 
 from jukebox.artifacts import atomic_path, read_npy, stage_logger, write_json
-from jukebox.dataset import training_dataset, transposition_tables, validation_data
 from jukebox.distribute import is_chief, make_strategy
-from jukebox.encoding import END, transpose_token
 from jukebox.entrypoint import run_stage
-from jukebox.model import ModelConfig, build_model, next_token_model
+from jukebox.layout import Layout
+from jukebox.model import next_token_model
 from jukebox.params import as_dict, load_params
-
-CHECKPOINTS = Path(".jukebox-cache/train")
+from jukebox.training import prepare
 
 
 def main(genre_name: str) -> None:
@@ -42,7 +39,8 @@ def main(genre_name: str) -> None:
     tf_config = os.environ.get("TF_CONFIG") if params.strategy == "multi_worker" else None
     strategy = make_strategy(params.strategy, tf_config)  # first: a multi-worker strategy must precede other TF work
     root = Path(".") if is_chief(tf_config) else Path(tempfile.mkdtemp(prefix="jukebox-worker-"))
-    seq_dir = Path("data/sequences") / genre.name
+    layout, written = Layout.of(), Layout.of(root)  # a worker other than the chief writes to its own folder
+    seq_dir = layout.sequences(genre.name)
     train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
     vocab = json.loads((seq_dir / "vocab.json").read_text())
     model, config, train_ds, val_data, steps = prepare(params, train, val, vocab["tokens"], strategy.scope())
@@ -51,13 +49,13 @@ def main(genre_name: str) -> None:
              len(vocab["tokens"]), params.windows_per_epoch, len(val_data[0]), strategy.num_replicas_in_sync,
              params.strategy, params.transpose, params.precision)
 
-    live_dir = root / "metrics" / genre.name / "train"
+    live_dir = written.train_metrics(genre.name)
     shutil.rmtree(live_dir, ignore_errors=True)
     with Live(str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
         stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=params.patience, restore_best_weights=True)
         live_callback = DVCLiveCallback(live=live)
         # Every worker of a multi-worker run would have to resume the same epoch: those runs keep no checkpoint.
-        folder = (CHECKPOINTS / genre.name if params.strategy != "multi_worker"
+        folder = (layout.train_checkpoints(genre.name) if params.strategy != "multi_worker"
                   else Path(tempfile.mkdtemp(prefix="jukebox-checkpoint-")))
         settings = {"genre": genre.name, **{k: v for k, v in as_dict(params).items() if not k.startswith("genres")}}
         checkpoint = Checkpoint(folder, checkpoint_key(settings, [seq_dir / f for f in ("train.npy", "val.npy",
@@ -76,7 +74,7 @@ def main(genre_name: str) -> None:
             "best_epoch": best + 1, "epochs": len(h["loss"]), "train_seconds": round(seconds, 1),
             "windows_per_second": round(len(h["loss"]) * params.windows_per_epoch / seconds, 1),
         })
-    out = root / "models" / genre.name
+    out = written.model(genre.name)
     write_json(out / "vocab.json", vocab)
     config.save(out / "config.json")
     # Saved last, so a model.keras is never beside another run's vocabulary. Saved as window -> next-token
@@ -87,24 +85,6 @@ def main(genre_name: str) -> None:
     log.info("best val_loss %.4f at epoch %d of %d, %.0f s", h["val_loss"][best], best + 1, len(h["loss"]), seconds)
     if root != Path("."):
         shutil.rmtree(root, ignore_errors=True)
-
-
-def prepare(params, train, val, tokens, scope=None):
-    """The seeded, compiled model, its ModelConfig, the training stream, the validation data and the steps per epoch
-    of a training run: what this stage fits, and what benchmarks/variants.py fits side by side."""
-    import keras
-
-    steps = -(-params.windows_per_epoch // params.batch_size)
-    config = ModelConfig.from_params(params, decay_steps=params.epochs * steps)
-    keras.utils.set_random_seed(params.seed)
-    with scope or contextlib.nullcontext():
-        model = build_model(len(tokens), config)
-    moves = (transposition_tables(tokens, params.transpose, lambda token, k: transpose_token(token, k, params.encoding))
-             if params.transpose else None)
-    train_ds = training_dataset(train, params.seq_len, params.batch_size, params.windows_per_epoch, params.seed,
-                                every_position=config.causal, transpositions=moves,
-                                end_id=tokens.index(END) if END in tokens else None)
-    return model, config, train_ds, validation_data(val, params.seq_len, params.val_windows, config.causal), steps
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import yaml
 from jukebox.artifacts import read_jsonl, read_npy, write_json, write_jsonl
 from jukebox.dataset import window_starts, windows
 from jukebox.encoding import END, by_piece, decode, group_onsets, is_note
+from jukebox import judging
 from jukebox.evaluation import meter_features, pitch_class_histogram, repeated_targets
 from jukebox.model import ModelConfig, build_model
 from stages import evaluate, sequences
@@ -118,8 +119,8 @@ def test_every_piece_is_closed_by_end_and_samples_are_judged_piece_by_piece(tiny
     train, val = read_npy(root / "data/sequences/tiny/train.npy"), read_npy(root / "data/sequences/tiny/val.npy")
     assert (train == end).sum() == 6 and (val == end).sum() == 2 and train[-1] == val[-1] == end, "8 pieces, 8 ENDs"
     judged = []
-    real_test = evaluate.realness
-    monkeypatch.setattr(evaluate, "realness", lambda generated, real, seed: judged.append(generated) or
+    real_test = judging.realness
+    monkeypatch.setattr(judging, "realness", lambda generated, real, seed: judged.append(generated) or
                         real_test(generated, real, seed))
     evaluate.main("tiny")
     composed = [p["tokens"] for p in json.loads((root / "data/generated/tiny/pieces.json").read_text())]
@@ -153,7 +154,7 @@ def test_heard_again_scores_the_same_targets_after_hearing_them_once():
 
     val = np.random.default_rng(3).integers(1, 40, 1000)
     params = type("Params", (), {"seed": 1, "batch_size": 8})
-    scores = evaluate.heard_again(Restating, val, params)
-    assert scores["windows"] == evaluate.HEARD_AGAIN_WINDOWS
+    scores = judging.heard_again(Restating, val, params)
+    assert scores["windows"] == judging.HEARD_AGAIN_WINDOWS
     assert scores["again"] < 0.1 < 2.5 < scores["first"]
-    assert evaluate.heard_again(Restating, val[:80], params) is None
+    assert judging.heard_again(Restating, val[:80], params) is None

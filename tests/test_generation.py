@@ -138,10 +138,8 @@ def test_primer_swaps_notes_the_genre_never_had_and_says_so(composer, tmp_path, 
     assert composer.vocab.decode(window[-len(tokens) - 1:-len(tokens)]) == [END], "and begins a piece, after END"
 
 
-def test_key_mode_c_reads_a_primer_in_c_and_writes_the_sample_back_in_its_key(composer, tmp_path):
+def test_key_mode_c_reads_a_primer_in_c(composer, tmp_path):
     from music21 import key as m21key
-
-    from jukebox.midi_io import played_notes
 
     # A D major primer with its key signature: read in C under key_mode c, as the genre was learnt.
     score = notes_to_stream([(float(i), 1.0, (p,)) for i, p in enumerate([62, 64, 66, 67, 69, 71, 73, 74])])
@@ -152,10 +150,6 @@ def test_key_mode_c_reads_a_primer_in_c_and_writes_the_sample_back_in_its_key(co
     tokens, _ = in_c.primer_tokens(primer_file)
     assert [t for t in tokens if is_note(t, "rhythm")][:3] == ["C4:1", "D4:1", "E4:1"]
     assert composer.primer_tokens(primer_file)[0][0] == "D4:1", "key_mode keep reads it as it is"
-    assert in_c.primer_shift(primer_file) == -2 and composer.primer_shift(primer_file) == 0
-    out = tmp_path / "back.mid"
-    in_c.write_midi(["C4:1", "E4:1", "+1", "G4:1"], out, transpose=-in_c.primer_shift(primer_file))
-    assert played_notes(out) == [(0.0, 1.0, 62), (0.0, 1.0, 66), (1.0, 1.0, 69)], "back in D major"
 
 
 def test_primer_with_nothing_to_match_is_refused(composer, tmp_path):

@@ -53,7 +53,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     database, a SQLAlchemy URL; default .jukebox/listening.sqlite3)."""
     settings = dict(settings_from_env() if settings is None else settings)
     project = Path(settings.get("PROJECT") or ".").resolve()
-    params = load_params(project / "params.yaml")
+    params = load_params(Layout.of(project).params)
     app = Flask(__name__)
     if settings.get("PROXIES"):
         # Opt-in: trusting X-Forwarded-* from a client that is not the proxy would let it claim any address.

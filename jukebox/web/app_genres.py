@@ -14,12 +14,9 @@ import yaml
 from filelock import FileLock
 
 from ..artifacts import usual_mode, write_text
+from ..layout import Layout
 from ..params import APP_GENRES, is_genre_name, load_params
 
-COLLECTIONS = "collections"
-STATE_DIR = ".jukebox"  # the app's own files: the job database, composed samples, locks
-# Every folder the pipeline writes per genre; a genre the app made is removed from all of them.
-GENRE_OUTPUTS = ("data/raw", "data/notes", "data/sequences", "data/generated", "models", "metrics")
 HEADER = """\
 # Genres added by the web app (`jukebox serve`, "Your collection"); the app writes this file, never params.yaml.
 # dvc.yaml reads it through `vars`, so DVC runs these genres like the ones in params.yaml.
@@ -32,8 +29,9 @@ class GenreExists(ValueError):
 
 def _lock(project: Path) -> FileLock:
     """One writer at a time for app_genres.yaml: the web app adds genres, the worker removes failed ones."""
-    (project / STATE_DIR).mkdir(exist_ok=True)
-    return FileLock(project / STATE_DIR / "app_genres.lock")
+    layout = Layout.of(project)
+    layout.state.mkdir(exist_ok=True)
+    return FileLock(layout.app_lock)
 
 
 def app_genre_names(project: Path) -> list[str]:
@@ -51,8 +49,9 @@ def staging_folder(project: Path, name: str) -> Path:
     """A new hidden folder in collections/ that an upload streams its files into before add_genre moves it in."""
     if not is_genre_name(name):
         raise ValueError(f"genre name {name!r} must be a short lowercase slug (letters, digits, - or _)")
-    (project / COLLECTIONS).mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=project / COLLECTIONS))
+    collections = Layout.of(project).collections
+    collections.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=collections))
     os.chmod(staging, usual_mode(folder=True))  # mkdtemp's 0700 would hide the collection from other accounts
     return staging
 
@@ -65,18 +64,19 @@ def add_genre(project: Path, name: str, staging: Path) -> Path:
     """
     if not is_genre_name(name):
         raise ValueError(f"genre name {name!r} must be a short lowercase slug (letters, digits, - or _)")
-    folder = project / COLLECTIONS / name
+    layout = Layout.of(project)
+    folder = layout.collection(name)
     with _lock(project):
-        if name in load_params(project / "params.yaml").genres:
+        if name in load_params(layout.params).genres:
             raise GenreExists(f"genre {name!r} exists already; choose another name")
-        if folder.exists() or any((project / out / name).exists() for out in GENRE_OUTPUTS):
-            raise GenreExists(f"genre {name!r} has files left in the project ({COLLECTIONS}/, data/ or models/); "
+        if folder.exists() or any(out.exists() for out in layout.genre_folders(name)):
+            raise GenreExists(f"genre {name!r} has files left in the project (collections/, data/ or models/); "
                               "choose another name")
         # One rename: a crash never leaves half a collection under the genre's name.
         os.rename(staging, folder)
         raw = yaml.safe_load((project / APP_GENRES).read_text()) if (project / APP_GENRES).exists() else None
         table = dict((raw or {}).get("genres") or {})
-        table[name] = {"source": "local", "path": f"{COLLECTIONS}/{name}"}
+        table[name] = {"source": "local", "path": Layout().collection(name).as_posix()}  # relative to the project
         _write_table(project, table)
     return folder
 
@@ -93,12 +93,13 @@ def remove_genre(project: Path, name: str) -> None:
         path = project / APP_GENRES
         raw = yaml.safe_load(path.read_text()) if path.exists() else None
         table = dict((raw or {}).get("genres") or {})
-        if name not in table and not (project / COLLECTIONS / name).exists():
+        layout = Layout.of(project)
+        if name not in table and not layout.collection(name).exists():
             raise ValueError(f"genre {name!r} was not made by the web app; remove it from params.yaml yourself")
         if table.pop(name, None) is not None:
             _write_table(project, table)
-        for folder in (COLLECTIONS, *GENRE_OUTPUTS):
-            shutil.rmtree(project / folder / name, ignore_errors=True)
+        for folder in (layout.collection(name), *layout.genre_folders(name)):
+            shutil.rmtree(folder, ignore_errors=True)
         forget_in_dvc(project, name)
 
 
@@ -129,7 +130,7 @@ def forget_in_dvc(project: Path, name: str) -> list[str]:
     from dvc.repo import Repo
     from dvc.utils.serialize import modify_yaml
 
-    lock_file = project / "dvc.lock"
+    lock_file = Layout.of(project).dvc_lock
     if not lock_file.exists():
         return []
     with Repo(str(project)) as repo, repo.lock:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from ..layout import Layout
 from ..params import Params
 
 DATASET_KEYS = ("files", "notes", "unique_notes", "skipped_files")
@@ -22,7 +23,7 @@ def _json(path: Path):
 def recorded_stages(project: Path) -> set[str]:
     """Stages (`train@celtic`, ...) that DVC recorded as finished in dvc.lock; an output of any other is not trusted."""
     try:
-        lock = yaml.safe_load((project / "dvc.lock").read_text()) or {}
+        lock = yaml.safe_load(Layout.of(project).dvc_lock.read_text()) or {}
     except FileNotFoundError:
         return set()
     return set(lock.get("stages") or {})
@@ -49,12 +50,12 @@ def genre_summary(project: Path, name: str, params: Params, recorded: set[str], 
                   job: dict | None = None) -> dict:
     """One genre as the home page and GET /api/genres show it."""
     genre = params.genres[name]
-    metrics = project / "metrics" / name
-    generated = project / "data" / "generated" / name
+    layout = Layout.of(project)
+    metrics, generated = layout.metrics(name), layout.generated(name)
     evaluation = _json(metrics / "evaluate.json") or {}
     # Ready = DVC recorded train and generate for it and their outputs are here, and no job is remaking it:
     # the outputs of a stage cut off mid-run are never shown as results.
-    ready = ({f"train@{name}", f"generate@{name}"} <= recorded and (project / "models" / name / "model.keras").is_file()
+    ready = ({f"train@{name}", f"generate@{name}"} <= recorded and (layout.model(name) / "model.keras").is_file()
              and (generated / "samples.json").is_file() and not (job and job["status"] != "succeeded"))
     samples = []
     if ready:
@@ -67,7 +68,7 @@ def genre_summary(project: Path, name: str, params: Params, recorded: set[str], 
         "name": name, "source": genre.source, "made_by_app": app_made, "ready": ready,
         "instrument_program": genre.program, "bpm": genre.bpm,
         "dataset": _pick(_json(metrics / "data.json"), DATASET_KEYS),
-        "training": _pick(_json(metrics / "train" / "metrics.json"), TRAINING_KEYS),
+        "training": _pick(_json(layout.train_metrics(name) / "metrics.json"), TRAINING_KEYS),
         "evaluation": _evaluation(evaluation),
         "samples": samples,
         "job": {"id": job["id"], "status": job["status"], "stage": job.get("stage", "")} if job else None,

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .app_genres import STATE_DIR
-from ..artifacts import prune_oldest, read_npy, write_json
-from ..generation import Sampling, validation_primers
+from ..artifacts import prune_oldest, write_json
+from ..generation import Sampling
+from ..layout import Layout
 from ..primers import opening_music
 from ..params import Genre
 from ..parsing import reader_pool, stop_pool
+from ..samples import Piece, Primer, choose_primers
 from .uploads import UploadError
 
 log = logging.getLogger(__name__)
@@ -45,13 +46,6 @@ class Request:
     sampling: Sampling
     primer_music: tuple | None = None  # (notes, meters, key) of an uploaded primer's opening (PrimerReader), or None
     primer_name: str = ""
-
-    @property
-    def primer_shift(self) -> int:
-        """Semitones the primer's key is from C major / A minor (0 without a primer); used under key_mode c."""
-        from ..bars import key_shift
-
-        return key_shift(self.primer_music[2]) if self.primer_music is not None else 0
 
 
 class PrimerReader:
@@ -184,9 +178,9 @@ class Studio:
 
     def __init__(self, project: Path, primer_timeout: float = 10.0, samples_max_mb: int = 0,
                  compose_timeout: float = 300.0):
-        self.project = project
+        self.project, self.layout = project, Layout.of(project)
         self.compose_timeout = compose_timeout
-        self.samples_dir = project / STATE_DIR / "samples"
+        self.samples_dir = self.layout.app_samples
         self.samples_max_bytes = samples_max_mb * 1_000_000
         self._pruning = threading.Lock()
         self._renderer = ThreadPoolExecutor(RENDERERS, thread_name_prefix="jukebox-render")
@@ -201,12 +195,12 @@ class Studio:
         """The window of a genre's trained model (its ModelConfig), read without loading the model."""
         from ..model import ModelConfig
 
-        return ModelConfig.load(self.project / "models" / genre / "config.json").seq_len
+        return ModelConfig.load(self.layout.model(genre) / "config.json").seq_len
 
     def _composer(self, genre: str):
         from ..generation import Composer
 
-        model_dir = self.project / "models" / genre
+        model_dir = self.layout.model(genre)
         stamp = (model_dir / "model.keras").stat().st_mtime
         with self._guard:
             cached = self._composers.get(genre)
@@ -227,33 +221,25 @@ class Studio:
         with self._guard:
             return self._batchers.setdefault(genre, Batcher(compose, lock))
 
-    def primer(self, request: Request, composer):
-        """The primer window of a request and how the sample card describes it (a validation window by default)."""
-        if request.primer_music is not None:
-            try:
-                window = composer.primer_window(*composer.primer_tokens_of(request.primer_music, request.primer_name),
-                                                request.primer_name)
-            except ValueError as exc:  # no pitched notes, or none the genre knows
-                raise UploadError("primer", str(exc)) from None
-            return window[None, :], f"opening of {request.primer_name}"
-        # As `jukebox generate` does: a validation window chosen by the seed.
-        val = read_npy(self.project / "data" / "sequences" / request.genre.name / "val.npy")
-        window, starts = validation_primers(val, composer.seq_len, request.sampling.seed, 1)
-        return window, f"validation window at token {int(starts[0])}"
+    def primer(self, request: Request, composer) -> Primer:
+        """The primer of a request (samples.choose_primers): its uploaded primer, else a validation window."""
+        try:
+            return choose_primers(composer, self.layout.val_tokens(request.genre.name), request.sampling.seed,
+                                  primer=request.primer_name if request.primer_music is not None else None,
+                                  opening=request.primer_music)[0]
+        except ValueError as exc:  # no pitched notes, or none the genre knows
+            raise UploadError("primer", str(exc)) from None
 
     def compose(self, request: Request) -> dict:
         """Compose, write and render one sample; returns its record (the fields of samples.json, plus `id`)."""
-        from ..encoding import is_note
-        from ..render import render_sample
-
         name = request.genre.name
         composer = self._composer(name)
-        primer, primer_text = self.primer(request, composer)
+        primer = self.primer(request, composer)
         # The model composes on its genre's batcher thread, with whatever other requests came at the same time;
         # this thread waits, then writes and renders its own sample in parallel with the others.
         batcher = self._batcher(name)
         try:
-            tokens = batcher.submit(primer[0], request.sampling).result(timeout=self.compose_timeout)
+            tokens = batcher.submit(primer.window, request.sampling).result(timeout=self.compose_timeout)
         except FutureTimeout:
             # A request never waits forever: a model stuck (or a burst longer than the limit) costs a 503, and the
             # log says where the composing thread is. The piece, if it ever comes, is dropped.
@@ -262,24 +248,17 @@ class Studio:
             raise UploadError("genre", f"genre {name!r} is still composing other pieces after compose_timeout = "
                                        f"{self.compose_timeout:g} s; try again in a few minutes",
                               {"compose_timeout": self.compose_timeout}, 503) from None
-        sampling = request.sampling
+        piece = Piece(composer, request.genre, tokens, primer, request.sampling)
         sample_id = uuid.uuid4().hex[:SAMPLE_ID_LENGTH]
         folder = self.samples_dir / sample_id
         # A name a musician can tell apart and find again: the genre, the piece's number (seed) and its length.
-        midi = folder / f"{name}_seed-{sampling.seed}_{sampling.n_notes}-notes.mid"
-        # A primer read in C (key_mode c) is written back in its own key.
-        composer.write_midi(tokens, midi, request.genre.program, request.genre.bpm,
-                            -request.primer_shift if composer.key_mode == "c" else 0)
-        rendered = render_sample(midi, request.genre.program, request.genre.bpm, later=True)
-        record = {"id": sample_id, "genre": name, "name": midi.stem, "file": midi.name, **rendered,
-                  "n_notes": sum(is_note(t, composer.encoding) for t in tokens), "n_tokens": len(tokens),
-                  "encoding": composer.encoding, "temperature": sampling.temperature, "top_k": sampling.top_k,
-                  "top_p": sampling.top_p, "seed": sampling.seed, "primer": primer_text}
+        midi = folder / f"{name}_seed-{request.sampling.seed}_{request.sampling.n_notes}-notes.mid"
+        record = {"id": sample_id, "genre": name, **piece.write(midi, later=True)}
         write_json(folder / "sample.json", record)
         # The audio is started now (FluidSynth, its own process) so that it is ready, or nearly, when the player asks;
         # the piano roll (0.2 s of Python) waits to be asked for, so it never holds up the other answers of a burst.
-        if rendered["files"]["flac"]:
-            self._render(folder / rendered["files"]["flac"], record)
+        if record["files"]["flac"]:
+            self._render(folder / record["files"]["flac"], record)
         self.prune()
         return record
 

@@ -27,7 +27,8 @@ from huey.constants import EmptyData
 from huey.exceptions import TaskLockedException
 from huey.signals import SIGNAL_INTERRUPTED
 
-from .app_genres import STATE_DIR, remove_genre
+from .app_genres import remove_genre
+from ..layout import Layout
 from ..params import load_params
 
 log = logging.getLogger("jukebox.jobs")
@@ -45,13 +46,14 @@ def make_huey(project: Path, redis_url: str | None = None):
         from huey import RedisHuey
 
         return RedisHuey("jukebox", url=redis_url)
-    (project / STATE_DIR).mkdir(exist_ok=True)
-    return SqliteHuey("jukebox", filename=str(project / STATE_DIR / "jobs.sqlite3"), strict_fifo=True)
+    layout = Layout.of(project)
+    layout.state.mkdir(exist_ok=True)
+    return SqliteHuey("jukebox", filename=str(layout.jobs_db), strict_fifo=True)
 
 
 def pipeline_stages(project: Path) -> list[str]:
     """The stage names of dvc.yaml in order (scrape ... generate, and evaluate where it exists)."""
-    return list(yaml.safe_load((project / "dvc.yaml").read_text())["stages"])
+    return list(yaml.safe_load(Layout.of(project).dvc_yaml.read_text())["stages"])
 
 
 def _read_tsv_column(path: Path, column: str) -> list[float]:
@@ -64,7 +66,7 @@ def _read_tsv_column(path: Path, column: str) -> list[float]:
 
 def training_progress(project: Path, genre: str) -> dict:
     """Epochs done and the latest loss and val_loss, from what the train stage logs with dvclive."""
-    plots = project / "metrics" / genre / "train" / "plots" / "metrics"
+    plots = Layout.of(project).train_metrics(genre) / "plots" / "metrics"
     loss = _read_tsv_column(plots / "train" / "loss.tsv", "loss")
     val_loss = _read_tsv_column(plots / "eval" / "loss.tsv", "loss")
     progress: dict = {"epoch": len(val_loss)}
@@ -166,7 +168,7 @@ class Jobs:
         """Queue the pipeline of a genre just added; returns its record."""
         stages = pipeline_stages(self.project)
         record = {"id": uuid.uuid4().hex[:12], "genre": genre, "status": "queued", "stage": "", "stages": stages,
-                  "progress": {}, "epochs": load_params(self.project / "params.yaml").epochs, "message": "",
+                  "progress": {}, "epochs": load_params(Layout.of(self.project).params).epochs, "message": "",
                   "log": [], "created": time.time(), "attempt": 1}
         self._enqueue(record)
         return record

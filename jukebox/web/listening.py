@@ -92,7 +92,7 @@ def listen(genre: str):
                                    "session; take a break and come back")
         try:
             store.answer(listener, genre, form.pair.data, form.answer.data,
-                         model_version(_layout().dvc_lock, genre), form.rating_left.data, form.rating_right.data)
+                         model_version(_layout(), genre), form.rating_left.data, form.rating_right.data)
         except AlreadyAnswered:
             message = "you had answered that pair already; here is the next one"
         except ValueError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import (Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, session,
                    url_for)
 
+from ..layout import Layout
 from ..params import is_genre_name
 from . import same_secret
 from .composing import SAMPLE_ID
@@ -116,7 +117,7 @@ def generated_file(genre: str, name: str):
     summary = services().genre(genre)
     if not (summary and summary["ready"]):
         abort(404, f"genre {genre!r} has no finished samples")
-    return send_from_directory(services().project / "data" / "generated" / genre, name)
+    return send_from_directory(Layout.of(services().project).generated(genre), name)
 
 
 @pages.get("/samples/<sample_id>/<name>")

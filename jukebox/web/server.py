@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
+from ..layout import Layout
 from ..params import load_params
 
 log = logging.getLogger("jukebox.serve")
@@ -56,7 +57,7 @@ def serve(project: Path, host: str, port: int, token: str | None, hosts: list[st
           worker: bool = True, redis_url: str | None = None, proxies: int = 0) -> None:
     """Serve the app at http://host:port with gunicorn, and run one job worker until Ctrl-C."""
     project = project.resolve()
-    load_params(project / "params.yaml")  # a broken params.yaml stops here, with its message, not in a worker
+    load_params(Layout.of(project).params)  # a broken params.yaml stops here, with its message, not in a worker
     if not is_loopback(host) and not token:
         raise SystemExit(f"jukebox serve: bound to {host}, other machines can reach the app; set JUKEBOX_TOKEN to a "
                          "secret of your choice (every upload and generation then asks for it), or bind 127.0.0.1")

@@ -13,6 +13,7 @@ from flask import current_app
 from .app_genres import GenreExists, add_genre, app_genre_names, staging_folder
 from ..generation import Sampling
 from .jobs import Jobs
+from ..layout import Layout
 from ..params import Params, is_genre_name, load_params
 from .catalog import genre_summary, recorded_stages
 from .composing import Request, Studio
@@ -31,7 +32,7 @@ class Services:
 
     def params(self) -> Params:
         """params.yaml and app_genres.yaml, read afresh (the app adds genres while it runs)."""
-        return load_params(self.project / "params.yaml")
+        return load_params(Layout.of(self.project).params)
 
     def genres(self, only: str | None = None) -> list[dict]:
         """Every genre (or the one called `only`) with its figures, metrics, samples and latest job."""

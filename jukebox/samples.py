@@ -1,0 +1,105 @@
+"""Samples: a genre's pieces composed from primers, each written as MIDI in its primer's key, with its record.
+
+The one compose path of the generate stage, `jukebox generate` and the web app: `compose` chooses the primers
+(choose_primers), composes them in one batch (Composer.compose) and hands back Pieces; `Piece.write` writes one
+as MIDI, renders it and returns its sample record (what samples.json and the app's sample.json hold). The web app's
+batcher runs the same three steps itself, so that the requests arriving together share one batch.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import read_npy
+from .generation import Composer, Sampling, validation_primers
+from .layout import Layout
+from .params import Genre
+
+
+@dataclass(frozen=True)
+class Primer:
+    """Where a piece begins: its window of token ids and how its sample record names it."""
+
+    window: np.ndarray  # seq_len ids, ending where the new music begins
+    described: str  # "validation window at token 123" or "opening of tune.mid"
+    start: int | None = None  # a validation window's first token in val.npy; None for a MIDI file's opening
+    shift: int = 0  # semitones the primer was moved to be read in the genre's key (key_mode c), undone on writing
+
+
+def choose_primers(composer: Composer, val_tokens: str | Path, seed: int, count: int = 1,
+                   primer: str | Path | None = None, opening: tuple | None = None) -> list[Primer]:
+    """`count` primers: the opening of the MIDI file `primer` (`opening`: already read, as primers.opening_music
+    gives it), else validation windows of the genre's val.npy chosen by the seed.
+
+    Raises ValueError naming the primer when it has no notes this genre knows.
+    """
+    if primer is None:
+        windows, starts = validation_primers(read_npy(val_tokens), composer.seq_len, seed, count)
+        return [Primer(window, f"validation window at token {int(start)}", int(start))
+                for window, start in zip(windows, starts)]
+    from .bars import key_shift
+    from .primers import opening_music
+
+    music = opening if opening is not None else opening_music(primer, composer.seq_len)
+    window = composer.primer_window(*composer.primer_tokens_of(music, primer), primer)
+    # Under key_mode c the opening was read in C (Composer.primer_tokens_of); the piece goes back to its key.
+    shift = key_shift(music[2]) if composer.key_mode == "c" else 0
+    return [Primer(window, f"opening of {primer}", None, shift)] * count
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One composed piece: its tokens, the primer it continues and the settings it was composed with."""
+
+    composer: Composer
+    genre: Genre
+    tokens: list[str]
+    primer: Primer
+    sampling: Sampling
+
+    @property
+    def n_notes(self) -> int:
+        """The notes (and chords) among its tokens."""
+        return sum(self.composer.encoder.is_note(t) for t in self.tokens)
+
+    def write(self, midi: str | Path, render: bool = True, later: bool = False, soundfont: str | Path | None = None,
+              with_tokens: bool = False) -> dict:
+        """Write the piece as MIDI in its primer's key, render it beside (render.render_sample; `later`: only name
+        the files render_later writes) and return its sample record, with its tokens if `with_tokens`."""
+        from .render import render_sample
+
+        midi = Path(midi)
+        genre, sampling = self.genre, self.sampling
+        self.composer.write_midi(self.tokens, midi, genre.program, genre.bpm, -self.primer.shift)
+        rendered = (render_sample(midi, genre.program, genre.bpm, soundfont, later=later) if render
+                    else {"files": {"midi": midi.name}})
+        record = {"name": midi.stem, "file": midi.name, **rendered, "n_notes": self.n_notes,
+                  "n_tokens": len(self.tokens), "encoding": self.composer.encoding,
+                  "temperature": sampling.temperature, "top_k": sampling.top_k, "top_p": sampling.top_p,
+                  "seed": sampling.seed, "primer": self.primer.described}
+        if self.primer.start is not None:
+            record["primer_start"] = self.primer.start
+        if with_tokens:
+            record["tokens"] = self.tokens
+        return record
+
+
+def numbered(sampling: Sampling, count: int) -> list[Sampling]:
+    """The settings of `count` pieces: piece i is composed with seed + i, each its own random stream, as
+    `jukebox generate --seed <seed + i>` composes it alone."""
+    return [dataclasses.replace(sampling, seed=sampling.seed + i) for i in range(count)]
+
+
+def compose(layout: Layout, genre: Genre, sampling: Sampling, primer: str | Path | None = None, count: int = 1,
+            composer: Composer | None = None) -> list[Piece]:
+    """`count` pieces of a genre in one batch, continuing the MIDI file `primer`'s opening or, without one,
+    validation windows chosen by the seed; piece i is composed with seed + i. The genre's model is loaded from
+    the layout unless `composer` is given."""
+    composer = composer or Composer.load(layout.model(genre.name))
+    primers = choose_primers(composer, layout.val_tokens(genre.name), sampling.seed, count, primer)
+    rows = numbered(sampling, count)
+    pieces = composer.compose(np.stack([p.window for p in primers]), rows)
+    return [Piece(composer, genre, tokens, p, row) for tokens, p, row in zip(pieces, primers, rows)]

@@ -1,0 +1,27 @@
+"""Training set-up: the seeded model, its config and the streams of a training run, as the train stage fits them."""
+from __future__ import annotations
+
+import contextlib
+
+from .dataset import training_dataset, transposition_tables, validation_data
+from .encoding import END, transpose_token
+from .model import ModelConfig, build_model
+
+
+def prepare(params, train, val, tokens, scope=None):
+    """The seeded, compiled model, its ModelConfig, the training stream, the validation data and the steps per epoch
+    of a training run: what the train stage fits, and what benchmarks/variants.py fits side by side."""
+    import keras
+
+    steps = -(-params.windows_per_epoch // params.batch_size)
+    config = ModelConfig.from_params(params, decay_steps=params.epochs * steps)
+    keras.utils.set_random_seed(params.seed)
+    with scope or contextlib.nullcontext():
+        model = build_model(len(tokens), config)
+    moves = (transposition_tables(tokens, params.transpose, lambda token, k: transpose_token(token, k, params.encoding))
+             if params.transpose else None)
+    train_ds = training_dataset(train, params.seq_len, params.batch_size, params.windows_per_epoch, params.seed,
+                                every_position=config.causal, transpositions=moves,
+                                end_id=tokens.index(END) if END in tokens else None)
+    return model, config, train_ds, validation_data(val, params.seq_len, params.val_windows, config.causal), steps
+
