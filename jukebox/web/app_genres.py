@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -100,6 +101,55 @@ def remove_genre(project: Path, name: str) -> None:
         for folder in (COLLECTIONS, *GENRE_OUTPUTS):
             shutil.rmtree(project / folder / name, ignore_errors=True)
         forget_in_dvc(project, name)
+        touched = [path] + [project / folder / ".gitignore" for folder in GENRE_OUTPUTS
+                            if _unignore(project / folder / ".gitignore", name)]
+        restage(project, touched + [project / "dvc.lock"])
+
+
+def _unignore(gitignore: Path, name: str) -> bool:
+    """Take the line DVC added for a genre's output (`/<name>`) out of a .gitignore; True if it was there.
+
+    DVC writes one such line per output it makes and removes the file with its last line, as done here.
+    """
+    try:
+        lines = gitignore.read_text().splitlines()
+    except FileNotFoundError:
+        return False
+    kept = [line for line in lines if line.strip() != f"/{name}"]
+    if len(kept) == len(lines):
+        return False
+    if any(line.strip() for line in kept):
+        write_text(gitignore, "\n".join(kept) + "\n")
+    else:
+        gitignore.unlink()
+    return True
+
+
+def _git(project: Path, *args: str) -> subprocess.CompletedProcess | None:
+    try:
+        return subprocess.run(["git", *args], cwd=project, capture_output=True)
+    except OSError:
+        return None  # no git on this machine: nothing of git's to put back
+
+
+def restage(project: Path, paths: list[Path]) -> None:
+    """Put git's index of `paths` back in step with the files, as DVC's autostage left it before the genre came.
+
+    `dvc repro` stages (core.autostage) the .gitignore lines and dvc.lock entries of the genre's outputs; once they
+    are taken out again, a file that is back to its committed content is unstaged, and one still changed (another
+    genre's entries) is staged as it now is, so `git status` reads as it did before the upload.
+    """
+    inside = _git(project, "rev-parse", "--is-inside-work-tree")
+    if inside is None or inside.stdout.strip() != b"true":
+        return
+    for path in paths:
+        rel = path.relative_to(project).as_posix()
+        committed = _git(project, "show", f"HEAD:{rel}")
+        now = path.read_bytes() if path.is_file() else None
+        if now == (committed.stdout if committed and committed.returncode == 0 else None):
+            _git(project, "reset", "-q", "--", rel)
+        elif getattr(_git(project, "diff", "--cached", "--quiet", "--", rel), "returncode", 0) == 1:
+            _git(project, "add", "-A", "--", rel)
 
 
 def _recorded_hashes(entries, cache: Path) -> set[str]:
