@@ -272,20 +272,20 @@ class Studio:
 
     def _render(self, path: Path, record: dict) -> Future:
         """The one rendering of a sample's LATER file, started now unless it already is."""
+        from ..render import render_later
+
         with self._guard:
             future = self._renders.get(path)
             if future is None:
                 # Room for the file is made when its rendering starts, not when it is queued behind others.
                 future = self._renders[path] = self._renderer.submit(
-                    self._write_later, path, record)
+                    self._write_later, path, record, render_later)
                 # Once written, the file itself answers; a failed one may be tried again.
                 future.add_done_callback(lambda _: self._renders.pop(path, None))
             return future
 
-    def _write_later(self, path: Path, record: dict) -> Path:
-        """Write a sample's LATER file within the store's limit (a renderer thread's task)."""
-        from ..render import render_later
-
+    def _write_later(self, path: Path, record: dict, render_later) -> Path:
+        """Write a sample's LATER file with `render_later` within the store's limit (a renderer thread's task)."""
         seconds = float(record.get("seconds") or 0)
         written = self.store.run_writing(path.parent, self.store.expected(path.suffix, seconds), render_later,
                                          path.parent / record["file"], path.suffix, record["program"], record["bpm"])
