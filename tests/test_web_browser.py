@@ -142,7 +142,7 @@ def test_upload_a_collection_and_listen_to_its_samples(server, browser, shots, t
     browser.get(server + "/collections")
     browser.find_element(By.ID, "name").send_keys("Bad Name")
     browser.find_element(By.ID, "files").send_keys("\n".join(str(f) for f in files))
-    submit(browser, "form.collection button")
+    submit(browser, "form.collection button[type=submit]")
     assert "must be a short lowercase slug" in browser.find_element(By.ID, "name-error").text
     screenshot(browser, shots / "collection.png")
 
@@ -150,7 +150,7 @@ def test_upload_a_collection_and_listen_to_its_samples(server, browser, shots, t
     name.clear()
     name.send_keys("reels")
     browser.find_element(By.ID, "files").send_keys("\n".join(str(f) for f in files))
-    submit(browser, "form.collection button")
+    submit(browser, "form.collection button[type=submit]")
     errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "[id$='-error']")]
     assert "/jobs/" in browser.current_url, f"still at {browser.current_url}; the page says {errors}"
     wait_until(browser, "return document.querySelector('#stages li.current')", timeout=120)
@@ -237,7 +237,7 @@ def test_a_refused_name_shows_the_slug_to_use(server, browser, shots, tmp_path):
     assert "base (6 files) trained in" in facts, "how long training took here, measured"
     browser.find_element(By.ID, "name").send_keys("Folk Songs")
     browser.find_element(By.ID, "files").send_keys(str(write_tune(tmp_path / "t.mid")))
-    submit(browser, "form.collection button")
+    submit(browser, "form.collection button[type=submit]")
     assert "try 'folk-songs'" in browser.find_element(By.ID, "name-error").text
     browser.find_element(By.ID, "name-suggestion").click()
     assert browser.find_element(By.ID, "name").get_attribute("value") == "folk-songs"

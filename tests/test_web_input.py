@@ -78,7 +78,11 @@ def test_json_fields_of_the_right_type_still_compose(client):
     response = client.post("/api/generate", json={"genre": "tiny", "n_notes": 12, "temperature": 1, "top_p": 0.9,
                                                   "top_k": 0, "seed": 5})
     assert response.status_code == 200, response.get_json()
-    assert response.get_json()["n_notes"] == 12
+    sample = response.get_json()
+    assert sample["n_notes"] == 12
+    # Served as what they are (Python's mimetypes said audio/sp-midi, and nothing for MusicXML).
+    for kind, media in (("midi", "audio/midi"), ("musicxml", "application/vnd.recordare.musicxml+xml")):
+        assert client.get(sample["urls"][kind]).content_type == media, kind
 
 
 def test_a_large_json_body_is_refused_with_its_own_limit(client, project):

@@ -286,6 +286,8 @@ class Studio:
 
     def _write_later(self, path: Path, record: dict, render_later) -> Path:
         """Write a sample's LATER file with `render_later` within the store's limit (a renderer thread's task)."""
+        if not (path.parent / record["file"]).is_file():
+            return path  # the sample was pruned while this waited its turn: nothing left to render
         seconds = float(record.get("seconds") or 0)
         written = self.store.run_writing(path.parent, self.store.expected(path.suffix, seconds), render_later,
                                          path.parent / record["file"], path.suffix, record["program"], record["bpm"])

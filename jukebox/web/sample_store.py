@@ -14,14 +14,21 @@ from pathlib import Path
 # Bytes a write may add, judged generously so that the store stays under its limit: a sample's MIDI file and
 # record, its piano roll and its score. The audio is judged by its length (AUDIO_BYTES_PER_S, then as measured).
 SMALL_BYTES = {"": 100_000, ".png": 300_000, ".musicxml": 500_000}
-AUDIO_BYTES_PER_S = 120_000  # FLAC of FluidSynth's 44.1 kHz stereo: about 85 KB a second measured, with margin
+AUDIO_BYTES_PER_S = 120_000  # FLAC of FluidSynth: 57-62 KB a second measured (docs/guide/web-app-notes.md); twice that
 AUDIO_TAIL_S = 3.0  # the last notes' release after the notes end
 
 
 def _bytes(entry: Path) -> int:
-    if entry.is_dir() and not entry.is_symlink():
-        return sum(f.lstat().st_size for f in entry.rglob("*") if not f.is_dir())
-    return entry.lstat().st_size
+    """The bytes of a file, or of the files in a folder; a file renamed or deleted meanwhile counts 0."""
+    if not (entry.is_dir() and not entry.is_symlink()):
+        return entry.lstat().st_size
+    total = 0
+    for file in entry.rglob("*"):
+        try:
+            total += file.lstat().st_size if not file.is_dir() else 0
+        except FileNotFoundError:
+            continue  # an atomic write's partial file, renamed into place while the folder was measured
+    return total
 
 
 class SampleStore:
@@ -64,7 +71,13 @@ class SampleStore:
 
     def size(self) -> int:
         """Bytes in the store now."""
-        return sum(_bytes(e) for e in self.folder.iterdir()) if self.folder.is_dir() else 0
+        total = 0
+        for entry in self.folder.iterdir() if self.folder.is_dir() else []:
+            try:
+                total += _bytes(entry)
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+        return total
 
     def _make_room(self) -> list[Path]:
         """Delete the oldest samples not being written until the store and the writes under way fit the limit."""
