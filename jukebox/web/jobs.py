@@ -90,7 +90,7 @@ def training_notes(record: dict) -> list[str]:
              "on pieces held back that it never learns from. Both fall while it learns the style; lower is better."]
     done, best = progress["epoch"], progress.get("best_epoch")
     if best:
-        notes.append(f"Best so far: epoch {best} (val_loss {progress['best_val_loss']}); the model keeps that "
+        notes.append(f"{'Best' if record.get('status') == 'succeeded' else 'Best so far'}: epoch {best} (val_loss {progress['best_val_loss']}); the model keeps that "
                      "epoch's weights.")
     if best and done > best:
         notes.append(f"val_loss has not improved since epoch {best} (now {progress['val_loss']} at epoch {done}): "
@@ -101,7 +101,7 @@ def training_notes(record: dict) -> list[str]:
             notes.append(f"Training stopped early at epoch {done} of {epochs}: val_loss had not improved for "
                          f"{patience if patience else done - best} epochs (patience in params.yaml).")
         else:
-            notes.append(f"Training ran all {done} epochs (epochs in params.yaml).")
+            notes.append(f"Training ran all {done} epoch{'' if done == 1 else 's'} (epochs in params.yaml).")
     return notes
 
 
