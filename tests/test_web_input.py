@@ -82,7 +82,7 @@ def test_json_fields_of_the_right_type_still_compose(client):
     assert sample["n_notes"] == 12
     # Served as what they are (Python's mimetypes said audio/sp-midi, and nothing for MusicXML).
     for kind, media in (("midi", "audio/midi"), ("musicxml", "application/vnd.recordare.musicxml+xml")):
-        assert client.get(sample["urls"][kind]).content_type == media, kind
+        assert client.get(sample["urls"][kind]).mimetype == media, kind
 
 
 def test_a_large_json_body_is_refused_with_its_own_limit(client, project):
