@@ -36,6 +36,7 @@ TRACKS_FORMAT = 3
 # Size caps: music21's time grows faster than a file's length (one note at quarter 16000 takes it 25 s, 64 tracks
 # of one late note each take minutes), so absurd files are refused from their events before a score is built.
 MAX_TRACKS = 256
+MIN_PIECES = 2  # a genre needs one piece to train on and one to validate with (the split is by piece)
 MAX_NOTES = 100_000
 MAX_QUARTERS = 10_000  # over 80 minutes at 120 quarter notes a minute
 REASON_CHARS = 300  # music21's messages can quote a whole stream; a reason is one readable line

@@ -13,15 +13,18 @@ def opening_notes(midi_path: str | Path, max_notes: int) -> list[tuple[float, fl
     return opening_music(midi_path, max_notes)[0]
 
 
-def opening_music(midi_path: str | Path, max_notes: int) -> tuple[list, list, str]:
+def opening_music(midi_path: str | Path, max_notes: int, scratch: str | Path | None = None) -> tuple[list, list, str]:
     """Notes, meters and key of a MIDI file's opening: each track cut after its first `max_notes` note-ons (and
     their note-offs). Plain tuples, so that a pool's worker process can hand them back.
 
     A primer only lends its opening seq_len tokens, so this is all of it the model reads, and music21 builds a
     score of at most max_notes notes per track however long the file. Raises ValueError naming the file when it
     is no MIDI file, cannot be read, or is absurd (the parse stage's caps on tracks and length).
+    The cut opening is written to `scratch`, a folder the caller made and removes (a reader process killed at its
+    time limit removes nothing), else to a temporary folder of its own.
     """
     import tempfile
+    from contextlib import nullcontext
 
     from music21 import midi
     from music21.midi.translate import getTimeForEvents
@@ -65,7 +68,7 @@ def opening_music(midi_path: str | Path, max_notes: int) -> tuple[list, list, st
         quarters = end / file.ticksPerQuarterNote
         raise ValueError(f"{midi_path}: the primer is too big to read: its opening is {quarters:.0f} "
                          f"quarter notes long, more than {MAX_QUARTERS}; choose a shorter MIDI file")
-    with tempfile.TemporaryDirectory(prefix="jukebox-primer-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="jukebox-primer-") if scratch is None else nullcontext(scratch) as tmp:
         opening = Path(tmp) / "opening.mid"
         opening.write_bytes(file.writestr())
         try:

@@ -14,9 +14,8 @@ from jukebox.artifacts import stage_logger, write_json, write_jsonl
 from jukebox.entrypoint import run_stage
 from jukebox.layout import Layout
 from jukebox.params import load_params
-from jukebox.parsing import NoteCache, TrackReading, parse_files, parser_version, read_piece, tracks_summary
+from jukebox.parsing import MIN_PIECES, NoteCache, TrackReading, parse_files, parser_version, read_piece, tracks_summary
 
-MIN_PIECES = 2  # one to train on and one to validate with (the split is by piece)
 
 
 def main(genre_name: str) -> None:

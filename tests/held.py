@@ -46,7 +46,7 @@ def read_piece(path):
     return real_read_piece(path)
 
 
-def opening_music(midi_path, max_notes: int):
+def opening_music(midi_path, max_notes: int, scratch=None):
     """jukebox.primers.opening_music, after hold."""
     hold(midi_path)
-    return real_opening_music(midi_path, max_notes)
+    return real_opening_music(midi_path, max_notes, scratch)

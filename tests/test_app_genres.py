@@ -63,3 +63,42 @@ def test_add_genre_moves_the_staged_folder_whole_and_never_overwrites(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["t.mid"]
     with pytest.raises(ValueError, match="slug"):
         staging_folder(project, "mine\n")
+
+
+def git_state(project: Path) -> dict[str, str]:
+    """What `git status` shows, with the staged and unstaged changes themselves."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=project, capture_output=True, text=True, check=True).stdout
+
+    # The app's state folder (its lock file) and the parse stage's note cache are ignored by the real project's
+    # .gitignore, not by a test copy's.
+    status = [line for line in git("status", "--porcelain", "--untracked-files=all").splitlines()
+              if not line[3:].startswith((".jukebox/", ".jukebox-cache/"))]
+    return {"status": status, "staged": git("diff", "--cached"), "unstaged": git("diff")}
+
+
+@pytest.mark.slow
+def test_removing_a_finished_genre_leaves_git_and_dvc_as_before_the_upload(trained_template, tmp_path):
+    """A finished genre removed left its `/name` lines staged in data/*/.gitignore and a staged dvc.lock (autostage)."""
+    from tests.conftest import copy_trained
+
+    project = copy_trained(trained_template, tmp_path / "project")
+    tunes = tmp_path / "tunes"
+    files = {f"t{i}.mid": write_tune(tunes / f"t{i}.mid", i, repeats=2).read_bytes() for i in range(4)}
+    git_before, dvc_before = git_state(project), run_dvc(project, "status")
+    add_genre(project, "mine", stage_files(project, "mine", files))
+    run_dvc(project, "repro", "generate@mine")
+    assert "/mine" in (project / "data/raw/.gitignore").read_text(), "DVC ignored the genre's outputs"
+    assert git_state(project) != git_before
+
+    remove_genre(project, "mine")
+
+    after = git_state(project)
+    assert set(after["status"]) ^ set(git_before["status"]) == set(), "git status differs"
+    assert after == git_before
+    assert run_dvc(project, "status") == dvc_before
+    for folder in ("data/raw", "data/notes", "data/sequences", "data/generated", "models", "metrics"):
+        gitignore = project / folder / ".gitignore"
+        assert not gitignore.exists() or "/mine" not in gitignore.read_text().splitlines(), folder

@@ -232,6 +232,9 @@ def test_upload_queues_a_job_and_cancel_removes_the_genre(client, project, tune)
     assert yaml.safe_load((project / "app_genres.yaml").read_text())["genres"]["mine"]["path"] == "collections/mine"
     assert "mine" in [g["name"] for g in client.get("/api/genres").get_json()["genres"]]
     assert "queued" in client.get(job["page"]).get_data(as_text=True)
+    waiting = client.get(job["url"]).get_json()
+    assert waiting["status"] == "queued" and not waiting["worker_running"], "no worker runs here, and it says so"
+    assert "no worker is running" in waiting["message"] and "jukebox worker" in waiting["message"]
     assert post_files(client, [("t.mid", tune)], name="mine").status_code == 409, "never overwritten"
 
     assert client.post(f"/api/jobs/{job['id']}/retry").status_code == 409, "only an interrupted job is retried"
@@ -239,6 +242,29 @@ def test_upload_queues_a_job_and_cancel_removes_the_genre(client, project, tune)
     assert cancelled["status"] == "cancelled" and "removed" in cancelled["message"]
     untouched(project)
     assert client.post(f"/api/jobs/{job['id']}/cancel").status_code == 409
+    assert client.post(f"/api/jobs/{job['id']}/remove").get_json() == {"id": job["id"], "removed": True}
+    assert client.get(job["url"]).status_code == 404, "a removed job is off the list"
+
+
+@pytest.mark.parametrize("name, slug", [("Folk Songs", "folk-songs"), ("  Über Jazz! ", "uber-jazz"),
+                                        ("2020 Reels", "reels"), ("my_reels", "my_reels"), ("日本", ""),
+                                        ("A" * 40, "a" * 32)])
+def test_a_refused_name_gets_a_slug_to_use(name, slug):
+    from jukebox.params import is_genre_name
+    from jukebox.web.forms import suggest_name
+
+    assert suggest_name(name) == slug and (slug == "" or is_genre_name(slug))
+
+
+def test_the_collection_page_suggests_a_name(client, project, tune):
+    token = csrf_token(client, "/collections")
+    response = client.post("/collections", data={"csrf_token": token, "name": "Folk Songs",
+                                                 "files": [(io.BytesIO(tune), "t.mid")]},
+                           content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "try &#39;folk-songs&#39;" in page and 'data-value="folk-songs"' in page
+    assert "at least <strong>2</strong> readable MIDI files" in page
+    untouched(project)
 
 
 def test_page_upload_redirects_to_its_job(client, project, tune):
@@ -341,12 +367,12 @@ def test_settings_from_env():
     from jukebox.web import settings_from_env
 
     assert settings_from_env({}) == {"PROJECT": ".", "TOKEN": None, "TRUSTED_HOSTS": None, "SECRET_KEY": None,
-                                     "REDIS_URL": None, "PROXIES": 0}
+                                     "REDIS_URL": None, "PROXIES": 0, "VOTES_URL": None}
     settings = settings_from_env({"JUKEBOX_PROJECT": "/srv/jukebox", "JUKEBOX_TOKEN": "t", "JUKEBOX_PROXIES": "1",
                                   "JUKEBOX_HOSTS": " music.example , ,10.0.0.2", "JUKEBOX_SECRET_KEY": "k",
-                                  "JUKEBOX_REDIS_URL": "redis://r"})
+                                  "JUKEBOX_REDIS_URL": "redis://r", "JUKEBOX_VOTES_URL": "postgresql://db/votes"})
     assert settings == {"PROJECT": "/srv/jukebox", "TOKEN": "t", "TRUSTED_HOSTS": ["music.example", "10.0.0.2"],
-                        "SECRET_KEY": "k", "REDIS_URL": "redis://r", "PROXIES": 1}
+                        "SECRET_KEY": "k", "REDIS_URL": "redis://r", "PROXIES": 1, "VOTES_URL": "postgresql://db/votes"}
     assert settings_from_env({"JUKEBOX_TOKEN": ""})["TOKEN"] is None, "an empty token is no token"
     with pytest.raises(ValueError, match="JUKEBOX_PROXIES = 'yes'"):
         settings_from_env({"JUKEBOX_PROXIES": "yes"})

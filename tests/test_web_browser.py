@@ -144,7 +144,7 @@ def test_upload_a_collection_and_listen_to_its_samples(server, browser, shots, t
     browser.get(server + "/collections")
     browser.find_element(By.ID, "name").send_keys("Bad Name")
     browser.find_element(By.ID, "files").send_keys("\n".join(str(f) for f in files))
-    submit(browser, "form.collection button")
+    submit(browser, "form.collection button[type=submit]")
     assert "must be a short lowercase slug" in browser.find_element(By.ID, "name-error").text
     screenshot(browser, shots / "collection.png")
 
@@ -152,7 +152,7 @@ def test_upload_a_collection_and_listen_to_its_samples(server, browser, shots, t
     name.clear()
     name.send_keys("reels")
     browser.find_element(By.ID, "files").send_keys("\n".join(str(f) for f in files))
-    submit(browser, "form.collection button")
+    submit(browser, "form.collection button[type=submit]")
     errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "[id$='-error']")]
     assert "/jobs/" in browser.current_url, f"still at {browser.current_url}; the page says {errors}"
     wait_until(browser, "return document.querySelector('#stages li.current')", timeout=120)
@@ -229,6 +229,47 @@ def test_the_generate_page_shows_progress_while_composing(server, browser, shots
     browser.save_screenshot(str(shots / "generate-progress.png"))
 
 
+def test_a_refused_name_shows_the_slug_to_use(server, browser, shots, tmp_path):
+    """"Folk Songs" was refused without a word of what would do; the page says what a genre needs."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/collections")
+    facts = browser.find_element(By.ID, "what-it-needs").text
+    assert "at least 2 readable MIDI files" in facts and "lowercase slug" in facts
+    assert "base (6 files) trained in" in facts, "how long training took here, measured"
+    browser.find_element(By.ID, "name").send_keys("Folk Songs")
+    browser.find_element(By.ID, "files").send_keys(str(write_tune(tmp_path / "t.mid")))
+    submit(browser, "form.collection button[type=submit]")
+    assert "try 'folk-songs'" in browser.find_element(By.ID, "name-error").text
+    browser.find_element(By.ID, "name-suggestion").click()
+    assert browser.find_element(By.ID, "name").get_attribute("value") == "folk-songs"
+    screenshot(browser, shots / "collection-suggestion.png")
+
+
+def test_remove_a_genre_from_the_pages(server, browser, shots, trained_project):
+    """A finished genre (reels, uploaded above) is removed from the home page after a confirmation: gone from the
+    pages, the project's files and DVC's records, and its job off the list."""
+    import yaml
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/")
+    job_link = browser.find_element(By.CSS_SELECTOR, "#jobs a").get_attribute("href")
+    browser.find_element(By.ID, "remove-reels").click()
+    assert "Remove genre reels?" in browser.find_element(By.TAG_NAME, "h1").text
+    screenshot(browser, shots / "remove-genre-confirm.png")
+    submit(browser, "#confirm-remove")
+    assert browser.current_url.rstrip("/") == server
+    assert not browser.find_elements(By.ID, "genre-reels")
+    assert "reels" not in (browser.find_elements(By.ID, "jobs")[0].text if browser.find_elements(By.ID, "jobs") else "")
+    screenshot(browser, shots / "home-after-remove.png")
+    assert "reels" not in (yaml.safe_load((trained_project / "app_genres.yaml").read_text())["genres"] or {})
+    assert not (trained_project / "collections" / "reels").exists()
+    assert not [s for s in yaml.safe_load((trained_project / "dvc.lock").read_text())["stages"] if s.endswith("@reels")]
+    assert "/reels" not in (trained_project / "data/raw/.gitignore").read_text().splitlines()
+    browser.get(job_link)
+    assert "404" in browser.title, "its job went with it"
+
+
 # Three genres' figures as evaluate leaves them: the network clearly ahead of counting, level with it, behind it.
 THREE = {"celtic": (4.3756, 4.3844, 0.60), "classical": (3.1, 4.9, 0.55), "folk": (5.6, 5.2, 0.41)}
 
@@ -292,3 +333,16 @@ def test_the_home_page_shows_three_genres_compactly_in_words(three_genres, brows
     assert "reels" in jobs.text and "queued" in jobs.text
     assert jobs.location["y"] + jobs.size["height"] < 900, "the jobs are seen without scrolling"
     screenshot(browser, shots / "home-three-genres.png")
+
+
+def test_a_job_with_no_worker_says_so(three_genres, browser, shots):
+    """A job with no worker running said "queued" forever."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(three_genres + "/")
+    browser.find_element(By.CSS_SELECTOR, "#jobs a").click()
+    wait_until(browser, "return document.getElementById('message').textContent.includes('no worker is running')",
+               timeout=30)
+    assert "jukebox worker" in browser.find_element(By.ID, "message").text
+    assert browser.find_element(By.ID, "status").text == "queued"
+    screenshot(browser, shots / "job-no-worker.png")

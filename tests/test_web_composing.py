@@ -12,7 +12,7 @@ from jukebox import render
 from jukebox.artifacts import read_npy
 from jukebox.generation import Composer, Sampling, validation_primers
 from jukebox.web import composing
-from jukebox.web.composing import SPARE_S, PrimerReader, Studio
+from jukebox.web.composing import PrimerReader, Studio
 from jukebox.web.services import Services
 from jukebox.web.uploads import UploadError
 from tests import held
@@ -161,22 +161,23 @@ def test_the_audio_starts_after_the_answer_and_piano_roll_and_score_when_asked(s
     assert client.get("/samples/0123456789ab/x.musicxml").status_code == 404, "no such sample"
 
 
-def test_composing_prunes_the_oldest_samples_past_samples_max_mb(project):
-    """Old samples over the limit go, oldest first; the new one and those changed lately stay."""
+def test_composing_makes_room_before_it_writes_oldest_first(project):
+    """Old samples over the limit go, oldest first, before the new one is written; one being written stays."""
     studio = Studio(project, primer_timeout=5, samples_max_mb=1)
     store = studio.samples_dir
     shutil.rmtree(store, ignore_errors=True)  # the other tests' samples
-    old = time.time() - 3 * SPARE_S
+    old = time.time() - 3600
     made = []
     for i, name in enumerate(["ñandú", "a b", "日本", "0123456789ab"]):
         (store / name).mkdir(parents=True, exist_ok=True)
-        (store / name / "sample.ogg").write_bytes(bytes(400_000))
+        (store / name / "sample.ogg").write_bytes(bytes(300_000))
         made.append(store / name)
         os.utime(store / name, (old + i, old + i))
-    os.utime(made[1], None)  # being written now
     try:
         services = Services(project, None, studio, None, 2000)
-        sample = services.compose("tiny", Sampling(8, seed=4))
+        with studio.store.writing(made[1], 100_000):  # its audio being rendered meanwhile
+            sample = services.compose("tiny", Sampling(8, seed=4))
+        studio._renderer.shutdown(wait=True)  # its audio written too
     finally:
         studio.primers.close()
     left = {p.name for p in store.iterdir()}
@@ -184,8 +185,7 @@ def test_composing_prunes_the_oldest_samples_past_samples_max_mb(project):
     by_age = ["ñandú", "日本", "0123456789ab"]
     gone = [name for name in by_age if name not in left]
     assert gone and gone == by_age[: len(gone)], "oldest first"
-    sizes = {p.name: sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) for p in store.iterdir()}
-    assert sum(sizes.values()) <= 1_000_000 < sum(sizes.values()) + 400_000, "as few deleted as the limit asks"
+    assert studio.store.size() <= 1_000_000, "within samples_max_mb, the new sample's audio included"
 
 
 def test_batches_are_padded_to_few_sizes():

@@ -206,3 +206,24 @@ def test_collection_jobs_run_through_dvc_survive_a_killed_worker_and_leave_other
     assert outputs_of(trained_project, "base") == before, "no output of another genre was rewritten"
     assert "Data and pipelines are up to date" in run_dvc(trained_project, "status")
     assert yaml.safe_load((trained_project / "params.yaml").read_text())["genres"].keys() == {"base"}
+
+
+def test_cancelling_a_job_in_training_leaves_git_and_dvc_as_before_the_upload(client, trained_project, tmp_path):
+    """Cancelled in training, a job removed the genre's files but left its lines in data/raw/.gitignore,
+    data/notes/.gitignore and data/sequences/.gitignore (staged by DVC's autostage)."""
+    from tests.test_app_genres import git_state
+
+    git_before, dvc_before = git_state(trained_project), run_dvc(trained_project, "status")
+    job = upload(client, "gone", tunes(tmp_path, 6))
+    worker = start_worker(trained_project, tmp_path / "worker.log")
+    try:
+        running = wait_for(client, job["id"], lambda j: j["stage"] == "train" or j["status"] not in ("queued", "running"))
+        assert running["stage"] == "train", running
+        assert "/gone" in (trained_project / "data/sequences/.gitignore").read_text().splitlines()
+        client.post(f"{job['url']}/cancel")
+        cancelled = wait_for(client, job["id"], lambda j: j["status"] not in ("queued", "running"), timeout=60)
+    finally:
+        stop(worker)
+    assert cancelled["status"] == "cancelled", cancelled
+    assert git_state(trained_project) == git_before
+    assert run_dvc(trained_project, "status") == dvc_before

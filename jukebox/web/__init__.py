@@ -28,6 +28,9 @@ from .uploads import Limits
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
+# A body that is not an upload (JSON, a page's form) holds a few parameters: it needs a few hundred bytes, not the
+# 50 MB of upload_max_bytes that a collection of MIDI files may need.
+JSON_MAX_BYTES = 64_000
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -84,6 +87,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["jukebox_votes"] = VoteStore(settings.get("VOTES_URL") or sqlite_url(Layout.of(project).votes_db))
 
     app.before_request(_guard)  # before CSRFProtect's own check: Host, cross-site and token come first
+    app.before_request(_small_body)
     csrf = CSRFProtect(app)
     from .api import api
     from .listening import listening
@@ -142,6 +146,12 @@ def _guard():
     return None
 
 
+def _small_body():
+    """Bodies other than multipart uploads get the small JSON_MAX_BYTES limit (Werkzeug refuses past it, chunked too)."""
+    if request.method not in SAFE_METHODS and request.mimetype != "multipart/form-data":
+        request.max_content_length = JSON_MAX_BYTES
+
+
 def _from_this_machine() -> bool:
     """The request's peer is a loopback address, and no proxy the app was not told about forwarded it."""
     from flask import current_app
@@ -176,6 +186,11 @@ def _too_large(exc):
 
     config = current_app.config
     max_bytes, max_files = config["JUKEBOX_UPLOAD_MAX_BYTES"], config["JUKEBOX_UPLOAD_MAX_FILES"]
+    if request.mimetype != "multipart/form-data":
+        size = request.content_length if request.content_length is not None else f"more than {JSON_MAX_BYTES}"
+        return _error(413, f"the request body is {size} bytes; the limit for a JSON body is {JSON_MAX_BYTES} bytes: send "
+                           "the parameters alone (a primer or MIDI files go as multipart/form-data)", None,
+                      {"json_max_bytes": JSON_MAX_BYTES})
     if request.content_length is not None and request.content_length > current_app.config["MAX_CONTENT_LENGTH"]:
         message = (f"the upload is {request.content_length} bytes; the limit is upload_max_bytes = {max_bytes} "
                    "(params.yaml)")

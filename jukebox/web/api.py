@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from .forms import first_error, generate_form
+from . import JSON_MAX_BYTES
+
+from .jobs import training_notes
+from .forms import JSONFieldError, field_limit, first_error, generate_form, json_formdata
 from .services import services
 from .uploads import UploadError
 
@@ -26,6 +30,8 @@ def _with_urls(genre: dict) -> dict:
 
 def _job(record: dict) -> dict:
     public = {k: v for k, v in record.items() if k not in ("task_id", "child", "worker")}
+    public["worker_running"] = record.get("worker") != "none"
+    public["training_notes"] = training_notes(record)
     public["url"] = url_for("api.job", job_id=record["id"])
     public["page"] = url_for("pages.job", job_id=record["id"])
     if record["status"] == "succeeded":
@@ -44,7 +50,19 @@ def genres():
 def generate():
     """Compose a sample: JSON or form fields genre, n_notes, temperature, top_k, top_p, seed; optional file `primer`."""
     s = services()
-    form = generate_form(s.max_notes)(meta={"csrf": False})
+    form_class = generate_form(s.max_notes)
+    if request.files or request.form:
+        form = form_class(meta={"csrf": False})
+    else:  # a JSON body (what scripts send), or none
+        body = request.get_data()
+        if len(body) >= JSON_MAX_BYTES:  # a body without a length stops at the limit: a full one went past it
+            raise RequestEntityTooLarge()
+        try:
+            form = form_class(formdata=json_formdata(body, form_class(formdata=None, meta={"csrf": False})),
+                              meta={"csrf": False})
+        except JSONFieldError as exc:
+            empty = form_class(formdata=None, meta={"csrf": False})
+            return _error(400, exc.field or None, exc.message, field_limit(empty, exc.field) if exc.field else None)
     form.genre.choices = [(g["name"], g["name"]) for g in s.genres() if g["ready"]]
     if not form.validate():
         field, message, limit = first_error(form)
@@ -84,14 +102,28 @@ def job(job_id: str):
 
 @api.post("/jobs/<job_id>/<action>")
 def job_action(job_id: str, action: str):
-    """POST /api/jobs/<id>/cancel or /retry."""
+    """POST /api/jobs/<id>/cancel, /retry or /remove (an ended job: its record is forgotten)."""
     jobs = services().jobs
-    if action not in ("cancel", "retry"):
-        return _error(404, None, f"unknown action {action!r}; use cancel or retry")
+    if action not in ("cancel", "retry", "remove"):
+        return _error(404, None, f"unknown action {action!r}; use cancel, retry or remove")
     try:
-        record = jobs.cancel(job_id) if action == "cancel" else jobs.retry(job_id)
+        record = {"cancel": jobs.cancel, "retry": jobs.retry, "remove": jobs.remove}[action](job_id)
+        if action == "remove":
+            return jsonify({"id": job_id, "removed": True})
     except KeyError:
         return _error(404, None, f"no job {job_id!r}")
     except ValueError as exc:
         return _error(409, None, str(exc))
     return jsonify(_job(record))
+
+
+@api.post("/genres/<name>/remove")
+def remove_genre(name: str):
+    """Remove a genre the app made: its files, outputs, DVC records and jobs (as cancelling its job does)."""
+    try:
+        services().remove_genre(name)
+    except KeyError:
+        return _error(404, None, f"no genre {name!r}")
+    except ValueError as exc:
+        return _error(409, None, str(exc))
+    return jsonify({"name": name, "removed": True})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -101,6 +102,81 @@ def remove_genre(project: Path, name: str) -> None:
         for folder in (layout.collection(name), *layout.genre_folders(name)):
             shutil.rmtree(folder, ignore_errors=True)
         forget_in_dvc(project, name)
+        for folder in layout.genre_folders(name):
+            _unignore(folder.parent / ".gitignore", name)
+        unstage(project, name)
+
+
+def _without_line(text: str, name: str) -> str | None:
+    """A .gitignore without the line DVC added for a genre's output (`/<name>`); None if nothing else is left."""
+    kept = [line for line in text.splitlines() if line.strip() != f"/{name}"]
+    return "\n".join(kept) + "\n" if any(line.strip() for line in kept) else None
+
+
+def _unignore(gitignore: Path, name: str) -> None:
+    """Take a genre's line out of a .gitignore; DVC removes the file with its last line, and so is it here."""
+    try:
+        text = gitignore.read_text()
+    except FileNotFoundError:
+        return
+    left = _without_line(text, name)
+    if left is None:
+        gitignore.unlink()
+    elif left != text:
+        write_text(gitignore, left)
+
+
+def _without_stages(text: str, name: str) -> str | None:
+    """dvc.lock's text without the stages `<stage>@<name>`, through the YAML round trip DVC itself uses."""
+    from dvc.utils.serialize import dumps_yaml, parse_yaml_for_update
+
+    lock = parse_yaml_for_update(text, "dvc.lock") or {}
+    stages = lock.get("stages") or {}
+    for key in [k for k in stages if k.endswith(f"@{name}")]:
+        del stages[key]
+    return dumps_yaml(lock)
+
+
+def _git(project: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess | None:
+    try:
+        return subprocess.run(["git", *args], cwd=project, capture_output=True, input=stdin)
+    except OSError:
+        return None  # no git on this machine: nothing of git's to put back
+
+
+def unstage(project: Path, name: str) -> None:
+    """Take a genre out of what git has staged: its `/<name>` lines and dvc.lock stages leave the index too.
+
+    `dvc repro` stages (core.autostage) the .gitignore lines and dvc.lock entries of the genre's outputs. Each staged
+    file gets back the staged text it would have without the genre, and nothing else changes: what the user staged
+    or left unstaged before the upload stays as it was, so `git status` reads as it did then.
+    """
+    inside = _git(project, "rev-parse", "--is-inside-work-tree")
+    if inside is None or inside.stdout.strip() != b"true":
+        return
+    relative = Layout()  # the paths git's index names, relative to the project
+    files = {(folder.parent / ".gitignore").as_posix(): _without_line for folder in relative.genre_folders(name)}
+    files[relative.dvc_lock.as_posix()] = _without_stages
+    for rel, without in files.items():
+        staged = _git(project, "show", f":{rel}")
+        if staged is None or staged.returncode != 0:
+            continue  # not in the index
+        text = staged.stdout.decode()
+        if without is _without_stages and not any(line.strip().endswith(f"@{name}:") for line in text.splitlines()):
+            continue
+        left = without(text, name)
+        if left == text:
+            continue
+        committed = _git(project, "show", f"HEAD:{rel}")
+        committed_text = committed.stdout.decode() if committed and committed.returncode == 0 else None
+        if left == committed_text or (left is None and committed_text is None):
+            _git(project, "reset", "-q", "--", rel)  # back to the commit: nothing of it staged
+        elif left is None:
+            _git(project, "rm", "-q", "--cached", "--", rel)
+        else:
+            blob = _git(project, "hash-object", "-w", "--stdin", stdin=left.encode())
+            mode = _git(project, "ls-files", "-s", "--", rel).stdout.split()[0].decode()
+            _git(project, "update-index", "--cacheinfo", f"{mode},{blob.stdout.decode().strip()},{rel}")
 
 
 def _recorded_hashes(entries, cache: Path) -> set[str]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -15,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import prune_oldest, write_json
+from ..artifacts import write_json
 from ..generation import Sampling
 from ..layout import Layout
 from ..primers import opening_music
 from ..params import Genre
 from ..parsing import reader_pool, stop_pool
 from ..samples import Piece, Primer, choose_primers
+from .sample_store import SampleStore
 from .uploads import UploadError
 
 log = logging.getLogger(__name__)
@@ -34,8 +37,6 @@ RENDERERS = 2  # samples' audio (FluidSynth processes) and scores written at onc
 # 11 with a fixed 50 ms wait), and a lone request waits 50 ms.
 GATHER_S, GATHER_MAX_S = 0.05, 1.0
 SAMPLE_ID = re.compile(r"\A[0-9a-f]{12}\Z")  # uuid4's hex; \Z, not $, which allows a trailing newline
-# Pruning spares samples changed this recently: one being rendered, or just made and still being listened to.
-SPARE_S = 600
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,16 @@ class PrimerReader:
     """Reads uploaded primers in a pebble process pool with a time limit per file, as the parse stage reads MIDI.
 
     music21 can take a minute over a heavy file within every size cap; here such a primer costs one worker
-    process (killed and replaced at primer_timeout) and never a thread holding a genre's model.
+    process (killed and replaced at primer_timeout) and never a thread holding a genre's model. At most `waiting`
+    primers wait for a reader: past that a request is refused at once (503) rather than queued behind slow ones.
     """
 
-    def __init__(self, timeout: float, workers: int = 2):
-        self.timeout, self.workers = timeout, workers
+    def __init__(self, timeout: float, workers: int = 2, waiting: int = 2):
+        self.timeout, self.workers, self.waiting = timeout, workers, waiting
         self._pool = None
         self._guard = threading.Lock()
+        self._room = threading.BoundedSemaphore(workers + waiting)
+        self.pending = 0  # primers being read or waiting for a reader
 
     def _started(self):
         with self._guard:
@@ -70,8 +74,16 @@ class PrimerReader:
         """(notes, meters, key) of the primer at `path`'s opening (max_notes a track); UploadError naming `name`."""
         from pebble import ProcessExpired
 
-        future = self._started().schedule(opening_music, (str(path), max_notes), timeout=self.timeout)
+        if not self._room.acquire(blocking=False):
+            raise UploadError("primer", f"the server is busy with primers: {self.workers + self.waiting} primers are "
+                                        f"being read or waiting ({self.workers} readers); try again in a few seconds, "
+                                        "or compose without a primer", status=503)
+        # The scratch folder is made and removed here, in the process that outlives a reader killed at its limit.
+        scratch = tempfile.mkdtemp(prefix="jukebox-primer-")
+        with self._guard:
+            self.pending += 1
         try:
+            future = self._started().schedule(opening_music, (str(path), max_notes, scratch), timeout=self.timeout)
             return future.result()
         except (TimeoutError, FutureTimeout):
             raise UploadError("primer", f"primer {name!r} took longer than primer_timeout = {self.timeout:g} s to "
@@ -82,6 +94,11 @@ class PrimerReader:
                                         "choose another MIDI file", status=422) from None
         except ValueError as exc:
             raise UploadError("primer", str(exc).replace(str(path), repr(name))) from None
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            with self._guard:
+                self.pending -= 1
+            self._room.release()
 
     def close(self) -> None:
         """Stop the pool's worker processes."""
@@ -182,7 +199,7 @@ class Studio:
         self.compose_timeout = compose_timeout
         self.samples_dir = self.layout.app_samples
         self.samples_max_bytes = samples_max_mb * 1_000_000
-        self._pruning = threading.Lock()
+        self.store = SampleStore(self.samples_dir, self.samples_max_bytes)
         self._renderer = ThreadPoolExecutor(RENDERERS, thread_name_prefix="jukebox-render")
         self._renders: dict[Path, Future] = {}
         self.primers = PrimerReader(primer_timeout)
@@ -253,24 +270,14 @@ class Studio:
         folder = self.samples_dir / sample_id
         # A name a musician can tell apart and find again: the genre, the piece's number (seed) and its length.
         midi = folder / f"{name}_seed-{request.sampling.seed}_{request.sampling.n_notes}-notes.mid"
-        record = {"id": sample_id, "genre": name, **piece.write(midi, later=True)}
-        write_json(folder / "sample.json", record)
-        # The audio is started now (FluidSynth, its own process) so that it is ready, or nearly, when the player asks;
-        # the piano roll (0.2 s of Python) waits to be asked for, so it never holds up the other answers of a burst.
-        if record["files"]["flac"]:
-            self._render(folder / record["files"]["flac"], record)
-        self.prune()
+        with self.store.writing(folder, self.store.expected("")):  # room made before the sample is written
+            record = {"id": sample_id, "genre": name, **piece.write(midi, later=True)}
+            write_json(folder / "sample.json", record)
+            # The audio is started now (FluidSynth, its own process) so that it is ready, or nearly, when the player
+            # asks; the piano roll (0.2 s of Python) waits to be asked for, so it never holds up a burst's answers.
+            if record["files"]["flac"]:
+                self._render(folder / record["files"]["flac"], record)
         return record
-
-    def prune(self) -> list[Path]:
-        """Delete the oldest samples while the store holds more than samples_max_mb (0: never); returns them."""
-        # One pruner at a time; a request that finds one at work leaves the job to it.
-        if not self.samples_max_bytes or not self._pruning.acquire(blocking=False):
-            return []
-        try:
-            return prune_oldest(self.samples_dir, self.samples_max_bytes, SPARE_S)
-        finally:
-            self._pruning.release()
 
     def _render(self, path: Path, record: dict) -> Future:
         """The one rendering of a sample's LATER file, started now unless it already is."""
@@ -279,11 +286,23 @@ class Studio:
         with self._guard:
             future = self._renders.get(path)
             if future is None:
+                # Room for the file is made when its rendering starts, not when it is queued behind others.
                 future = self._renders[path] = self._renderer.submit(
-                    render_later, path.parent / record["file"], path.suffix, record["program"], record["bpm"])
+                    self._write_later, path, record, render_later)
                 # Once written, the file itself answers; a failed one may be tried again.
                 future.add_done_callback(lambda _: self._renders.pop(path, None))
             return future
+
+    def _write_later(self, path: Path, record: dict, render_later) -> Path:
+        """Write a sample's LATER file with `render_later` within the store's limit (a renderer thread's task)."""
+        if not (path.parent / record["file"]).is_file():
+            return path  # the sample was pruned while this waited its turn: nothing left to render
+        seconds = float(record.get("seconds") or 0)
+        written = self.store.run_writing(path.parent, self.store.expected(path.suffix, seconds), render_later,
+                                         path.parent / record["file"], path.suffix, record["program"], record["bpm"])
+        if path.suffix in (".flac", ".wav"):
+            self.store.learn_audio(path, seconds)
+        return written
 
     def sample_file(self, sample_id: str, name: str) -> Path | None:
         """The path of a sample's file, once written if it is one left for later (LATER); None if there is none."""

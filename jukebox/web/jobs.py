@@ -37,6 +37,10 @@ HOST = socket.gethostname()
 JOB_ID = re.compile(r"\A[0-9a-f]{12}\Z")  # \Z: `$` would let "<id>\n" through
 HEARTBEAT_S = 1.0  # how often a running job's record is refreshed (stage, epoch, losses)
 STALE_S = 30.0  # a running record not refreshed for this long has lost its worker: it reads as interrupted
+WORKER_BEAT_S = 2.0  # how often a worker says it is alive, busy or idle
+WORKER_GONE_S = 6.0  # no word from any worker for this long: a queued job says that nobody will run it
+NO_WORKER = ("no worker is running to take this job: start one with `jukebox worker --project <folder>` "
+             "(`jukebox serve` starts one beside the app); the job waits in the queue until then")
 RUNNING_STAGE = re.compile(r"Running stage '([\w-]+)@")
 
 
@@ -74,7 +78,33 @@ def training_progress(project: Path, genre: str) -> dict:
         progress["loss"] = round(loss[-1], 4)
     if val_loss:
         progress["val_loss"] = round(val_loss[-1], 4)
+        best = min(range(len(val_loss)), key=val_loss.__getitem__)
+        progress["best_epoch"], progress["best_val_loss"] = best + 1, round(val_loss[best], 4)
     return progress
+
+
+def training_notes(record: dict) -> list[str]:
+    """What a job's training figures mean, in sentences: the two losses, the best epoch, why training stopped."""
+    progress, epochs = record.get("progress") or {}, record.get("epochs")
+    if not progress.get("epoch"):
+        return []
+    notes = ["loss is how surprised the model is by the next note of the music it learns from; val_loss is the same "
+             "on pieces held back that it never learns from. Both fall while it learns the style; lower is better."]
+    done, best = progress["epoch"], progress.get("best_epoch")
+    if best:
+        notes.append(f"{'Best' if record.get('status') == 'succeeded' else 'Best so far'}: epoch {best} (val_loss {progress['best_val_loss']}); the model keeps that "
+                     "epoch's weights.")
+    if best and done > best:
+        notes.append(f"val_loss has not improved since epoch {best} (now {progress['val_loss']} at epoch {done}): "
+                     f"from epoch {best + 1} on the model began to learn these pieces by heart rather than their style.")
+    if record.get("status") == "succeeded":
+        patience = record.get("patience")
+        if epochs and done < epochs:
+            notes.append(f"Training stopped early at epoch {done} of {epochs}: val_loss had not improved for "
+                         f"{patience if patience else done - best} epochs (patience in params.yaml).")
+        else:
+            notes.append(f"Training ran all {done} epoch{'' if done == 1 else 's'} (epochs in params.yaml).")
+    return notes
 
 
 def failure_reason(lines: list[str]) -> str:
@@ -139,12 +169,25 @@ class Jobs:
         raw = self.huey.storage.peek_data(f"jukebox.job.{job_id}")
         return None if raw is EmptyData else json.loads(raw)
 
-    @staticmethod
-    def _view(record: dict) -> dict:
+    def _view(self, record: dict) -> dict:
         if record["status"] == "running" and time.time() - record.get("heartbeat", 0) > STALE_S:
             return {**record, "status": "interrupted",
                     "message": "its worker stopped in the middle of the job; retry it to run the rest"}
+        if record["status"] == "queued" and not self.worker_alive():
+            return {**record, "worker": "none", "message": NO_WORKER}
         return record
+
+    def worker_alive(self) -> bool:
+        """Whether some worker on this backend said it was alive within WORKER_GONE_S."""
+        raw = self.huey.storage.peek_data("jukebox.worker")
+        return raw is not EmptyData and time.time() - json.loads(raw).get("seen", 0) <= WORKER_GONE_S
+
+    def _beat(self) -> None:
+        """A worker's heartbeat, busy or idle, for as long as its process lives."""
+        while True:
+            self.huey.storage.put_data("jukebox.worker", json.dumps(
+                {"host": HOST, "pid": os.getpid(), "seen": time.time()}).encode())
+            time.sleep(WORKER_BEAT_S)
 
     def get(self, job_id: str) -> dict | None:
         """A job's record as the pages and the API show it, or None."""
@@ -154,7 +197,10 @@ class Jobs:
     def all(self) -> list[dict]:
         """Every job, newest first."""
         records = [json.loads(v) for k, v in self.huey.storage.result_items().items() if k.startswith("jukebox.job.")]
-        return sorted((self._view(r) for r in records), key=lambda r: r["created"], reverse=True)
+        alive = self.worker_alive()
+        views = [{**r, "worker": "none", "message": NO_WORKER} if r["status"] == "queued" and not alive
+                 else self._view(r) if r["status"] == "running" else r for r in records]
+        return sorted(views, key=lambda r: r["created"], reverse=True)
 
     def latest_by_genre(self) -> dict[str, dict]:
         """The newest job of each genre that has one."""
@@ -166,9 +212,9 @@ class Jobs:
     # -- the web side ---------------------------------------------------------------------------------------
     def submit(self, genre: str) -> dict:
         """Queue the pipeline of a genre just added; returns its record."""
-        stages = pipeline_stages(self.project)
+        stages, params = pipeline_stages(self.project), load_params(Layout.of(self.project).params)
         record = {"id": uuid.uuid4().hex[:12], "genre": genre, "status": "queued", "stage": "", "stages": stages,
-                  "progress": {}, "epochs": load_params(Layout.of(self.project).params).epochs, "message": "",
+                  "progress": {}, "epochs": params.epochs, "patience": params.patience, "message": "",
                   "log": [], "created": time.time(), "attempt": 1}
         self._enqueue(record)
         return record
@@ -198,6 +244,24 @@ class Jobs:
         record.update(status="cancelled", stage="", message="cancelled; the genre was removed", finished=time.time())
         self._save(record)
         return record
+
+    def remove(self, job_id: str) -> dict:
+        """Forget a job that has ended (succeeded, failed or cancelled); a live one is cancelled first."""
+        record = self._load(job_id)
+        if record is None:
+            raise KeyError(job_id)
+        status = self._view(record)["status"]
+        if status not in ("succeeded", "failed", "cancelled"):
+            raise ValueError(f"job {job_id} is {status}; cancel it first (that removes its genre), then remove it")
+        self.huey.storage.delete_data(f"jukebox.job.{job_id}")
+        return record
+
+    def forget_genre(self, genre: str) -> list[str]:
+        """Forget every ended job of a genre (the genre was removed); returns their ids."""
+        gone = [r["id"] for r in self.all() if r["genre"] == genre and r["status"] in ("succeeded", "failed", "cancelled")]
+        for job_id in gone:
+            self.huey.storage.delete_data(f"jukebox.job.{job_id}")
+        return gone
 
     def retry(self, job_id: str) -> dict:
         """Queue an interrupted job again; DVC re-runs the stages whose outputs it had not recorded."""
@@ -316,6 +380,7 @@ class Jobs:
 
     def run_worker(self) -> None:
         """Run one huey consumer thread in this process until SIGINT/SIGTERM (what `jukebox worker` does)."""
+        threading.Thread(target=self._beat, name="jukebox-worker-beat", daemon=True).start()
         for job_id in self.recover():
             log.warning("job %s was cut off mid-run; marked interrupted (retry it from its page)", job_id)
         # SIGTERM (what `jukebox serve` sends on exit) stops at once: the running job is marked interrupted.

@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 from flask import current_app
 
-from .app_genres import GenreExists, add_genre, app_genre_names, staging_folder
+from .app_genres import GenreExists, add_genre, app_genre_names, remove_genre, staging_folder
 from ..generation import Sampling
 from .jobs import Jobs
 from ..layout import Layout
@@ -62,6 +62,18 @@ class Services:
         finally:
             shutil.rmtree(staging, ignore_errors=True)  # gone already when add_genre moved it into place
         return self.jobs.submit(name)
+
+    def remove_genre(self, name: str) -> None:
+        """Remove a genre the app made, with everything its job wrote, and forget its jobs; KeyError if unknown."""
+        if not is_genre_name(name) or name not in self.params().genres:
+            raise KeyError(name)
+        if name not in app_genre_names(self.project):
+            raise ValueError(f"genre {name!r} is one of params.yaml's; the app removes only the genres it made")
+        latest = self.jobs.latest_by_genre().get(name)
+        if latest and latest["status"] not in ("succeeded", "failed", "cancelled"):
+            raise ValueError(f"genre {name!r} has a {latest['status']} job; cancel the job (that removes the genre)")
+        remove_genre(self.project, name)
+        self.jobs.forget_genre(name)
 
     def sampling(self, n_notes: int | None = None, temperature: float | None = None, top_k: int | None = None,
                  top_p: float | None = None, seed: int | None = None) -> Sampling:

@@ -22,6 +22,13 @@
     status.textContent = job.status;
     status.className = "badge " + job.status;
     show("message", job.message || "");
+    document.getElementById("message").className = job.worker_running === false ? "error" : "";
+    const notes = document.getElementById("training-notes");
+    notes.replaceChildren(...(job.training_notes || []).map((text) => {
+      const p = document.createElement("p");
+      p.textContent = text;
+      return p;
+    }));
     const current = job.stages.indexOf(job.stage);
     document.querySelectorAll("#stages li").forEach((li, i) => {
       li.className = current < 0 ? "" : i < current ? "done" : i === current ? "current" : "";
