@@ -204,13 +204,15 @@ class NoteCache:
 
 def parse_files(paths: Sequence[Path], jobs: int, cache: NoteCache | None = None,
                 desc: str = "parse", timeout: float | None = None,
-                reader: Callable[[Path], dict] = read_piece) -> tuple[list[dict], int]:
+                reader: Callable[[Path], dict] | None = None) -> tuple[list[dict], int]:
     """Records for `paths` in order, each with its `piece` (file name); returns them and how many came from cache.
 
     Files missing from the cache are parsed by `jobs` processes (1 without a timeout parses here, with no pool).
     With a timeout (seconds per file) a file that takes longer is skipped, status "timeout", and its worker replaced.
     `reader` makes one file's record (read_piece; a TrackReading for genres that keep their instruments).
     """
+    # Looked up now, not at import: workers receive the function by name, so it must be the module's current one.
+    reader = reader or read_piece
     paths = [Path(p) for p in paths]
     digests = [sha256(p.read_bytes()) for p in paths]
     records: list[dict | None] = [cache.get(d) if cache else None for d in digests]

@@ -14,7 +14,7 @@ from jukebox.artifacts import stage_logger, write_json, write_jsonl
 from jukebox.entrypoint import run_stage
 from jukebox.layout import Layout
 from jukebox.params import load_params
-from jukebox.parsing import MIN_PIECES, NoteCache, TrackReading, parse_files, parser_version, read_piece, tracks_summary
+from jukebox.parsing import MIN_PIECES, NoteCache, TrackReading, parse_files, parser_version, tracks_summary
 
 
 
@@ -30,7 +30,7 @@ def main(genre_name: str) -> None:
     # instruments keep: every track with its instrument, read by symusic; merge: today's single stream, by music21.
     reader = TrackReading(genre.max_tracks, genre.drums) if genre.instruments == "keep" else None
     records, cached = parse_files(files, jobs, NoteCache(layout.parse_cache, parser_version(reader)), desc=f"parse {genre.name}",
-                                  timeout=params.parse_timeout, reader=reader or read_piece)
+                                  timeout=params.parse_timeout, reader=reader)
     pieces = [r for r in records if r["status"] == "kept"]
     skipped = [r for r in records if r["status"] != "kept"]
     for r in skipped:

@@ -177,7 +177,9 @@ def test_composing_makes_room_before_it_writes_oldest_first(project):
         services = Services(project, None, studio, None, 2000)
         with studio.store.writing(made[1], 100_000):  # its audio being rendered meanwhile
             sample = services.compose("tiny", Sampling(8, seed=4))
-        studio._renderer.shutdown(wait=True)  # its audio written too
+            # The new sample's audio is written on the renderer's thread: wait for it while "a b" is still being
+            # written, so that the test does not depend on which finishes first.
+            studio._renderer.shutdown(wait=True)
     finally:
         studio.primers.close()
     left = {p.name for p in store.iterdir()}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import tempfile
 import threading
 import time
@@ -127,13 +128,19 @@ def held_opening(path, max_notes, *rest):
 
 
 @pytest.fixture
-def private_tmp(tmp_path, monkeypatch) -> Path:
+def private_tmp(monkeypatch):
     """A temp directory of the test's own, for this process and the reader processes it starts."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
+    import multiprocessing.util
+
+    # multiprocessing keeps its sockets in a temp folder it picks once per process: let it pick the usual one first,
+    # or every later test in this worker would look for it in the folder removed below. The folder is short
+    # (not under tmp_path) because a socket's path must stay under about 100 characters.
+    multiprocessing.util.get_temp_dir()
+    folder = Path(tempfile.mkdtemp(prefix="jb-"))
     monkeypatch.setenv("TMPDIR", str(folder))
     monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
-    return folder
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_primer_refused_at_its_time_limit_leaves_no_temporary_folder(private_tmp, tmp_path, monkeypatch):
