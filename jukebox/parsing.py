@@ -25,14 +25,16 @@ from typing import Callable, Sequence
 from tqdm import tqdm
 
 from .artifacts import remove_stale_partials, sha256, write_text
+from .instruments import voice_programs
 from .midi_io import estimate_key, key_name, read_midi_events, read_music, read_tracks
 
 log = logging.getLogger(__name__)
 
 RECORD_FORMAT = 2  # raise when a cached record changes shape (2: meters and key beside the notes)
-# Records of genres with `instruments: keep` (3: every track with its instrument, the first tempo, what was dropped).
+# Records of genres with `instruments: keep` (3: every track with its instrument, the first tempo, what was dropped;
+# 4: voices sharing a program get programs of their own, jukebox.instruments.voice_programs).
 # A record without `version` is format 2, and reads as one program-0 track (jukebox.encodings.remi_plus).
-TRACKS_FORMAT = 3
+TRACKS_FORMAT = 4
 # Size caps: music21's time grows faster than a file's length (one note at quarter 16000 takes it 25 s, 64 tracks
 # of one late note each take minutes), so absurd files are refused from their events before a score is built.
 MAX_TRACKS = 256
@@ -143,8 +145,9 @@ def read_piece_tracks(path: str | Path, max_tracks: int = 16, drums: bool = True
         return {"status": "skipped", "reason": "no notes"}
     return {"status": "kept", "version": TRACKS_FORMAT, "notes": [list(n) for n in pitched],
             "meters": [list(m) for m in piece.meters], "key": _key_of(path, pitched), "bpm": piece.bpm,
-            "tracks": [{"program": t.program, "is_drum": t.is_drum, "name": t.name,
-                        "notes": [list(n) for n in t.notes]} for t in tracks],
+            # A remi_plus stream is one instrument per program: voices sharing one (a chorale's four) would merge.
+            "tracks": voice_programs([{"program": t.program, "is_drum": t.is_drum, "name": t.name,
+                                       "notes": [list(n) for n in t.notes]} for t in tracks]),
             "dropped": dropped}
 
 
