@@ -314,14 +314,19 @@ class Composer:
         """Per row, the tokens it may draw (1) or not (0), None when all may: a multi-track genre plays the
         programs its training pieces play (a fixed vocabulary names all 129, and a small model would wander
         among them), unless a row asks for instruments (jukebox.instruments), which it then plays alone."""
-        if self.encoding != "remi_plus" and not any(row.instruments for row in rows):
+        if self.encoding != "remi_plus":
+            if any(row.instruments for row in rows):
+                raise ValueError(f"the {self.encoding} encoding plays one instrument; choosing instruments needs a "
+                                 "genre with instruments: keep and encoding remi_plus")
             return None
         own = np.ones(len(self.vocab.tokens), np.float32)
         if self.encoding == "remi_plus":
             own = np.array([0.0 if t.startswith("Program_") and not count else 1.0
                             for t, count in zip(self.vocab.tokens, self.vocab.counts)], np.float32)
-        return np.stack([self.encoder.allowed(row.instruments, self.vocab.tokens) if row.instruments else own
-                         for row in rows])
+        from .instruments import programs_of
+
+        return np.stack([self.encoder.allowed(programs_of(row.instruments), self.vocab.tokens) if row.instruments
+                         else own for row in rows])
 
     def instruments(self) -> list[str]:
         """The instrument families (jukebox.instruments) the genre's training pieces play, most notes first: what

@@ -20,9 +20,7 @@ FAMILIES = ("piano", "chromatic percussion", "organ", "guitar", "bass", "strings
 DRUM_KEYS = {"kick": (35, 36), "snare": (38, 40), "hi-hat": (42, 44, 46)}
 # Positions in the bar of the drum onset histogram: sixteenths of a 4/4 bar (the grid dance drums are written on).
 DRUM_POSITIONS = 16
-# Voices that share one program (a chorale's four parts, all program 0 in the corpus) would be one instrument in a
-# REMI+ stream; from the highest voice down they become a string quartet and its ensemble, so that each survives.
-VOICE_PROGRAMS = (40, 41, 42, 43, 48, 49, 44, 45)
+
 
 
 def family(program: int) -> str:
@@ -56,28 +54,6 @@ def parse_instruments(text: str | None) -> tuple[str, ...]:
     names = tuple(n.strip() for n in (text or "").split(",") if n.strip())
     programs_of(names)
     return names
-
-
-def voice_programs(tracks: Sequence[dict]) -> list[dict]:
-    """Tracks (parse records' dicts) where pitched tracks sharing a program get programs of their own: program 0
-    voices (no instrument named, as corpus scores give them) become VOICE_PROGRAMS from the highest voice down,
-    others the next free program of their family. Every track keeps its notes; a single track keeps its program."""
-    shared = Counter(t["program"] for t in tracks if not t["is_drum"])
-    used = {t["program"] for t in tracks if not t["is_drum"]}
-    out = [dict(t) for t in tracks]
-    for program, count in shared.items():
-        if count < 2:
-            continue
-        voices = sorted((i for i, t in enumerate(out) if not t["is_drum"] and t["program"] == program),
-                        key=lambda i: -np.mean([n[2] for n in out[i]["notes"]]))
-        free = [p for p in (VOICE_PROGRAMS if program == 0 else range(program // 8 * 8, program // 8 * 8 + 8))
-                if p not in used or p == program]
-        if program != 0:
-            free = [program] + [p for p in free if p != program]
-        for i, new in zip(voices, free):
-            out[i]["program"] = new
-            used.add(new)
-    return out
 
 
 # --- measuring a piece's instruments (evaluate) --------------------------------------------------------------

@@ -25,7 +25,6 @@ from typing import Callable, Sequence
 from tqdm import tqdm
 
 from .artifacts import remove_stale_partials, sha256, write_text
-from .instruments import voice_programs
 from .midi_io import estimate_key, key_name, read_midi_events, read_music, read_tracks
 
 log = logging.getLogger(__name__)
@@ -40,6 +39,9 @@ TRACKS_FORMAT = 4
 MAX_TRACKS = 256
 MAX_NOTES = 100_000
 MAX_QUARTERS = 10_000  # over 80 minutes at 120 quarter notes a minute
+# Voices that share one program (a chorale's four parts, all program 0 in the corpus) would be one instrument in a
+# REMI+ stream; from the highest voice down they become a string quartet and its ensemble, so that each survives.
+VOICE_PROGRAMS = (40, 41, 42, 43, 48, 49, 44, 45)
 REASON_CHARS = 300  # music21's messages can quote a whole stream; a reason is one readable line
 
 
@@ -149,6 +151,28 @@ def read_piece_tracks(path: str | Path, max_tracks: int = 16, drums: bool = True
             "tracks": voice_programs([{"program": t.program, "is_drum": t.is_drum, "name": t.name,
                                        "notes": [list(n) for n in t.notes]} for t in tracks]),
             "dropped": dropped}
+
+
+def voice_programs(tracks: Sequence[dict]) -> list[dict]:
+    """Tracks (parse records' dicts) where pitched tracks sharing a program get programs of their own: program 0
+    voices (no instrument named, as corpus scores give them) become VOICE_PROGRAMS from the highest voice down,
+    others the next free program of their family. Every track keeps its notes; a single track keeps its program."""
+    shared = Counter(t["program"] for t in tracks if not t["is_drum"])
+    used = {t["program"] for t in tracks if not t["is_drum"]}
+    out = [dict(t) for t in tracks]
+    for program, count in shared.items():
+        if count < 2:
+            continue
+        voices = sorted((i for i, t in enumerate(out) if not t["is_drum"] and t["program"] == program),
+                        key=lambda i: -sum(n[2] for n in out[i]["notes"]) / len(out[i]["notes"]))
+        free = [p for p in (VOICE_PROGRAMS if program == 0 else range(program // 8 * 8, program // 8 * 8 + 8))
+                if p not in used or p == program]
+        if program != 0:
+            free = [program] + [p for p in free if p != program]
+        for i, new in zip(voices, free):
+            out[i]["program"] = new
+            used.add(new)
+    return out
 
 
 def _key_of(path, notes) -> str:

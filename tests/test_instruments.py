@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from jukebox.encodings.remi_plus import RemiPlus, record_piece, well_typed
-from jukebox.instruments import (DRUM_PROGRAM, instrument_statistics, programs_of, range_overlap,
-                                 voice_programs)
+from jukebox.instruments import DRUM_PROGRAM, instrument_statistics, programs_of, range_overlap
+from jukebox.parsing import voice_programs
 from jukebox.midi_io import MultiTrack, Track, TrackNote, read_tracks, write_tracks
 from tests.conftest import drum_band
 
@@ -61,17 +61,20 @@ def test_the_grammar_allows_every_real_stream_and_makes_each_note_name_a_fitting
     assert follow[index("Program_-1")].sum() == sum(t.startswith("PitchDrum_") for t in tokens)
     assert follow[index("Program_-1"), index("Pitch_60")] == 0 and follow[index("Program_33"), index("PitchDrum_36")] == 0
     assert follow[index("Duration_1.0.12"), index("Pitch_60")] == 0  # a note never borrows the program before it
-    allowed = ENCODING.allowed(("bass", "drums"), tokens)
+    allowed = ENCODING.allowed(programs_of(("bass", "drums")), tokens)
     programs = {t for t, a in zip(tokens, allowed) if t.startswith("Program_") and a}
     assert programs == {f"Program_{p}" for p in [*range(32, 40), -1]}
     assert allowed[index("Pitch_60")] == 1
 
 
-def test_a_single_stream_encoding_refuses_instruments_by_name():
-    from jukebox.encoding import get_encoding
+def test_a_single_stream_genre_refuses_instruments_by_name(tmp_path):
+    from jukebox.generation import Composer, Sampling
+    from tests.tiny_genre import write_tiny_genre
 
-    with pytest.raises(ValueError, match="rhythm encoding plays one instrument.*instruments: keep"):
-        get_encoding("rhythm").allowed(("bass",), ["a", "b"])
+    composer = Composer.load(write_tiny_genre(tmp_path) / "models/tiny")
+    assert composer.allowed([Sampling(8)]) is None and composer.instruments() == []
+    with pytest.raises(ValueError, match="the rhythm encoding plays one instrument.*instruments: keep"):
+        composer.allowed([Sampling(8), Sampling(8, instruments=("bass",))])
 
 
 def test_instrument_statistics_of_a_band_against_itself_and_against_another():

@@ -174,17 +174,15 @@ class RemiPlus(Encoding):
         follow[~known] = True  # anything may follow a token outside the grammar (the unknown token in a primer)
         return follow.astype(np.float32)
 
-    def allowed(self, instruments, tokens):
-        """1 for each token a piece restricted to `instruments` (names, jukebox.instruments.programs_of) may hold,
-        0 for the other instruments' `Program_` tokens; all ones for no restriction."""
+    def allowed(self, programs, tokens):
+        """1 for each token a piece restricted to `programs` (General MIDI numbers, -1 the drums: what
+        jukebox.instruments.programs_of makes of a request's names) may hold, 0 for the other instruments'
+        `Program_` tokens; all ones for no restriction."""
         import numpy as np
 
-        from ..instruments import programs_of
-
         mask = np.ones(len(tokens), np.float32)
-        if not instruments:
+        if not programs:
             return mask
-        programs = programs_of(instruments)
         for i, token in enumerate(tokens):
             kind, _, value = token.partition("_")
             if kind == "Program" and int(value) not in programs:
