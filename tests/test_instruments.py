@@ -297,3 +297,31 @@ def test_a_piece_that_begins_inside_its_primers_note_keeps_that_notes_instrument
     decoded = ENCODING.decode_piece(["Bar_None", "Position_0", *continued(primer, ["Pitch_72", *piece])])
     assert {(t.program, t.is_drum) for t in decoded.tracks} == {(73, False), (0, True)}
     assert continued(primer, piece[2:]) == piece[2:]  # a piece that opens with its own program is left alone
+
+
+@pytest.mark.slow
+def test_the_generate_page_offers_the_genres_instruments_and_honours_the_ticked_ones(band_project):
+    import re
+
+    from jukebox.web import create_app
+
+    # The app shows a genre once DVC recorded its training and samples; here the stages ran by hand.
+    (band_project / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train@band": {},
+                                                                                      "generate@band": {}}}))
+    client = create_app({"PROJECT": str(band_project)}).test_client()
+    page = client.get("/generate").get_data(as_text=True)
+    ticks = re.findall(r'<input[^>]*type="checkbox"[^>]*value="([^"]+)"|<input[^>]*value="([^"]+)"[^>]*type="checkbox"',
+                       page)
+    assert sorted(a or b for a, b in ticks) == ["bass", "drums", "pipe"]
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    answer = client.post("/generate", data={"csrf_token": token, "genre": "band", "n_notes": 30, "seed": 2,
+                                            "instruments": ["bass", "drums"]})
+    assert answer.status_code == 200
+    sample_id = re.search(r"/samples/([0-9a-f]+)/", answer.get_data(as_text=True)).group(1)
+    record = json.loads((band_project / ".jukebox/samples" / sample_id / "sample.json").read_text())
+    assert record["instruments_asked"] == ["bass", "drums"]
+    tracks = read_tracks(band_project / ".jukebox/samples" / sample_id / record["file"]).tracks
+    assert tracks and all(t.is_drum or 32 <= t.program < 40 for t in tracks)
+    # A name that is not a checkbox of the page is refused by the form, and nothing is composed.
+    refused = client.post("/generate", data={"csrf_token": token, "genre": "band", "instruments": ["kazoo"]})
+    assert refused.status_code == 400 and "kazoo" in refused.get_data(as_text=True)
