@@ -10,7 +10,8 @@ The same small causal transformer is trained on each for the same windows, then 
 windows. Per note means per note of the validation pieces: the mean token cross-entropy times the tokens the
 encoding spends on the validation pieces, divided by their notes (every pitch of a chord a note), so an encoding
 that writes more tokens per note pays for each; `per_note_token` is evaluate's figure (loss on note tokens / their
-number) for reference.
+number) for reference. Scored after every epoch; the best epoch is reported (the train stage's early stopping keeps
+its best epoch too), with the last epoch's figure beside it.
 """
 from __future__ import annotations
 
@@ -65,20 +66,28 @@ def measure(records: list[dict], encoding: str, epochs: int, windows_per_epoch: 
                          units=s["units"], heads=s["heads"], token_conv=s["token_conv"], dropout=0.0,
                          optimizer="adam", learning_rate=s["learning_rate"])
     model = build_model(len(vocab), config)
-    started = time.perf_counter()
-    model.fit(training_dataset(train, s["seq_len"], s["batch_size"], windows_per_epoch, s["seed"],
-                               every_position=True), epochs=epochs, verbose=0)
-    seconds = time.perf_counter() - started
     x, y = windows(val, window_starts(len(val), s["seq_len"], s["val_windows"]), s["seq_len"])
-    probs = model.predict(x, batch_size=64, verbose=0)[:, -1, :]  # a causal model: the last position's next token
-    target = probs[np.arange(len(y)), y]
     notes = np.array([coder.is_note(vocab.tokens[t]) for t in y])
-    per_token = cross_entropy(target)
+    scores: list[dict] = []
+
+    def score(epoch, logs=None):
+        probs = model.predict(x, batch_size=64, verbose=0)[:, -1, :]  # causal: the last position's next token
+        target = probs[np.arange(len(y)), y]
+        per_token = cross_entropy(target)
+        scores.append({"epoch": epoch + 1, "cross_entropy_per_token": round(per_token, 4),
+                       "cross_entropy_per_note": round(per_token * len(val) / val_notes, 4),
+                       "per_note_token": round(cross_entropy_per_note(target, notes), 4)})
+
+    started = time.perf_counter()
+    # Scored after every epoch: the train stage keeps the best epoch (early stopping), and so does this figure.
+    model.fit(training_dataset(train, s["seq_len"], s["batch_size"], windows_per_epoch, s["seed"],
+                               every_position=True), epochs=epochs, verbose=0,
+              callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=score)])
+    seconds = time.perf_counter() - started
+    best = min(scores, key=lambda row: row["cross_entropy_per_note"])
     return {"vocabulary": len(vocab), "train_tokens": int(len(train)), "val_tokens": int(len(val)),
-            "val_notes": int(val_notes), "tokens_per_note": round(len(val) / val_notes, 3),
-            "cross_entropy_per_token": round(per_token, 4),
-            "cross_entropy_per_note": round(per_token * len(val) / val_notes, 4),
-            "per_note_token": round(cross_entropy_per_note(target, notes), 4), "train_seconds": round(seconds, 1)}
+            "val_notes": int(val_notes), "tokens_per_note": round(len(val) / val_notes, 3), **best,
+            "last_epoch_per_note": scores[-1]["cross_entropy_per_note"], "train_seconds": round(seconds, 1)}
 
 
 def main() -> None:
