@@ -229,14 +229,6 @@ class Encoding:
         follow = self.follow(tokens)
         return None if follow is None else FollowGrammar(follow)
 
-    def allowed(self, instruments: Sequence[str], tokens: Sequence[str]) -> np.ndarray:
-        """1 for each token a piece restricted to `instruments` may hold: all of them, as a single-stream encoding
-        has no instruments to choose (ValueError when some are asked for)."""
-        if instruments:
-            raise ValueError(f"instruments {', '.join(instruments)}: the {self.name} encoding plays one instrument; "
-                             "choosing instruments needs a genre with instruments: keep and encoding remi_plus")
-        return np.ones(len(tokens), np.float32)
-
     def is_note(self, token: str) -> bool:
         """Whether a token sounds (a note or a chord), as opposed to a shift, bar, position or unknown token."""
         parsed = self.parse(token)
