@@ -341,14 +341,15 @@ class Composer:
         return sorted(played, key=lambda name: -played[name])
 
     def piece_tracks(self, tokens: list[str], bpm: float = 120.0, transpose: int = 0, instruments: Sequence[str] = ()):
-        """The multi-track piece (midi_io.MultiTrack) of a multi-track encoding's tokens at a tempo, pitched tracks
-        moved by `transpose` semitones; with `instruments`, only their tracks (a primer's last program token can
+        """The multi-track piece (midi_io.MultiTrack) of a multi-track encoding's tokens at a tempo, its tracks in
+        program order and the drums last, pitched tracks moved by `transpose` semitones; with `instruments`, only their tracks (a primer's last program token can
         force one note of another instrument before the grammar's ban takes hold)."""
         from .encodings.remi_plus import _moved
         from .instruments import programs_of
 
         piece = self.encoder.decode_piece(tokens, bpm)
-        tracks = piece.tracks
+        # In program order, drums last: a sample's tracks (and its legend) read violin, viola, cello, bass.
+        tracks = sorted(piece.tracks, key=lambda t: (t.is_drum, t.program))
         if instruments:
             programs = programs_of(instruments)
             tracks = [t for t in tracks if (-1 if t.is_drum else t.program) in programs]
