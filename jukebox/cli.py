@@ -20,7 +20,8 @@ def _generate(args: argparse.Namespace) -> None:
     layout = Layout.of(args.project)
     params = load_params(layout.params)
     genre = params.genre(args.genre)
-    sampling = Sampling.chosen(params, args.n_notes, args.temperature, args.top_k, args.top_p, args.seed)
+    sampling = Sampling.chosen(params, args.n_notes, args.temperature, args.top_k, args.top_p, args.seed,
+                               args.instruments)
     piece = compose(layout, genre, sampling, args.primer)[0]
     record = piece.write(args.out, render=args.render, soundfont=args.soundfont)
     print(f"wrote {args.out} ({record['n_notes']} notes, genre {args.genre}, temperature {sampling.temperature}, "
@@ -39,6 +40,15 @@ def _at_least(low: float, kind: type = float):
             raise argparse.ArgumentTypeError(f"{text} is below {low}")
         return value
     return parse
+
+
+def _instruments(text: str) -> tuple[str, ...]:
+    from .instruments import parse_instruments
+
+    try:
+        return parse_instruments(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _share(text: str) -> float:
@@ -127,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="draw among the most likely tokens holding this share of probability only; 1 = off")
     gen.add_argument("--n-notes", type=_at_least(1, int), help="notes to compose (default: n_notes in params.yaml)")
     gen.add_argument("--seed", type=_at_least(0, int), help="random seed (default: seed in params.yaml)")
+    gen.add_argument("--instruments", type=_instruments, default=(),
+                     help="with a genre that keeps its instruments (remi_plus): only these, comma-separated "
+                          "General MIDI families or programs, e.g. piano,bass,drums")
     gen.add_argument("--out", type=Path, required=True, help="MIDI file to write")
     gen.add_argument("--render", action="store_true",
                      help="also write FLAC audio (FluidSynth), a piano-roll .png and a .musicxml score beside --out")

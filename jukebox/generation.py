@@ -84,9 +84,9 @@ class ComposingLoop:
         start, advance = generation_steps(model)
         allowed = np.ones(model.output_shape[-1], np.float32)
         allowed[list(banned)] = 0.0
-        allowed = tf.constant(allowed)
+        self.allowed = allowed
 
-        def draw(probs, previous, rules, settings, uniform):
+        def draw(probs, previous, rules, settings, uniform, allowed):
             probs = probs * allowed
             if grammar is not None:
                 mask, rules = grammar.mask(rules, previous)
@@ -96,11 +96,11 @@ class ComposingLoop:
             temperature, top_k, top_p = settings
             return sample(probs, temperature, uniform, top_k, top_p), rules
 
-        def chunk(probs, state, previous, rules, settings, uniforms):
+        def chunk(probs, state, previous, rules, settings, uniforms, allowed):
             tokens = tf.TensorArray(tf.int32, size=CHUNK)
 
             def body(i, probs, state, previous, rules, tokens):
-                token, rules = draw(probs, previous, rules, settings, uniforms[:, i])
+                token, rules = draw(probs, previous, rules, settings, uniforms[:, i], allowed)
                 probs, state = advance(state, token)
                 return i + 1, probs, state, token, rules, tokens.write(i, token)
 
@@ -113,8 +113,9 @@ class ComposingLoop:
         self.grammar = grammar
 
     def __call__(self, primers: np.ndarray, lengths: Sequence[int], rows: Sequence["Sampling"],
-                 rngs: Sequence[np.random.Generator]) -> np.ndarray:
-        """Continue every primer window (batch, seq_len): row r draws lengths[r] tokens with rows[r]'s settings.
+                 rngs: Sequence[np.random.Generator], allowed: np.ndarray | None = None) -> np.ndarray:
+        """Continue every primer window (batch, seq_len): row r draws lengths[r] tokens with rows[r]'s settings,
+        and only tokens its row of `allowed` (batch, vocab; 1 allowed, 0 not) allows, when given.
 
         A row draws its random numbers from its own generator and only for its own tokens, so what it composes
         is what it would compose alone (the model's probabilities for a row do not depend on the other rows).
@@ -129,11 +130,14 @@ class ComposingLoop:
         settings = (np.array([row.temperature for row in rows], np.float32),
                     np.array([row.top_k for row in rows], np.int32), np.array([row.top_p for row in rows], np.float32))
         rules = self.grammar.state(primers) if self.grammar is not None else ()
+        # One mask per row: the banned ids for all, times the row's own (a request's instruments).
+        allowed = np.broadcast_to(self.allowed * (1.0 if allowed is None else allowed),
+                                  (len(primers), len(self.allowed))).astype(np.float32)
         probs, state = self.start(primers)
         previous = primers[:, -1]
         for begin in tqdm(range(0, steps, CHUNK), desc="generate", unit="chunk", leave=False):
             tokens, probs, state, previous, rules = self.chunk(probs, state, previous, rules, settings,
-                                                               uniforms[:, begin : begin + CHUNK])
+                                                               uniforms[:, begin : begin + CHUNK], allowed)
             out[:, begin : begin + CHUNK] = tokens.numpy()
         out = out[:, :steps]
         out[np.arange(steps)[None, :] >= np.asarray(lengths)[:, None]] = 0
@@ -162,18 +166,22 @@ class Sampling:
     top_k: int = 0
     top_p: float = 1.0
     seed: int = 0
+    instruments: tuple[str, ...] = ()  # with a multi-track encoding: the instruments it may play (none: all)
 
     @classmethod
     def chosen(cls, params, n_notes: int | None = None, temperature: float | None = None, top_k: int | None = None,
-               top_p: float | None = None, seed: int | None = None) -> "Sampling":
-        """The values given, each one left None taken from `params` (params.yaml's n_notes, temperature, ...)."""
+               top_p: float | None = None, seed: int | None = None, instruments: Sequence[str] = ()) -> "Sampling":
+        """The values given, each one left None taken from `params` (params.yaml's n_notes, temperature, ...);
+        `instruments` (names, jukebox.instruments) restrict a multi-track piece to them."""
         given = {"n_notes": n_notes, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
-        return cls(**{key: getattr(params, key) if value is None else value for key, value in given.items()})
+        return cls(**{key: getattr(params, key) if value is None else value for key, value in given.items()},
+                   instruments=tuple(instruments))
 
     def describe(self) -> str:
         """The settings in one phrase, for logs and messages."""
+        played = f", instruments {', '.join(self.instruments)}" if self.instruments else ""
         return (f"{self.n_notes} notes, temperature {self.temperature:g}, top_k {self.top_k}, top_p {self.top_p:g}, "
-                f"seed {self.seed}")
+                f"seed {self.seed}{played}")
 
 
 def validation_primers(val: np.ndarray, seq_len: int, seed: int, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -277,6 +285,7 @@ class Composer:
         if len(rows) != len(window):
             raise ValueError(f"{len(rows)} sampling settings for {len(window)} primer windows; give one per window")
         rngs = [np.random.default_rng(row.seed) for row in rows]
+        allowed = self.allowed(rows)
         pieces: list[list[str]] = [[] for _ in window]
         per_note = self.tokens_per_note()
         counts, done = [0] * len(rows), [False] * len(rows)
@@ -286,7 +295,7 @@ class Composer:
                        for r, row in enumerate(rows)]
             if not any(lengths):
                 break
-            ids = self.loop()(window, lengths, rows, rngs)
+            ids = self.loop()(window, lengths, rows, rngs, allowed)
             for r, length in enumerate(lengths):
                 if not length:
                     continue
@@ -300,6 +309,53 @@ class Composer:
             log.warning("%d samples have fewer notes than asked (%s): the model writes mostly time shifts",
                         len(short), ", ".join(map(str, short)))
         return [self.encoder.first_notes(piece, row.n_notes) for piece, row in zip(pieces, rows)]
+
+    def allowed(self, rows: Sequence[Sampling]) -> np.ndarray | None:
+        """Per row, the tokens it may draw (1) or not (0), None when all may: a multi-track genre plays the
+        programs its training pieces play (a fixed vocabulary names all 129, and a small model would wander
+        among them), unless a row asks for instruments (jukebox.instruments), which it then plays alone."""
+        if self.encoding != "remi_plus":
+            if any(row.instruments for row in rows):
+                raise ValueError(f"the {self.encoding} encoding plays one instrument; choosing instruments needs a "
+                                 "genre with instruments: keep and encoding remi_plus")
+            return None
+        own = np.ones(len(self.vocab.tokens), np.float32)
+        if self.encoding == "remi_plus":
+            own = np.array([0.0 if t.startswith("Program_") and not count else 1.0
+                            for t, count in zip(self.vocab.tokens, self.vocab.counts)], np.float32)
+        from .instruments import programs_of
+
+        return np.stack([self.encoder.allowed(programs_of(row.instruments), self.vocab.tokens) if row.instruments
+                         else own for row in rows])
+
+    def instruments(self) -> list[str]:
+        """The instrument families (jukebox.instruments) the genre's training pieces play, most notes first: what
+        a request may choose from (empty for a single-stream encoding)."""
+        from .instruments import family
+
+        played: dict[str, int] = {}
+        for token, count in zip(self.vocab.tokens, self.vocab.counts):
+            kind, _, value = token.partition("_")
+            if kind == "Program" and count and self.encoding == "remi_plus":
+                played[family(int(value))] = played.get(family(int(value)), 0) + count
+        return sorted(played, key=lambda name: -played[name])
+
+    def piece_tracks(self, tokens: list[str], bpm: float = 120.0, transpose: int = 0, instruments: Sequence[str] = ()):
+        """The multi-track piece (midi_io.MultiTrack) of a multi-track encoding's tokens at a tempo, its tracks in
+        program order and the drums last, pitched tracks moved by `transpose` semitones; with `instruments`, only their tracks (a primer's last program token can
+        force one note of another instrument before the grammar's ban takes hold)."""
+        from .encodings.remi_plus import _moved
+        from .instruments import programs_of
+
+        piece = self.encoder.decode_piece(tokens, bpm)
+        # In program order, drums last: a sample's tracks (and its legend) read violin, viola, cello, bass.
+        tracks = sorted(piece.tracks, key=lambda t: (t.is_drum, t.program))
+        if instruments:
+            programs = programs_of(instruments)
+            tracks = [t for t in tracks if (-1 if t.is_drum else t.program) in programs]
+        if transpose:
+            tracks = [t if t.is_drum else t._replace(notes=_moved(t.notes, transpose)) for t in tracks]
+        return piece._replace(tracks=tracks)
 
     def write_midi(self, tokens: list[str], path: str | Path, program: int = 0, bpm: float = 120.0,
                    transpose: int = 0) -> None:

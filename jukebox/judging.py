@@ -81,10 +81,22 @@ def judge(composer: Composer, generated_tokens: list[list[str]], layout: Layout,
     # The real side goes through the encoding and back, as the samples did, so the classifier judges the music the
     # model could have learnt, not what the encoding drops (rhythm under `pitch`, off-grid timing under `rhythm`).
     real = [decode(encode(notes, composer.encoding), composer.encoding, composer.step) for notes in held_out_notes]
-    real_test = realness(generated, real, seed)
+    instruments, extra = None, None
+    if composer.encoding == "remi_plus" and pieces and all("tracks" in p for p in pieces):
+        # A genre that keeps its instruments: which ones play, how much, the drums' patterns and each voice's range.
+        from .encodings.remi_plus import record_piece
+        from .instruments import family_shares, instrument_statistics
+
+        generated_tracks = [composer.encoder.decode_piece(part) for part in parts]
+        held_out_tracks = [record_piece(p, composer.key_mode) for p in pieces]
+        instruments = instrument_statistics(generated_tracks, held_out_tracks)
+        extra = ([family_shares(p) for p in generated_tracks], [family_shares(p) for p in held_out_tracks])
+        log.info("instruments: set overlap %s, ranges %s, drum onsets %s", instruments["instrument_set_overlap"],
+                 instruments["range_overlap"], instruments["drum_onset_overlap"])
+    real_test = realness(generated, real, seed, instruments=extra)
     log.info("realness: a classifier tells generated from held-out stretches with accuracy %s (%d stretches each)",
              real_test["classifier_accuracy"], real_test["stretches"])
-    return {"music": music, "originality": structure, "realness": real_test,
+    return {"music": music, "originality": structure, "realness": real_test, "instruments": instruments,
             "pitch_classes": pitch_class_table(pitch_class_histogram(generated), pitch_class_histogram(held_out))}
 
 

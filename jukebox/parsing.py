@@ -30,15 +30,19 @@ from .midi_io import estimate_key, key_name, read_midi_events, read_music, read_
 log = logging.getLogger(__name__)
 
 RECORD_FORMAT = 2  # raise when a cached record changes shape (2: meters and key beside the notes)
-# Records of genres with `instruments: keep` (3: every track with its instrument, the first tempo, what was dropped).
+# Records of genres with `instruments: keep` (3: every track with its instrument, the first tempo, what was dropped;
+# 4: voices sharing a program get programs of their own, jukebox.instruments.voice_programs).
 # A record without `version` is format 2, and reads as one program-0 track (jukebox.encodings.remi_plus).
-TRACKS_FORMAT = 3
+TRACKS_FORMAT = 4
 # Size caps: music21's time grows faster than a file's length (one note at quarter 16000 takes it 25 s, 64 tracks
 # of one late note each take minutes), so absurd files are refused from their events before a score is built.
 MAX_TRACKS = 256
 MIN_PIECES = 2  # a genre needs one piece to train on and one to validate with (the split is by piece)
 MAX_NOTES = 100_000
 MAX_QUARTERS = 10_000  # over 80 minutes at 120 quarter notes a minute
+# Voices that share one program (a chorale's four parts, all program 0 in the corpus) would be one instrument in a
+# REMI+ stream; from the highest voice down they become a string quartet and its ensemble, so that each survives.
+VOICE_PROGRAMS = (40, 41, 42, 43, 48, 49, 44, 45)
 REASON_CHARS = 300  # music21's messages can quote a whole stream; a reason is one readable line
 
 
@@ -144,9 +148,32 @@ def read_piece_tracks(path: str | Path, max_tracks: int = 16, drums: bool = True
         return {"status": "skipped", "reason": "no notes"}
     return {"status": "kept", "version": TRACKS_FORMAT, "notes": [list(n) for n in pitched],
             "meters": [list(m) for m in piece.meters], "key": _key_of(path, pitched), "bpm": piece.bpm,
-            "tracks": [{"program": t.program, "is_drum": t.is_drum, "name": t.name,
-                        "notes": [list(n) for n in t.notes]} for t in tracks],
+            # A remi_plus stream is one instrument per program: voices sharing one (a chorale's four) would merge.
+            "tracks": voice_programs([{"program": t.program, "is_drum": t.is_drum, "name": t.name,
+                                       "notes": [list(n) for n in t.notes]} for t in tracks]),
             "dropped": dropped}
+
+
+def voice_programs(tracks: Sequence[dict]) -> list[dict]:
+    """Tracks (parse records' dicts) where pitched tracks sharing a program get programs of their own: program 0
+    voices (no instrument named, as corpus scores give them) become VOICE_PROGRAMS from the highest voice down,
+    others the next free program of their family. Every track keeps its notes; a single track keeps its program."""
+    shared = Counter(t["program"] for t in tracks if not t["is_drum"])
+    used = {t["program"] for t in tracks if not t["is_drum"]}
+    out = [dict(t) for t in tracks]
+    for program, count in shared.items():
+        if count < 2:
+            continue
+        voices = sorted((i for i, t in enumerate(out) if not t["is_drum"] and t["program"] == program),
+                        key=lambda i: -sum(n[2] for n in out[i]["notes"]) / len(out[i]["notes"]))
+        free = [p for p in (VOICE_PROGRAMS if program == 0 else range(program // 8 * 8, program // 8 * 8 + 8))
+                if p not in used or p == program]
+        if program != 0:
+            free = [program] + [p for p in free if p != program]
+        for i, new in zip(voices, free):
+            out[i]["program"] = new
+            used.add(new)
+    return out
 
 
 def _key_of(path, notes) -> str:

@@ -50,25 +50,30 @@ def _symbols(items: Sequence) -> np.ndarray:
     return np.array([index.setdefault(item, len(index)) for item in items], dtype=np.int64)
 
 
-def pieces_to_stretches(pieces: Sequence[Sequence[Event]], length: int = SEGMENT) -> tuple[np.ndarray, np.ndarray]:
-    """Feature rows of every full stretch of `length` events (a shorter end is dropped), and each row's piece."""
+def pieces_to_stretches(pieces: Sequence[Sequence[Event]], length: int = SEGMENT,
+                        piece_features: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows of every full stretch of `length` events (a shorter end is dropped), and each row's piece;
+    `piece_features` (one vector per piece, e.g. its instruments' shares of notes) are added to its every row."""
     rows, piece_of = [], []
     for i, events in enumerate(pieces):
         for stretch in stretches([e for e in events if e[2]], length):
             if len(stretch) == length:
-                rows.append(stretch_vector(stretch))
+                row = stretch_vector(stretch)
+                rows.append(row if piece_features is None else np.concatenate([row, piece_features[i]]))
                 piece_of.append(i)
     return np.array(rows, dtype=float) if rows else np.zeros((0, 0)), np.array(piece_of, dtype=np.int64)
 
 
 def realness(generated: Sequence[Sequence[Event]], real: Sequence[Sequence[Event]], seed: int,
-             length: int = SEGMENT) -> dict:
+             length: int = SEGMENT, instruments: tuple[Sequence[np.ndarray], Sequence[np.ndarray]] | None = None
+             ) -> dict:
     """Cross-validated accuracy of a logistic regression telling generated stretches from real ones.
 
     The larger side is subsampled (seeded) to the smaller one's number of stretches, so 0.5 is chance.
     Folds keep each piece's stretches together when both sides have at least two pieces, so the classifier
     must recognise generated music, not the one sample (its key, its motifs) it saw in training.
-    `classifier_accuracy` is None when a side has fewer than two full stretches.
+    `classifier_accuracy` is None when a side has fewer than two full stretches. `instruments`: per piece of each
+    side, features of its instruments (jukebox.instruments.family_shares) added to its stretches' rows.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
@@ -76,9 +81,13 @@ def realness(generated: Sequence[Sequence[Event]], real: Sequence[Sequence[Event
     from sklearn.preprocessing import StandardScaler
 
     rng = np.random.default_rng(seed)
-    (gen, gen_piece), (ref, ref_piece) = pieces_to_stretches(generated, length), pieces_to_stretches(real, length)
+    extra_gen, extra_ref = instruments or (None, None)
+    (gen, gen_piece), (ref, ref_piece) = (pieces_to_stretches(generated, length, extra_gen),
+                                          pieces_to_stretches(real, length, extra_ref))
     n = min(len(gen), len(ref))
     result = {"classifier_accuracy": None, "stretches": n, "folds": 0, "grouped_by_piece": False}
+    if instruments is not None:
+        result["instrument_features"] = True
     if n < 2:
         return result
     keep_gen, keep_ref = np.sort(rng.permutation(len(gen))[:n]), np.sort(rng.permutation(len(ref))[:n])

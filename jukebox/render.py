@@ -115,14 +115,100 @@ def write_piano_roll(notes: Sequence[Note], path: str | Path, title: str = "", m
     write_bytes(path, buffer.getvalue())
 
 
+# Colours of the instruments of a multi-track roll, in track order (matplotlib's tab10, readable on white).
+TRACK_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+                 "#17becf")
+DRUM_COLOUR = "#a50026"  # the drum hits: a dark red no pitched instrument gets
+DRUM_NAMES = {35: "kick", 36: "kick", 37: "side stick", 38: "snare", 39: "clap", 40: "snare", 41: "low tom",
+              42: "closed hi-hat", 43: "tom", 44: "pedal hi-hat", 45: "tom", 46: "open hi-hat", 47: "tom",
+              48: "tom", 49: "crash", 50: "high tom", 51: "ride", 53: "ride bell", 54: "tambourine", 56: "cowbell",
+              57: "crash"}
+
+
+def track_label(track) -> str:
+    """How the legend and the listening page name a track: `drums`, or its General MIDI instrument."""
+    return "drums" if track.is_drum else instrument_name(track.program)
+
+
+def write_track_roll(piece, path: str | Path, title: str = "") -> None:
+    """A piano-roll .png of a multi-track piece: each pitched instrument in its own colour with a legend, and the
+    drums below as hits (a mark at each onset) on one row per drum key, named."""
+    import io
+
+    from matplotlib.collections import PolyCollection
+    from matplotlib.figure import Figure
+
+    from .artifacts import write_bytes
+
+    pitched = [t for t in piece.tracks if not t.is_drum and t.notes]
+    drums = [n for t in piece.tracks if t.is_drum for n in t.notes]
+    fig = Figure(figsize=(12, 4.8 if drums else 3.6), dpi=100, layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1.3)) if drums else [fig.add_subplot()]
+    ax = axes[0]
+    end = max((n.onset + n.duration for t in piece.tracks for n in t.notes), default=1.0)
+    for i, track in enumerate(pitched):
+        colour = TRACK_COLOURS[i % len(TRACK_COLOURS)]
+        boxes = [((n.onset, n.pitch - 0.4), (n.onset + n.duration, n.pitch - 0.4), (n.onset + n.duration, n.pitch + 0.4),
+                  (n.onset, n.pitch + 0.4)) for n in track.notes]
+        ax.add_collection(PolyCollection(boxes, facecolors=colour, edgecolors=colour, linewidths=0.3,
+                                         label=track_label(track)))
+    if pitched:
+        pitches = [n.pitch for t in pitched for n in t.notes]
+        low, high = min(pitches), max(pitches)
+        ax.set_ylim(low - 1.5, high + 1.5)
+        ticks = sorted({low, high, *(p for p in range(low, high + 1) if p % 12 == 0)})
+        ax.set_yticks(ticks, [pitch_token((p,)) for p in ticks])
+    if drums:
+        keys = sorted({n.pitch for n in drums})
+        row = {k: i for i, k in enumerate(keys)}
+        axes[1].scatter([n.onset for n in drums], [row[n.pitch] for n in drums], marker="|", s=60, linewidths=1.6,
+                        color=DRUM_COLOUR, label="drums")
+        axes[1].set_yticks(range(len(keys)), [f"{DRUM_NAMES.get(k, 'drum')} {k}" for k in keys], fontsize=7)
+        axes[1].set_ylim(-0.7, len(keys) - 0.3)
+    for axis in axes:
+        axis.set_xlim(-0.02 * end, end)  # a hit on the first beat stays clear of the frame
+        for start, _ in bar_lines(piece.meters, end)[1:]:
+            axis.axvline(float(start), color="#888888", linewidth=0.6, zorder=0)
+        axis.grid(axis="x", color="#dddddd", linewidth=0.5)
+    handles = [h for axis in axes for h in axis.get_legend_handles_labels()[0]]
+    if handles:
+        fig.legend(handles=handles, loc="outside right upper", fontsize=8)
+    axes[-1].set_xlabel("quarter notes")
+    ax.set_title(title, fontsize=10, loc="left")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    write_bytes(path, buffer.getvalue())
+
+
+def is_multitrack(midi_path: str | Path) -> bool:
+    """Whether a MIDI file holds several instruments or drums (read_tracks): its roll and score show each one."""
+    from .midi_io import read_tracks
+
+    tracks = read_tracks(midi_path).tracks
+    return len(tracks) > 1 or any(t.is_drum for t in tracks)
+
+
 def write_musicxml(midi_path: str | Path, path: str | Path, title: str = "") -> None:
     """A MusicXML score of a MIDI file (measures, ties and voices made by music21), for MuseScore and friends."""
     from music21 import converter, metadata
 
     score = converter.parse(str(midi_path), format="midi", forceSource=True)
+    _percussion_staves(score)
     score.metadata = metadata.Metadata(title=title or Path(midi_path).stem)
     with atomic_path(path, suffix=".musicxml") as tmp:
         score.write("musicxml", fp=str(tmp))
+
+
+def _percussion_staves(score) -> None:
+    """Give a part of unpitched hits (music21 reads channel 10 as them) a percussion clef: a drum staff."""
+    from music21 import clef, note
+
+    for part in score.parts:
+        if any(isinstance(n, (note.Unpitched,)) or type(n).__name__ == "PercussionChord" for n in part.recurse().notes):
+            for old in list(part.recurse().getElementsByClass(clef.Clef)):
+                old.activeSite.replace(old, clef.PercussionClef())
+            if not part.recurse().getElementsByClass(clef.PercussionClef):
+                part.insert(0, clef.PercussionClef())
 
 
 def instrument_name(program: int) -> str:
@@ -133,12 +219,13 @@ def instrument_name(program: int) -> str:
 
 
 def render_sample(midi_path: str | Path, program: int, bpm: float, soundfont: str | Path | None = None,
-                  later: bool = False) -> dict:
+                  later: bool = False, tracks: bool = False) -> dict:
     """Write the .flac (when FluidSynth and a SoundFont are here), .png and .musicxml beside a sample's MIDI file;
     with `later`, they are only named, for render_later to write (LATER).
 
     Returns what the listening page shows: file names (relative to the MIDI file's folder; `flac` is None without
-    audio), the instrument, the tempo and the length in seconds.
+    audio), the instrument, the tempo and the length in seconds. With `tracks` (a multi-track file, each track on
+    its own program), `instrument` names every track's instrument and `instruments` lists them.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -157,8 +244,16 @@ def render_sample(midi_path: str | Path, program: int, bpm: float, soundfont: st
             if audio:
                 audio.result()
     quarters = max((o + d for o, d, _ in notes), default=0.0)
-    return {"files": files, "instrument": instrument_name(program), "program": program, "bpm": bpm,
-            "seconds": round(quarters * 60 / bpm, 1)}
+    record = {"files": files, "instrument": instrument_name(program), "program": program, "bpm": bpm,
+              "seconds": round(quarters * 60 / bpm, 1)}
+    if tracks:
+        from .midi_io import read_tracks
+
+        piece = read_tracks(midi_path)
+        names = list(dict.fromkeys(track_label(t) for t in piece.tracks))
+        quarters = max((n.onset + n.duration for t in piece.tracks for n in t.notes), default=0.0)
+        record.update(instrument=", ".join(names) or "none", instruments=names, seconds=round(quarters * 60 / bpm, 1))
+    return record
 
 
 def render_later(midi_path: str | Path, suffix: str, program: int = 0, bpm: float = 120.0,
@@ -169,7 +264,13 @@ def render_later(midi_path: str | Path, suffix: str, program: int = 0, bpm: floa
     path = midi_path.with_suffix(suffix)
     if suffix not in LATER:
         raise ValueError(f"{path}: only {', '.join(LATER)} is written later")
-    if suffix == ".png":
+    if suffix == ".png" and is_multitrack(midi_path):
+        from .midi_io import read_tracks
+
+        piece = read_tracks(midi_path)
+        meter = " → ".join(dict.fromkeys(m for _, m in piece.meters))
+        write_track_roll(piece, path, f"{midi_path.stem} · {piece.bpm:g} bpm · {meter}")
+    elif suffix == ".png":
         meters = played_meters(midi_path)
         meter = " → ".join(dict.fromkeys(m for _, m in meters))
         write_piano_roll(played_notes(midi_path), path,

@@ -43,11 +43,39 @@ def choose_primers(composer: Composer, val_tokens: str | Path, seed: int, count:
     from .bars import key_shift
     from .primers import opening_music
 
+    if composer.encoding == "remi_plus" and opening is None:  # a multi-track primer: its instruments are kept
+        window, shift = composer.primer_window(*primer_tracks_tokens(composer, primer), primer), 0
+        if composer.key_mode == "c":
+            from .parsing import read_piece_tracks
+
+            shift = key_shift(read_piece_tracks(primer)["key"])
+        return [Primer(window, f"opening of {primer}", None, shift)] * count
+
     music = opening if opening is not None else opening_music(primer, composer.seq_len)
     window = composer.primer_window(*composer.primer_tokens_of(music, primer), primer)
     # Under key_mode c the opening was read in C (Composer.primer_tokens_of); the piece goes back to its key.
     shift = key_shift(music[2]) if composer.key_mode == "c" else 0
     return [Primer(window, f"opening of {primer}", None, shift)] * count
+
+
+def primer_tracks_tokens(composer: Composer, primer: str | Path) -> tuple[list[str], dict]:
+    """The opening seq_len tokens of a multi-track primer, every track with its instrument (read by symusic), in
+    the genre's key mode; no swaps, as the vocabulary holds every token of the grid. Raises ValueError naming the
+    primer when it is no MIDI file, is too big, or has no notes."""
+    from .encodings.remi_plus import record_piece
+    from .midi_io import check_midi_file
+    from .parsing import read_piece_tracks
+
+    check_midi_file(primer, "primer")
+    record = read_piece_tracks(primer)
+    if record["status"] != "kept":
+        raise ValueError(f"{primer}: the primer cannot be used: {record['reason']}; choose another MIDI file")
+    tokens, _ = composer.encoder.encode_piece(record_piece(record, composer.key_mode))
+    tokens = [t for t in tokens[: composer.seq_len] if t in composer.vocab.tokens]
+    if not any(composer.encoder.is_note(t) for t in tokens):
+        raise ValueError(f"{primer}: the primer has no notes the {composer.encoding} encoding can hold; choose a "
+                         "MIDI file with notes in it")
+    return tokens, {}
 
 
 @dataclass(frozen=True)
@@ -59,6 +87,11 @@ class Piece:
     tokens: list[str]
     primer: Primer
     sampling: Sampling
+
+    @property
+    def is_multitrack(self) -> bool:
+        """Whether it is written one track per instrument: a genre with instruments keep on a multi-track encoding."""
+        return self.genre.instruments == "keep" and self.composer.encoding == "remi_plus"
 
     @property
     def n_notes(self) -> int:
@@ -73,13 +106,23 @@ class Piece:
 
         midi = Path(midi)
         genre, sampling = self.genre, self.sampling
-        self.composer.write_midi(self.tokens, midi, genre.program, genre.bpm, -self.primer.shift)
-        rendered = (render_sample(midi, genre.program, genre.bpm, soundfont, later=later) if render
+        tracks = self.is_multitrack
+        if tracks:  # one MIDI track per instrument, drums on channel 10, each keeping its own program
+            from .encodings.remi_plus import continued
+            from .midi_io import write_tracks
+
+            tokens = continued(self.composer.vocab.decode(self.primer.window), self.tokens)
+            write_tracks(self.composer.piece_tracks(tokens, genre.bpm, -self.primer.shift, sampling.instruments), midi)
+        else:
+            self.composer.write_midi(self.tokens, midi, genre.program, genre.bpm, -self.primer.shift)
+        rendered = (render_sample(midi, genre.program, genre.bpm, soundfont, later=later, tracks=tracks) if render
                     else {"files": {"midi": midi.name}})
         record = {"name": midi.stem, "file": midi.name, **rendered, "n_notes": self.n_notes,
                   "n_tokens": len(self.tokens), "encoding": self.composer.encoding,
                   "temperature": sampling.temperature, "top_k": sampling.top_k, "top_p": sampling.top_p,
                   "seed": sampling.seed, "primer": self.primer.described}
+        if sampling.instruments:
+            record["instruments_asked"] = list(sampling.instruments)
         if self.primer.start is not None:
             record["primer_start"] = self.primer.start
         if with_tokens:

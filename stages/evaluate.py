@@ -58,7 +58,9 @@ def main(genre_name: str) -> None:
     out = layout.metrics(genre.name)
     write_json(out / "evaluate.json", {"model": {**model, "windows": int(len(targets))}, "baselines": baselines,
                                        "music": judged["music"], "originality": judged["originality"],
-                                       "realness": judged["realness"]})
+                                       "realness": judged["realness"],
+                                       # genres with instruments keep: instrument sets, shares, drums, voice ranges
+                                       **({"instruments": judged["instruments"]} if judged["instruments"] else {})})
     write_text(out / "pitch_classes.csv", judged["pitch_classes"])
 
 

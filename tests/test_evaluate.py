@@ -120,7 +120,7 @@ def test_every_piece_is_closed_by_end_and_samples_are_judged_piece_by_piece(tiny
     assert (train == end).sum() == 6 and (val == end).sum() == 2 and train[-1] == val[-1] == end, "8 pieces, 8 ENDs"
     judged = []
     real_test = judging.realness
-    monkeypatch.setattr(judging, "realness", lambda generated, real, seed: judged.append(generated) or
+    monkeypatch.setattr(judging, "realness", lambda generated, real, seed, instruments=None: judged.append(generated) or
                         real_test(generated, real, seed))
     evaluate.main("tiny")
     composed = [p["tokens"] for p in json.loads((root / "data/generated/tiny/pieces.json").read_text())]

@@ -43,7 +43,7 @@ def test_a_keep_genre_writes_each_track_with_its_instrument_and_counts_them(tmp_
     parse.main("band")
     pieces = [json.loads(line) for line in (tmp_path / "data/notes/band/pieces.jsonl").read_text().splitlines()]
     summary = json.loads((tmp_path / "data/notes/band/summary.json").read_text())
-    assert all(p["version"] == 3 and len(p["tracks"]) == 2 for p in pieces)
+    assert all(p["version"] == 4 and len(p["tracks"]) == 2 for p in pieces)
     # max_tracks 2 keeps the drums and the melody (most notes), in file order; the bass is dropped, and counted.
     assert [(t["program"], t["is_drum"]) for t in pieces[0]["tracks"]] == [(0, True), (73, False)]
     bass = sum(len(drum_band(i + 1).tracks[0].notes) for i in range(3))

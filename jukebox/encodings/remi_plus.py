@@ -84,7 +84,7 @@ class RemiPlus(Encoding):
     """The multi-track encoding: MidiTok's REMI+ over symusic, with a vocabulary fixed by its settings."""
 
     name = NAME
-    has_grammar = False  # the grammar mask of a multi-track stream comes with composing (phase 2)
+    has_grammar = True
 
     def __init__(self, settings: RemiPlusSettings = RemiPlusSettings()):
         self.settings = settings
@@ -155,6 +155,48 @@ class RemiPlus(Encoding):
         piece = from_symusic(score)
         return piece._replace(bpm=bpm)
 
+    # --- composing: the grammar of a note and the instruments a request allows --------------------------------
+    def follow(self, tokens):
+        """Which token may follow which: a note is its program, then its pitch (a `PitchDrum_` after the drum
+        kit's `Program_-1`, a `Pitch_` after any other), velocity and duration, so every composed note names its
+        instrument and a drum key is never pitched nor a pitch drummed; between notes anything else may come."""
+        import numpy as np
+
+        kinds = np.array([t.partition("_")[0] for t in tokens])
+        program = np.array([int(t.partition("_")[2]) if k == "Program" else -2 for t, k in zip(tokens, kinds)])
+        note_part = np.isin(kinds, ("Pitch", "PitchDrum", "Velocity", "Duration"))
+        follow = np.repeat(~note_part[None, :], len(tokens), axis=0)  # between notes: no note part
+        follow[(kinds == "Program") & (program != DRUM_PROGRAM)] = kinds == "Pitch"
+        follow[program == DRUM_PROGRAM] = kinds == "PitchDrum"
+        follow[np.isin(kinds, ("Pitch", "PitchDrum"))] = kinds == "Velocity"
+        follow[kinds == "Velocity"] = kinds == "Duration"
+        known = np.array([t in self.vocabulary._index for t in tokens])
+        follow[~known] = True  # anything may follow a token outside the grammar (the unknown token in a primer)
+        return follow.astype(np.float32)
+
+    def allowed(self, programs, tokens):
+        """1 for each token a piece restricted to `programs` (General MIDI numbers, -1 the drums: what
+        jukebox.instruments.programs_of makes of a request's names) may hold, 0 for the other instruments'
+        `Program_` tokens; all ones for no restriction."""
+        import numpy as np
+
+        mask = np.ones(len(tokens), np.float32)
+        if not programs:
+            return mask
+        for i, token in enumerate(tokens):
+            kind, _, value = token.partition("_")
+            if kind == "Program" and int(value) not in programs:
+                mask[i] = 0.0
+        return mask
+
+    def first_notes(self, tokens, n_notes):
+        """The tokens up to the n_notes-th note's pitch and its velocity and duration, which complete it."""
+        cut = super().first_notes(tokens, n_notes)
+        rest = list(tokens[len(cut):])
+        while rest and rest[0].partition("_")[0] in ("Velocity", "Duration"):
+            cut.append(rest.pop(0))
+        return cut
+
     # --- the single-stream interface of jukebox.encoding (merged notes as one piano track) ----------------------
     def _parse(self, token: str) -> Token | None:
         return _parse_remi_plus(token)
@@ -184,6 +226,15 @@ class RemiPlus(Encoding):
         if moved is not None and moved.startswith("Pitch_") and moved not in self.vocabulary._index:
             return None
         return moved
+
+
+def continued(primer: list[str], tokens: list[str]) -> list[str]:
+    """A composed piece's tokens, opened by its primer's last `Program_` token when the piece begins inside a note
+    the primer started (a `Pitch_` first): decoded alone, that note would fall to MidiTok's default piano."""
+    first = next((t.partition("_")[0] for t in tokens if t.partition("_")[0] in
+                  ("Program", "Pitch", "PitchDrum", "Velocity", "Duration")), "Program")
+    program = next((t for t in reversed(primer) if t.startswith("Program_")), None)
+    return tokens if first == "Program" or program is None else [program, *tokens]
 
 
 def well_typed(tokens: list[str]) -> list[str]:

@@ -7,8 +7,9 @@ from functools import lru_cache
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
-from wtforms import FloatField, IntegerField, PasswordField, SelectField, StringField
 from werkzeug.datastructures import MultiDict
+from wtforms import FloatField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import InputRequired, NumberRange, Optional, Regexp, ValidationError
 
 from ..params import GENRE_NAME
@@ -42,6 +43,9 @@ def generate_form(max_notes: int) -> type[FlaskForm]:
         top_p = FloatField("Focus (top-p)", validators=[Optional(), _share])
         seed = IntegerField("Piece number (seed)", validators=[Optional(), _in_range(0, MAX_SEED, "a whole number")])
         primer = FileField("Your own opening (optional MIDI file)")
+        # The instruments of the genres that keep theirs, set per request; none ticked: every instrument plays.
+        instruments = SelectMultipleField("Instruments", choices=[], validate_choice=True, option_widget=CheckboxInput(),
+                                          widget=ListWidget(prefix_label=False))
 
         def validate_genre(self, field) -> None:
             trained = [value for value, _ in self.genre.choices or []]

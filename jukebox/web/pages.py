@@ -35,6 +35,7 @@ def _generate_form():
     s = services()
     form = generate_form(s.max_notes)()
     form.genre.choices = [(g["name"], g["name"]) for g in s.genres() if g["ready"]]
+    form.instruments.choices = [(name, name) for name in s.instruments([name for name, _ in form.genre.choices])]
     if request.method == "GET":
         defaults = s.sampling()
         form.n_notes.data, form.temperature.data = defaults.n_notes, defaults.temperature
@@ -53,7 +54,7 @@ def generate():
         primer_name = upload[0] if upload else ""
         try:
             sampling = services().sampling(form.n_notes.data, form.temperature.data, form.top_k.data,
-                                           form.top_p.data, form.seed.data)
+                                           form.top_p.data, form.seed.data, form.instruments.data or ())
             sample = services().compose(form.genre.data, sampling, upload)
         except UploadError as exc:
             getattr(form, exc.field, form.primer).errors = [exc.message]  # primer, or genre when it is busy

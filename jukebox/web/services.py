@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -76,15 +77,32 @@ class Services:
         self.jobs.forget_genre(name)
 
     def sampling(self, n_notes: int | None = None, temperature: float | None = None, top_k: int | None = None,
-                 top_p: float | None = None, seed: int | None = None) -> Sampling:
+                 top_p: float | None = None, seed: int | None = None, instruments=()) -> Sampling:
         """The form's values, else params.yaml's (n_notes within generate_max_notes)."""
         params = self.params()
         n_notes = min(params.n_notes, self.max_notes) if n_notes is None else n_notes
-        return Sampling.chosen(params, n_notes, temperature, top_k, top_p, seed)
+        return Sampling.chosen(params, n_notes, temperature, top_k, top_p, seed, instruments)
+
+    def instruments(self, genres: list[str]) -> list[str]:
+        """The instrument families the parsed pieces of `genres` with instruments keep play (the Generate page's
+        checkboxes)."""
+        from ..instruments import summary_families
+        from ..layout import Layout
+
+        params, found = self.params(), []
+        for name in genres:
+            if params.genre(name).instruments == "keep" and params.encoding == "remi_plus":
+                summary = Layout.of(self.project).notes(name) / "summary.json"
+                found += summary_families(json.loads(summary.read_text())) if summary.is_file() else []
+        return list(dict.fromkeys(found))
 
     def compose(self, genre: str, sampling: Sampling, primer: tuple[str, bytes] | None = None) -> dict:
         """Compose one sample; a primer upload is read first, in the time-limited pool, before any model is used."""
-        request = Request(self.params().genre(genre), sampling)
+        params = self.params()
+        if sampling.instruments and (params.genre(genre).instruments != "keep" or params.encoding != "remi_plus"):
+            raise UploadError("instruments", f"genre {genre!r} plays one instrument (instruments: keep and encoding "
+                                             "remi_plus choose among several); leave the instruments unticked")
+        request = Request(params.genre(genre), sampling)
         if primer is not None:
             name, data = primer
             with tempfile.TemporaryDirectory(prefix="jukebox-primer-") as tmp:
