@@ -351,6 +351,32 @@ def _transformer_steps(model):
     return start, advance
 
 
+def save_model(model, path: str | Path) -> None:
+    """Save a model as a .keras file whose bytes depend only on the model: the same weights, the same file.
+
+    Keras writes the time of saving into the file (its zip entries' dates and metadata.json's `date_saved`) and
+    numbers shared objects by their memory addresses; those are fixed here, so that DVC's hash of a retrained model
+    changes only when the model does.
+    """
+    import re
+    import zipfile
+
+    model.save(path)
+    with zipfile.ZipFile(path) as original:
+        members = {info.filename: original.read(info) for info in original.infolist()}
+    addresses: dict[str, str] = {}
+    members["config.json"] = re.sub(
+        rb'"shared_object_id": (\d+)',
+        lambda m: b'"shared_object_id": ' + addresses.setdefault(m.group(1), str(len(addresses) + 1)).encode(),
+        members["config.json"])
+    metadata = json.loads(members["metadata.json"])
+    metadata.pop("date_saved", None)
+    members["metadata.json"] = json.dumps(metadata).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as fixed:
+        for name, data in members.items():
+            fixed.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
+
+
 def load_model(path: str | Path):
     """Load a model this project saved; safe_mode refuses Python code (lambdas) hidden in the file."""
     import keras

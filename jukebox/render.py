@@ -7,6 +7,7 @@ The generate stage, the `jukebox` command and the web app all call render_sample
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import subprocess
 from functools import lru_cache
@@ -195,8 +196,16 @@ def write_musicxml(midi_path: str | Path, path: str | Path, title: str = "") -> 
     score = converter.parse(str(midi_path), format="midi", forceSource=True)
     _percussion_staves(score)
     score.metadata = metadata.Metadata(title=title or Path(midi_path).stem)
+    # music21 names parts and instruments by random ids and stamps today's date: fixed names and no date, so that
+    # the same MIDI file always gives the same score (and DVC the same hash).
+    for number, part in enumerate(score.parts, 1):
+        part.id = f"P{number}"
+        for i, instrument in enumerate(part.recurse().getElementsByClass("Instrument"), 1):
+            instrument.partId, instrument.instrumentId = f"P{number}", f"P{number}-I{i}"
     with atomic_path(path, suffix=".musicxml") as tmp:
         score.write("musicxml", fp=str(tmp))
+        text = Path(tmp).read_text(encoding="utf-8")
+        Path(tmp).write_text(re.sub(r"\s*<encoding-date>[^<]*</encoding-date>", "", text, count=1), encoding="utf-8")
 
 
 def _percussion_staves(score) -> None:

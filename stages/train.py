@@ -20,7 +20,7 @@ from jukebox.artifacts import atomic_path, read_npy, stage_logger, write_json
 from jukebox.distribute import is_chief, make_strategy
 from jukebox.entrypoint import run_stage
 from jukebox.layout import Layout
-from jukebox.model import next_token_model
+from jukebox.model import next_token_model, save_model
 from jukebox.params import as_dict, load_params
 from jukebox.training import prepare
 
@@ -80,7 +80,7 @@ def main(genre_name: str) -> None:
     # Saved last, so a model.keras is never beside another run's vocabulary. Saved as window -> next-token
     # probabilities for every architecture: what generate and evaluate expect.
     with atomic_path(out / "model.keras", suffix=".keras") as tmp:
-        next_token_model(model, config).save(tmp)
+        save_model(next_token_model(model, config), tmp)
     checkpoint.remove()
     log.info("best val_loss %.4f at epoch %d of %d, %.0f s", h["val_loss"][best], best + 1, len(h["loss"]), seconds)
     if root != Path("."):

@@ -200,3 +200,29 @@ def test_causal_val_loss_is_the_loss_of_the_token_after_each_window():
     loss, accuracy = model.evaluate(x, y, sample_weight=weights, batch_size=16, verbose=0)
     assert loss == pytest.approx(expected, rel=1e-4)
     assert accuracy == pytest.approx((probs.argmax(-1) == y[:, -1]).mean(), abs=1e-6)
+
+
+def test_a_saved_model_depends_only_on_its_weights(tmp_path, monkeypatch):
+    """Keras writes the time and memory addresses into a .keras file; save_model's bytes depend on the model alone."""
+    import time
+    import zipfile
+
+    from jukebox.model import save_model
+
+    c = config("transformer")
+    keras.utils.clear_session()  # layer names count from the start, as in a fresh process
+    model = build_model(VOCAB, c)
+    save_model(next_token_model(model, c), tmp_path / "first.keras")
+    clock = time.time()
+    monkeypatch.setattr(time, "time", lambda: clock + 86_400 * 400)  # another day, another year
+    keras.utils.clear_session()
+    other = build_model(VOCAB, c)  # the same model in other Python objects (other memory addresses)
+    other.set_weights(model.get_weights())
+    save_model(next_token_model(other, c), tmp_path / "second.keras")
+    assert (tmp_path / "first.keras").read_bytes() == (tmp_path / "second.keras").read_bytes()
+    with zipfile.ZipFile(tmp_path / "first.keras") as saved:
+        assert {i.date_time for i in saved.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert b"date_saved" not in saved.read("metadata.json")
+    loaded = load_model(tmp_path / "first.keras")
+    np.testing.assert_allclose(loaded.predict(X[:2], verbose=0), next_token_model(model, c).predict(X[:2], verbose=0),
+                               rtol=1e-6)

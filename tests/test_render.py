@@ -55,6 +55,16 @@ def test_render_sample_writes_picture_score_and_audio(tmp_path):
         assert audio_seconds(tmp_path / files["flac"]) >= rendered["seconds"], "the whole piece is heard"
 
 
+def test_the_same_sample_always_gives_the_same_score(tmp_path):
+    """music21 names parts by random ids and stamps the day; the score of a MIDI file is the same bytes every time."""
+    midi = write_sample(tmp_path, "sample_01")
+    render.write_musicxml(midi, tmp_path / "first.musicxml")
+    render.write_musicxml(midi, tmp_path / "second.musicxml")
+    first = (tmp_path / "first.musicxml").read_text()
+    assert first == (tmp_path / "second.musicxml").read_text()
+    assert "<encoding-date>" not in first and '<part id="P1">' in first
+
+
 def test_audio_is_flac_and_every_rendering_can_wait(tmp_path):
     """The web app answers with the MIDI file; piano roll, FLAC and score are written after (render_later)."""
     need(HAVE_AUDIO, "FluidSynth and a General MIDI SoundFont")
