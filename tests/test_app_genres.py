@@ -63,3 +63,11 @@ def test_add_genre_moves_the_staged_folder_whole_and_never_overwrites(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["t.mid"]
     with pytest.raises(ValueError, match="slug"):
         staging_folder(project, "mine\n")
+
+
+def test_a_collection_may_not_take_the_base_models_name(tmp_path):
+    project = copy_project(tmp_path)
+    staging = stage_files(project, "base", {"t.mid": write_tune(tmp_path / "t.mid").read_bytes()})
+    with pytest.raises(GenreExists, match="taken by the base model"):
+        add_genre(project, "base", staging)
+    assert not (project / "app_genres.yaml").exists() or "base" not in (project / "app_genres.yaml").read_text()

@@ -83,7 +83,8 @@ def test_only_full_stretches_of_sounding_events_count():
 def test_too_few_stretches_give_no_accuracy():
     piece = phrase_events(0, repeats=8)
     result = realness([piece[:40]], [piece], seed=0)
-    assert result == {"classifier_accuracy": None, "stretches": 1, "folds": 0, "grouped_by_piece": False}
+    assert result == {"classifier_accuracy": None, "low": None, "high": None, "stretches": 1, "folds": 0,
+                      "grouped_by_piece": False}
 
 
 def test_one_sample_shares_the_folds_and_the_result_is_seeded():

@@ -15,7 +15,7 @@ from filelock import FileLock
 
 from ..artifacts import usual_mode, write_text
 from ..layout import Layout
-from ..params import APP_GENRES, is_genre_name, load_params
+from ..params import APP_GENRES, RESERVED_GENRES, is_genre_name, load_params
 
 HEADER = """\
 # Genres added by the web app (`jukebox serve`, "Your collection"); the app writes this file, never params.yaml.
@@ -69,6 +69,8 @@ def add_genre(project: Path, name: str, staging: Path) -> Path:
     with _lock(project):
         if name in load_params(layout.params).genres:
             raise GenreExists(f"genre {name!r} exists already; choose another name")
+        if name in RESERVED_GENRES:
+            raise GenreExists(f"genre name {name!r} is taken by the base model (models/{name}); choose another name")
         if folder.exists() or any(out.exists() for out in layout.genre_folders(name)):
             raise GenreExists(f"genre {name!r} has files left in the project (collections/, data/ or models/); "
                               "choose another name")
