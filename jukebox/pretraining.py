@@ -19,7 +19,7 @@ import numpy as np
 
 from .artifacts import atomic_path, read_jsonl, sha256, write_json
 from .bars import piece_tokens
-from .dataset import Vocabulary, melody_key, split_pieces
+from .dataset import UNKNOWN, Vocabulary, melody_key, split_pieces
 from .encoding import END, get_encoding, quantize
 from .encodings.fixed import outside_grid
 from .layout import Layout
@@ -112,7 +112,8 @@ def corpus_tokens(records: Sequence[dict], vocabulary: FixedVocabulary, params: 
     tokens = [piece_tokens(encoding, r, params.key_mode) + [END] for r in records]
     train_idx, val_idx = split_pieces(len(tokens), params.pretrain.val_fraction, params.seed,
                                       [melody_key(r["notes"]) for r in records])
-    counts = Counter(t for i in train_idx for t in tokens[i])
+    known = set(vocabulary.tokens)  # a token outside the grid counts as <unk>, as the arrays store it
+    counts = Counter(t if t in known else UNKNOWN for i in train_idx for t in tokens[i])
     vocab = Vocabulary(tuple(vocabulary.tokens), tuple(counts[t] for t in vocabulary.tokens))
     train = np.concatenate([vocab.ids(tokens[i]) for i in train_idx])
     val = np.concatenate([vocab.ids(tokens[i]) for i in val_idx])

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 
 from jukebox.artifacts import read_jsonl, stage_logger, write_json, write_npy
-from jukebox.dataset import Vocabulary, melody_key, split_pieces
+from jukebox.dataset import UNKNOWN, Vocabulary, melody_key, split_pieces
 from jukebox.bars import piece_tokens
 from jukebox.encoding import END, get_encoding
 from jukebox.encodings.fixed import fixed_vocabulary, outside_grid
@@ -41,8 +41,9 @@ def main(genre_name: str) -> None:
         fixed = fixed_vocabulary(params.encoding)
         tokens = [piece_tokens(encoding, p, params.key_mode) + [END] for p in pieces]
         outside = outside_grid(tokens, fixed, params.encoding)
-        vocab = Vocabulary(tuple(fixed.tokens), tuple(Counter(t for i in train_idx for t in tokens[i])[t]
-                                                      for t in fixed.tokens))
+        known = set(fixed.tokens)  # a token outside the grid counts as <unk>, as the arrays store it
+        seen = Counter(t if t in known else UNKNOWN for i in train_idx for t in tokens[i])
+        vocab = Vocabulary(tuple(fixed.tokens), tuple(seen[t] for t in fixed.tokens))
         log.info("fixed %s vocabulary: outside the grid (counted, see data.json; <unk> in the arrays): %s",
                  params.encoding, outside or "nothing")
     else:

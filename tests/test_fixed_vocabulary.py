@@ -71,6 +71,7 @@ def test_two_genres_write_byte_identical_vocabularies_and_count_what_falls_outsi
     assert data["outside_grid"] == {"pitches_out_of_range": low_notes}
     ids = np.concatenate([np.load(tmp_path / f"data/sequences/others/{s}.npy") for s in ("train", "val")])
     assert (ids == 0).sum() == low_notes
+    assert vocab["counts"][0] == (np.load(tmp_path / "data/sequences/others/train.npy") == 0).sum()
     assert json.loads((tmp_path / "metrics/tunes/data.json").read_text())["outside_grid"] == {}
 
 
