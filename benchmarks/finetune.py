@@ -6,7 +6,8 @@ In a scratch folder: the parsed notes of every genre are copied from `--project`
 sequences stage tokenizes them on the fixed `rhythm` vocabulary, a `cpu`-size base is pretrained for `--minutes` on
 the `--base` genres' *training* pieces (every genre's validation pieces kept out, as the pretrain stage does), and
 `--genre` is trained twice by the train stage, from scratch and from the base, for the same epochs. Printed: each
-run's best validation loss, its epoch and seconds.
+run's best validation loss, its epoch and seconds, and evaluate's `heard_again` (the loss on a passage heard the
+first time and right after hearing it once).
 """
 from __future__ import annotations
 
@@ -65,6 +66,17 @@ def pretrain_for(minutes: float, genres: list[str], log) -> dict:
     return result
 
 
+def restating(genre: str) -> dict | None:
+    """The trained genre's loss on validation passages heard the first time and again (evaluate's heard_again)."""
+    from jukebox.artifacts import read_npy
+    from jukebox.generation import Composer
+    from jukebox.judging import heard_again
+    from jukebox.params import load_params
+
+    layout = Layout.of()
+    return heard_again(Composer.load(layout.model(genre)), read_npy(layout.val_tokens(genre)), load_params())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--project", required=True, help="a project after `dvc repro` (its data/notes are read)")
@@ -74,33 +86,43 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--pretrain-epochs", type=int, default=20, help="the base's schedule length (the time "
                                                                         "budget usually ends it first)")
+    parser.add_argument("--finetune-rate", type=float, help="finetune_learning_rate (default: params.yaml's)")
+    parser.add_argument("--work", help="the folder of an earlier run: its sequences and base are used again")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     from jukebox.params import load_params
     from stages import sequences, train
 
     source = Layout.of(args.project)
-    work = Path(tempfile.mkdtemp(prefix="jukebox-finetune-"))
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw.update(vocabulary="fixed", encoding="rhythm")
+    raw.update(vocabulary="fixed", encoding="rhythm", finetune_epochs=raw["epochs"])
+    if args.finetune_rate:
+        raw["finetune_learning_rate"] = args.finetune_rate
     raw["pretrain"] = {**raw.get("pretrain", {}), "sources": [], "size": "cpu", "epochs": args.pretrain_epochs,
                        "windows_per_epoch": raw["windows_per_epoch"]}
-    (work / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    genres = list(load_params(work / "params.yaml").genres)
-    for genre in genres:
-        shutil.copytree(source.notes(genre), Layout.of(work).notes(genre))
-    os.chdir(work)
-    for genre in genres:
-        sequences.main(genre)
-    results = {"base": pretrain_for(args.minutes, args.base, print)}
+    if args.work:
+        work = Path(args.work)
+        os.chdir(work)
+        results = {"pretrain": "reused from " + str(work)}
+    else:
+        work = Path(tempfile.mkdtemp(prefix="jukebox-finetune-"))
+        (work / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+        genres = list(load_params(work / "params.yaml").genres)
+        for genre in genres:
+            shutil.copytree(source.notes(genre), Layout.of(work).notes(genre))
+        os.chdir(work)
+        for genre in genres:
+            sequences.main(genre)
+        results = {"pretrain": pretrain_for(args.minutes, args.base, print)}
+    print(f"working in {work}", flush=True)
     for init in ("scratch", "base"):
-        (work / "params.yaml").write_text(yaml.safe_dump({**raw, "init": init, "finetune_epochs": raw["epochs"]},
-                                                         sort_keys=False))
+        (work / "params.yaml").write_text(yaml.safe_dump({**raw, "init": init}, sort_keys=False))
         shutil.rmtree(Layout.of().model(args.genre), ignore_errors=True)
         shutil.rmtree(Layout.of().train_checkpoints(args.genre), ignore_errors=True)
         train.main(args.genre)
         metrics = json.loads((Layout.of().train_metrics(args.genre) / "metrics.json").read_text())
         results[init] = {k: metrics[k] for k in ("val_loss", "best_epoch", "epochs", "train_seconds")}
+        results[init]["heard_again"] = restating(args.genre)
         print(f"{args.genre} from {init}: {results[init]}", flush=True)
     print(json.dumps(results, indent=1))
     if args.json:
