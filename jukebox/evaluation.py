@@ -380,3 +380,33 @@ def originality(samples: Sequence[Sequence[int]], training: np.ndarray, training
         "copy_rate": copy_rate(samples, training_ngrams, COPY_N),
         "longest_copy": max(longest_copies(samples, training), default=0),
     }
+
+
+# --- restating, counted on notes --------------------------------------------------------------------------
+
+ONSET_NGRAMS = (8, 16)  # onsets: a phrase of two to four bars
+ONSET_STRETCH = 32  # onsets per stretch: every ratio is taken over stretches of this one length
+
+
+def onsets(events: Sequence[Event]) -> list[tuple[int, ...]]:
+    """The set of pitches sounding at each onset of a piece, in time order (events of one onset merged)."""
+    sounding: dict[float, set[int]] = {}
+    for onset, _, pitches in events:
+        if pitches:
+            sounding.setdefault(round(float(onset), 4), set()).update(pitches)
+    return [tuple(sorted(sounding[t])) for t in sorted(sounding)]
+
+
+def onset_ngram_ratios(pieces: Sequence[Sequence[Event]], orders: Sequence[int] = ONSET_NGRAMS,
+                       length: int = ONSET_STRETCH) -> dict:
+    """Distinct n-grams of note onsets over all of them, averaged over every full stretch of `length` onsets.
+
+    A token 8-gram of `rhythm` spans about four notes, so a token ratio can match real music while whole phrases
+    are never restated; counted on onsets (the pitches struck together), restating a 16-onset phrase shows.
+    Pieces shorter than one stretch count for nothing, so samples and held-out pieces compare at one length.
+    """
+    cut = [s for events in pieces for s in stretches(onsets(events), length) if len(s) == length]
+    symbols: dict = {}
+    coded = [np.array([symbols.setdefault(o, len(symbols)) for o in s], dtype=np.int64) for s in cut]
+    result = {f"distinct_{n}onsets": _mean(np.array([distinct_ngram_ratio(s, n) for s in coded])) for n in orders}
+    return {**result, "onset_stretches": len(cut)}

@@ -19,6 +19,7 @@ from .evaluation import (
     heard_again_windows,
     musical_statistics,
     ngram_set,
+    onset_ngram_ratios,
     originality,
     pitch_class_histogram,
 )
@@ -72,8 +73,8 @@ def judge(composer: Composer, generated_tokens: list[list[str]], layout: Layout,
     music = musical_statistics(generated, held_out, generated_ids, reference_ids, meters,
                                [p.get("meters", ()) for p in pieces] if any(meters) else None)
     training_ngrams = ngram_set(train, COPY_N)
-    structure = {"generated": originality(generated_ids, train, training_ngrams),
-                 "held_out": originality(reference_ids, train, training_ngrams)}
+    structure = {"generated": {**originality(generated_ids, train, training_ngrams), **onset_ngram_ratios(generated)},
+                 "held_out": {**originality(reference_ids, train, training_ngrams), **onset_ngram_ratios(held_out)}}
     log.info("samples vs held-out: musical overlap %.2f, distinct 8-grams %.3f (held-out %.3f), copy rate %.2f "
              "(held-out %.2f), longest copy %d", music["overlap_mean"], structure["generated"]["distinct_8grams"],
              structure["held_out"]["distinct_8grams"], structure["generated"]["copy_rate"],
@@ -94,8 +95,12 @@ def judge(composer: Composer, generated_tokens: list[list[str]], layout: Layout,
         log.info("instruments: set overlap %s, ranges %s, drum onsets %s", instruments["instrument_set_overlap"],
                  instruments["range_overlap"], instruments["drum_onset_overlap"])
     real_test = realness(generated, real, seed, instruments=extra)
-    log.info("realness: a classifier tells generated from held-out stretches with accuracy %s (%d stretches each)",
-             real_test["classifier_accuracy"], real_test["stretches"])
+    log.info("samples vs held-out: distinct 8-onset n-grams %.3f (held-out %.3f), 16-onset %.3f (held-out %.3f)",
+             structure["generated"]["distinct_8onsets"], structure["held_out"]["distinct_8onsets"],
+             structure["generated"]["distinct_16onsets"], structure["held_out"]["distinct_16onsets"])
+    log.info("realness: a classifier tells generated from held-out stretches with accuracy %s (95%% interval %s to "
+             "%s; %d stretches each)", real_test["classifier_accuracy"], real_test["low"], real_test["high"],
+             real_test["stretches"])
     return {"music": music, "originality": structure, "realness": real_test, "instruments": instruments,
             "pitch_classes": pitch_class_table(pitch_class_histogram(generated), pitch_class_histogram(held_out))}
 

@@ -63,7 +63,7 @@ class Layout:
         return self.root / "data" / "sequences" / genre
 
     def vocabulary(self, genre: str) -> Path:
-        """sequences, with a fixed-vocabulary encoding (remi_plus): the encoding's vocabulary and its settings."""
+        """sequences, with a fixed vocabulary (`vocabulary: fixed`, or remi_plus): the encoding's tokens and settings."""
         return self.sequences(genre) / "vocabulary.json"
 
     def train_tokens(self, genre: str) -> Path:
@@ -80,6 +80,18 @@ class Layout:
     def model(self, genre: str) -> Path:
         """train: model.keras and config.json."""
         return self.models / genre
+
+    @property
+    def base_model(self) -> Path:
+        """pretrain: the base model every genre may start from (model.keras, config.json, vocabulary.json).
+
+        `_base`: a genre's name starts with a letter, so no genre can take this folder."""
+        return self.models / "_base"
+
+    @property
+    def base_metrics(self) -> Path:
+        """pretrain: the base's corpus figures (corpus.json, with the pieces kept out for leakage) and training."""
+        return self.root / "metrics" / "_base"
 
     def generated(self, genre: str) -> Path:
         """generate: samples (MIDI, audio, piano roll, score), samples.json, pieces.json, index.html."""
@@ -119,6 +131,11 @@ class Layout:
     def parse_cache(self) -> Path:
         """Parsed MIDI files by content hash."""
         return self.cache / "notes"
+
+    @property
+    def pretrain_exports(self) -> Path:
+        """The base corpus's music21 collections exported as MIDI files, one folder per collection and choice."""
+        return self.cache / "pretrain"
 
     def train_checkpoints(self, genre: str) -> Path:
         """The training state after each epoch, so an interrupted train resumes."""

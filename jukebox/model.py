@@ -104,13 +104,18 @@ def build_model(vocab_size: int, config: ModelConfig, every_position: bool | Non
         tokens = keras.Input(shape=(config.seq_len,), dtype="int32")
         model = keras.Sequential([tokens, *_recurrent_layers(vocab_size, config, every_position)],
                                  name=config.architecture)
+    compile_model(model, config)
+    return model
+
+
+def compile_model(model, config: ModelConfig) -> None:
+    """Compile a model with a fresh optimizer: when built, and again after fine-tuning freezes some of its layers."""
     model.compile(
         optimizer=make_optimizer(config),
         loss="sparse_categorical_crossentropy",
         # Weighted for causal models, so validation accuracy, like val_loss, scores the token after each window.
-        **({"weighted_metrics": ["accuracy"]} if causal else {"metrics": ["accuracy"]}),
+        **({"weighted_metrics": ["accuracy"]} if config.causal else {"metrics": ["accuracy"]}),
     )
-    return model
 
 
 def _recurrent_layers(vocab_size: int, config: ModelConfig, every_position: bool) -> list:

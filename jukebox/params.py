@@ -19,6 +19,11 @@ ARCHITECTURES = ("bilstm", "lstm", "gru", "transformer")
 OPTIMIZERS = ("rmsprop", "adam", "adamw")
 PRECISIONS = ("float32", "mixed_bfloat16")
 STRATEGIES = ("single", "mirrored", "multi_worker")
+VOCABULARIES = ("data", "fixed")
+INITS = ("scratch", "base")
+# The base model's sizes (docs/guide/pretraining.md): layers, units, heads. `cpu` is the genres' default transformer,
+# so a genre fine-tunes it at the size it trains today; `gpu` is for a machine with an accelerator.
+BASE_SIZES = {"cpu": (2, 128, 2), "gpu": (6, 512, 8)}
 # \A and \Z, not ^ and $: `$` also matches before a trailing newline, and "folk\n" must not pass for "folk".
 # Checked with fullmatch everywhere; the anchors keep a caller using match (WTForms' Regexp) just as strict.
 GENRE_NAME = re.compile(r"\A[a-z][a-z0-9_-]{0,31}\Z")
@@ -53,6 +58,38 @@ class Genre:
     instruments: str = "merge"  # merge: every part one stream (played on `program`); keep: each note keeps its track's
     max_tracks: int = 16  # with instruments keep: the tracks with the most notes are kept, the rest counted
     drums: bool = True  # with instruments keep: whether the drum track (channel 10) is kept
+
+
+@dataclass(frozen=True)
+class CorpusSource:
+    """One source of the base model's corpus: a music21 corpus collection or a local folder of MIDI files."""
+
+    corpus: str = ""  # music21 corpus folder (essenFolksong, oneills1850, bach, palestrina, ...)
+    folder: str = ""  # a folder of .mid/.midi files, read recursively
+    max_pieces: int = 0  # 0 keeps every piece; otherwise a seeded choice of this many
+
+    @property
+    def name(self) -> str:
+        return f"corpus:{self.corpus}" if self.corpus else f"folder:{self.folder}"
+
+
+@dataclass(frozen=True)
+class Pretrain:
+    """The `pretrain:` section: the base model's corpus, size and schedule (stages/pretrain.py)."""
+
+    sources: tuple[CorpusSource, ...] = ()
+    size: str = "cpu"
+    epochs: int = 10
+    windows_per_epoch: int = 8192
+    learning_rate: float = 0.003
+    batch_size: int = 8
+    val_fraction: float = 0.05
+    strategy: str = "single"
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Layers, units and heads of the base transformer at this size."""
+        return BASE_SIZES[self.size]
 
 
 @dataclass(frozen=True)
@@ -103,6 +140,12 @@ class Params:
     primer_timeout: float = 10.0
     compose_timeout: float = 300.0
     samples_max_mb: int = 1000
+    vocabulary: str = "data"  # data: tokens seen min_count times (per genre); fixed: every token the encoding's grid has
+    init: str = "scratch"  # base: a genre starts from models/_base (fine-tuning), scratch: from random weights
+    finetune_learning_rate: float = 0.001
+    finetune_epochs: int = 10
+    finetune_freeze: int = 0  # 0 trains every layer; k >= 1 freezes the token embedding and the lowest k - 1 blocks
+    pretrain: Pretrain = field(default_factory=Pretrain)
     genres: dict[str, Genre] = field(default_factory=dict)
     genres_2018: dict[str, Genre] = field(default_factory=dict)  # the 2018 talk's web table; see README
 
@@ -161,6 +204,28 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "compose_timeout": (float, lambda v: 0 < v <= 3600, "seconds from 0 (exclusive) to 3600 a web request waits for "
                         "its piece before a 503"),
     "samples_max_mb": (int, lambda v: v >= 0, "an integer >= 0 (megabytes of web samples kept; 0 = keep them all)"),
+    "vocabulary": (str, lambda v: v in VOCABULARIES, f"one of {VOCABULARIES} (data: tokens the genre's pieces use "
+                   "min_count times; fixed: every token of the encoding's grid, the same for every genre)"),
+    "init": (str, lambda v: v in INITS, f"one of {INITS} (base: fine-tune models/_base; scratch: random weights)"),
+    "finetune_learning_rate": (float, lambda v: 0 < v <= 1, "a number in (0, 1] (peak rate when fine-tuning a base)"),
+    "finetune_epochs": (int, lambda v: v >= 1, "an integer >= 1 (epochs when fine-tuning a base)"),
+    "finetune_freeze": (int, lambda v: 0 <= v <= 8, "an integer from 0 to layers (0 trains everything; k freezes "
+                        "the token embedding and the lowest k - 1 blocks)"),
+}
+_PRETRAIN_RULES: dict[str, tuple[type, Any, str]] = {
+    "sources": (list, lambda v: True, "a list of corpus sources, each `corpus: <music21 folder>` or `folder: <path>`"),
+    "size": (str, lambda v: v in BASE_SIZES, f"one of {tuple(BASE_SIZES)} (layers, units, heads: {BASE_SIZES})"),
+    "epochs": (int, lambda v: v >= 1, "an integer >= 1"),
+    "windows_per_epoch": (int, lambda v: v >= 1, "an integer >= 1"),
+    "learning_rate": (float, lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "batch_size": (int, lambda v: v >= 1, "an integer >= 1"),
+    "val_fraction": (float, lambda v: 0 < v < 1, "a number between 0 and 1 (exclusive): pieces the base validates on"),
+    "strategy": (str, lambda v: v in STRATEGIES, f"one of {STRATEGIES}"),
+}
+_SOURCE_RULES: dict[str, tuple[type, Any, str]] = {
+    "corpus": (str, lambda v: bool(v), "a music21 corpus folder (e.g. essenFolksong)"),
+    "folder": (str, lambda v: bool(v), "a folder of MIDI files (absolute, or relative to the project)"),
+    "max_pieces": (int, lambda v: v >= 0, "an integer >= 0 (0 keeps all)"),
 }
 _GENRE_RULES: dict[str, tuple[type, Any, str]] = {
     "source": (str, lambda v: v in SOURCES, f"one of {SOURCES}"),
@@ -200,7 +265,7 @@ def parse_params(raw: dict[str, Any], where: str = "params.yaml") -> Params:
         raise ParamError(f"{where}: expected a mapping of parameters, got {type(raw).__name__}")
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in ("genres", "genres_2018"):
+        if key in ("genres", "genres_2018", "pretrain"):
             continue
         values[key] = _checked(where, key, value, _RULES)
     genres_raw = raw.get("genres")
@@ -213,11 +278,36 @@ def parse_params(raw: dict[str, Any], where: str = "params.yaml") -> Params:
     if not isinstance(table_2018, dict):
         raise ParamError(f"{where}: `genres_2018` must map genre names to their web sources, like `genres`")
     genres_2018 = {name: parse_genre(name, spec, where, table="genres_2018") for name, spec in table_2018.items()}
-    params = Params(**values, genres=genres, genres_2018=genres_2018)
+    pretrain = parse_pretrain(raw.get("pretrain") or {}, where)
+    params = Params(**values, pretrain=pretrain, genres=genres, genres_2018=genres_2018)
     if params.architecture == "transformer" and params.units % params.heads:
         raise ParamError(f"{where}: units = {params.units} is not a multiple of heads = {params.heads}; a transformer "
                          "splits its width evenly over its heads (e.g. units 128 with heads 4)")
+    if params.vocabulary == "fixed" and params.encoding not in ("rhythm", "remi_plus"):
+        raise ParamError(f"{where}: vocabulary = 'fixed' is not available for encoding {params.encoding!r} (its "
+                         "tokens have no small grid); use encoding rhythm or remi_plus, or vocabulary: data")
+    if params.finetune_freeze > params.pretrain.shape[0]:
+        raise ParamError(f"{where}: finetune_freeze = {params.finetune_freeze} is out of range; it must be from 0 to "
+                         f"the base's {params.pretrain.shape[0]} layers (pretrain.size {params.pretrain.size})")
     return params
+
+
+def parse_pretrain(raw: Any, where: str = "params.yaml") -> Pretrain:
+    """Validate the `pretrain:` section: its corpus table, the base's size and its schedule."""
+    if not isinstance(raw, dict):
+        raise ParamError(f"{where}: `pretrain` must be a mapping (sources, size, epochs, ...)")
+    fields = {k: _checked(f"{where}: pretrain", k, v, _PRETRAIN_RULES) for k, v in raw.items()}
+    sources = []
+    for i, spec in enumerate(fields.pop("sources", [])):
+        at = f"{where}: pretrain.sources[{i}]"
+        if not isinstance(spec, dict):
+            raise ParamError(f"{at} must be a mapping: `corpus: <music21 folder>` or `folder: <path>`, with max_pieces")
+        entry = {k: _checked(at, k, v, _SOURCE_RULES) for k, v in spec.items()}
+        if ("corpus" in entry) == ("folder" in entry):
+            raise ParamError(f"{at} needs exactly one of `corpus` (a music21 corpus folder) or `folder` (a folder "
+                             f"of MIDI files); it has {sorted(entry)}")
+        sources.append(CorpusSource(**entry))
+    return Pretrain(sources=tuple(sources), **fields)
 
 
 def parse_genre(name: str, spec: Any, where: str = "params.yaml", table: str = "genres") -> Genre:

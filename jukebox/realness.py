@@ -15,6 +15,7 @@ from .encoding import Event
 from .evaluation import SEGMENT, distinct_ngram_ratio, pitch_class_histogram, rhythm_histogram, stretches
 
 FOLDS = 5
+Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 # Melodic intervals (semitones, between the top notes of consecutive events) by how a musician hears them:
 # repeat, step (1-2), skip (3-4), leap (5-7), large leap (8-11), octave or more; up and down apart.
 INTERVAL_EDGES = np.array([-np.inf, -11.5, -7.5, -4.5, -2.5, -0.5, 0.5, 2.5, 4.5, 7.5, 11.5, np.inf])
@@ -72,8 +73,9 @@ def realness(generated: Sequence[Sequence[Event]], real: Sequence[Sequence[Event
     The larger side is subsampled (seeded) to the smaller one's number of stretches, so 0.5 is chance.
     Folds keep each piece's stretches together when both sides have at least two pieces, so the classifier
     must recognise generated music, not the one sample (its key, its motifs) it saw in training.
-    `classifier_accuracy` is None when a side has fewer than two full stretches. `instruments`: per piece of each
-    side, features of its instruments (jukebox.instruments.family_shares) added to its stretches' rows.
+    `classifier_accuracy` is None when a side has fewer than two full stretches; `low` and `high` bound it with
+    95% confidence (Wilson's interval over the held-out predictions, one per stretch of either side). `instruments`:
+    per piece of each side, features of its instruments (jukebox.instruments.family_shares) added to its stretches' rows.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
@@ -85,7 +87,8 @@ def realness(generated: Sequence[Sequence[Event]], real: Sequence[Sequence[Event
     (gen, gen_piece), (ref, ref_piece) = (pieces_to_stretches(generated, length, extra_gen),
                                           pieces_to_stretches(real, length, extra_ref))
     n = min(len(gen), len(ref))
-    result = {"classifier_accuracy": None, "stretches": n, "folds": 0, "grouped_by_piece": False}
+    result = {"classifier_accuracy": None, "low": None, "high": None, "stretches": n, "folds": 0,
+              "grouped_by_piece": False}
     if instruments is not None:
         result["instrument_features"] = True
     if n < 2:
@@ -105,6 +108,19 @@ def realness(generated: Sequence[Sequence[Event]], real: Sequence[Sequence[Event
     # of its training folds would score below chance on the test fold rather than at it.
     classifier = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000))
     predicted = cross_val_predict(classifier, x, y, groups=groups if grouped else None, cv=folds)
-    result.update(classifier_accuracy=float(np.mean(predicted == y)), folds=folds.get_n_splits(),
+    right = int(np.sum(predicted == y))
+    low, high = wilson_interval(right, len(y))
+    result.update(classifier_accuracy=right / len(y), low=low, high=high, folds=folds.get_n_splits(),
                   grouped_by_piece=grouped)
     return result
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson's score interval for a proportion (95% with the default z): unlike the normal approximation it stays
+    inside [0, 1] and keeps its coverage at the few hundred predictions a genre's realness test makes."""
+    if trials <= 0:
+        raise ValueError("a proportion needs at least one trial")
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z / (1 + z * z / trials) * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))

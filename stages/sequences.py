@@ -7,9 +7,10 @@ from collections import Counter
 import numpy as np
 
 from jukebox.artifacts import read_jsonl, stage_logger, write_json, write_npy
-from jukebox.dataset import Vocabulary, melody_key, split_pieces
+from jukebox.dataset import UNKNOWN, Vocabulary, melody_key, split_pieces
 from jukebox.bars import piece_tokens
 from jukebox.encoding import END, get_encoding
+from jukebox.encodings.fixed import fixed_vocabulary, outside_grid
 from jukebox.encodings.remi_plus import encode_records
 from jukebox.entrypoint import run_stage
 from jukebox.layout import Layout
@@ -35,6 +36,16 @@ def main(genre_name: str) -> None:
         vocab = Vocabulary(tuple(fixed.tokens), tuple(Counter(t for i in train_idx for t in tokens[i])[t]
                                                       for t in fixed.tokens))
         log.info("remi_plus: outside the grid (counted, see data.json): %s", dict(outside) or "nothing")
+    elif params.vocabulary == "fixed":
+        # Every token of the encoding's grid, numbered from its settings: the same ids for every genre and the base.
+        fixed = fixed_vocabulary(params.encoding)
+        tokens = [piece_tokens(encoding, p, params.key_mode) + [END] for p in pieces]
+        outside = outside_grid(tokens, fixed, params.encoding)
+        known = set(fixed.tokens)  # a token outside the grid counts as <unk>, as the arrays store it
+        seen = Counter(t if t in known else UNKNOWN for i in train_idx for t in tokens[i])
+        vocab = Vocabulary(tuple(fixed.tokens), tuple(seen[t] for t in fixed.tokens))
+        log.info("fixed %s vocabulary: outside the grid (counted, see data.json; <unk> in the arrays): %s",
+                 params.encoding, outside or "nothing")
     else:
         # END closes every piece, so that the model learns where one ends and the next, in its own key, begins.
         tokens = [piece_tokens(encoding, p, params.key_mode) + [END] for p in pieces]

@@ -22,6 +22,7 @@ from jukebox.entrypoint import run_stage
 from jukebox.layout import Layout
 from jukebox.model import next_token_model, save_model
 from jukebox.params import as_dict, load_params
+from jukebox.pretraining import check_vocabulary, finetune_params, read_base, start_from_base
 from jukebox.training import prepare
 
 
@@ -43,7 +44,18 @@ def main(genre_name: str) -> None:
     seq_dir = layout.sequences(genre.name)
     train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
     vocab = json.loads((seq_dir / "vocab.json").read_text())
+    learnt_from = [seq_dir / f for f in ("train.npy", "val.npy", "vocab.json")]
+    if params.init == "base":  # fine-tune the base: its shape and vocabulary, the fine-tuning schedule
+        base_config, base_vocabulary = read_base(layout.base_model)
+        check_vocabulary(base_vocabulary, layout.vocabulary(genre.name), genre.name, layout.base_model)
+        params = finetune_params(params, base_config)
+        learnt_from.append(layout.base_model / "model.keras")
     model, config, train_ds, val_data, steps = prepare(params, train, val, vocab["tokens"], strategy.scope())
+    if params.init == "base":
+        with strategy.scope():
+            start_from_base(model, config, layout.base_model, params.finetune_freeze)
+        log.info("starting from the base model %s (%d of its lowest parts frozen), learning rate %g, %d epochs",
+                 layout.base_model, params.finetune_freeze, params.learning_rate, params.epochs)
     log.info("%s x%d: %d parameters, vocabulary %d, %d windows per epoch, %d validation windows, %d replicas (%s), "
              "transposed up to %d semitones, %s", params.architecture, params.layers, model.count_params(),
              len(vocab["tokens"]), params.windows_per_epoch, len(val_data[0]), strategy.num_replicas_in_sync,
@@ -57,9 +69,9 @@ def main(genre_name: str) -> None:
         # Every worker of a multi-worker run would have to resume the same epoch: those runs keep no checkpoint.
         folder = (layout.train_checkpoints(genre.name) if params.strategy != "multi_worker"
                   else Path(tempfile.mkdtemp(prefix="jukebox-checkpoint-")))
-        settings = {"genre": genre.name, **{k: v for k, v in as_dict(params).items() if not k.startswith("genres")}}
-        checkpoint = Checkpoint(folder, checkpoint_key(settings, [seq_dir / f for f in ("train.npy", "val.npy",
-                                                                                        "vocab.json")]), stop)
+        settings = {"genre": genre.name, **{k: v for k, v in as_dict(params).items()
+                                            if not k.startswith("genres") and k != "pretrain"}}
+        checkpoint = Checkpoint(folder, checkpoint_key(settings, learnt_from), stop)
         done = checkpoint.restore(model, replay=[live_callback])  # the resumed epochs' logs go to dvclive again
         # shuffle=False: the stream already draws random windows; validation order does not matter.
         model.fit(resumable_stream(train_ds, steps, done), steps_per_epoch=steps, initial_epoch=done,

@@ -76,8 +76,9 @@ def midi_folder(tmp_path: Path) -> Path:
 
 def copy_project(dest: Path) -> Path:
     """Copy the project's source (no data, models or metrics) into a fresh git repository with DVC."""
+    # models/_base and metrics/_base: the frozen pretrain stage's outputs, which the repository ships.
     for name in ["dvc.yaml", "params.yaml", "app_genres.yaml", "pyproject.toml", "stages", "jukebox", "urls", ".dvc",
-                 ".dvcignore"]:
+                 ".dvcignore", "models/_base", "metrics/_base"]:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "tmp", "cache"))
@@ -111,10 +112,11 @@ def set_base_genre(root: Path, tunes: Path, settings: dict, message: str) -> Non
                    check=True)
 
 
-def run_dvc(project: Path, *args: str, unset: tuple[str, ...] = ()) -> str:
+def run_dvc(project: Path, *args: str, unset: tuple[str, ...] = (), stderr: bool = True) -> str:
     """Run dvc in a project with this environment's Python first on PATH (the stages call `python`).
 
     `unset` names environment variables the run goes without (as on a user's machine, where nothing set them).
+    Returns what it printed; stderr=False leaves out its warnings (for output read as JSON).
     """
     import sys
 
@@ -123,7 +125,7 @@ def run_dvc(project: Path, *args: str, unset: tuple[str, ...] = ()) -> str:
         env.pop(name, None)
     result = subprocess.run(["dvc", *args], cwd=project, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
+    return result.stdout + (result.stderr if stderr else "")
 
 
 class Trained(NamedTuple):

@@ -99,9 +99,14 @@ def test_evaluate_writes_every_metric_and_the_pitch_class_plot(tiny_genre):
     # The held-out tunes play one phrase four times: far fewer distinct 8-grams than the random sample's.
     assert metrics["originality"]["held_out"]["distinct_8grams"] < 0.6
 
+    # Restating counted on onsets too, over stretches of one length on both sides.
+    for side in ("generated", "held_out"):
+        assert metrics["originality"][side]["onset_stretches"] >= 1
+        assert all(0 < metrics["originality"][side][f"distinct_{n}onsets"] <= 1 for n in (8, 16))
+
     realness = metrics["realness"]
     assert realness["stretches"] >= 2 and realness["folds"] >= 2
-    assert 0 <= realness["classifier_accuracy"] <= 1
+    assert 0 <= realness["low"] <= realness["classifier_accuracy"] <= realness["high"] <= 1
 
     with open(root / "metrics/tiny/pitch_classes.csv") as f:
         rows = list(csv.DictReader(f))

@@ -256,3 +256,24 @@ def test_a_sample_copied_from_training_has_copy_rate_one():
     assert longest_copies([copied, novel], training) == [60, 0]
     summary = originality([copied], training, grams)
     assert summary["copy_rate"] == 1.0 and summary["longest_copy"] == 60
+
+
+def test_a_piece_restating_a_16_onset_phrase_has_the_distinct_onset_ratios_worked_out_by_hand():
+    from jukebox.evaluation import onset_ngram_ratios
+
+    # 16 different onsets (a chord at one of them, its notes as two events of different lengths), played twice.
+    phrase = [(60 + i,) for i in range(15)] + [(48, 55)]
+    events = []
+    for beat, pitches in enumerate(phrase * 2):
+        if len(pitches) > 1:
+            events += [(beat * 0.5, 0.5, pitches[:1]), (beat * 0.5, 1.0, pitches[1:])]
+        else:
+            events.append((beat * 0.5, 0.5, pitches))
+    ratios = onset_ngram_ratios([events])
+    # 32 onsets, one stretch: of its 25 8-grams those starting at 16..24 restate those at 0..8, leaving 16 distinct;
+    # of its 17 16-grams the one at 16 restates the one at 0.
+    assert ratios == {"distinct_8onsets": 16 / 25, "distinct_16onsets": 16 / 17, "onset_stretches": 1}
+    # Never restating: every n-gram distinct. A piece shorter than the stretch counts for nothing.
+    fresh = [(i * 0.5, 0.5, (40 + i,)) for i in range(32)]
+    assert onset_ngram_ratios([fresh, events[:10]]) == {"distinct_8onsets": 1.0, "distinct_16onsets": 1.0,
+                                                        "onset_stretches": 1}

@@ -149,7 +149,7 @@ def test_dvc_metrics_show_and_compare_print_the_listening_figures(tmp_path, caps
     project = copy_project(tmp_path)
     layout = Layout.of(project)
     layout.metrics("folk").mkdir(parents=True)
-    layout.listening_reports.mkdir()
+    layout.listening_reports.mkdir(exist_ok=True)  # a clone has it, empty
     (layout.metrics("folk") / "headline.json").write_text(json.dumps({"real": 0.61}))
     layout.listening_report("folk").write_text(json.dumps({"model_version": "abc", "decided": 40, "fooled": 0.325}))
     shown = run_dvc(project, "metrics", "show")

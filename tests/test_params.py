@@ -96,3 +96,37 @@ def test_genre_slugs_pass():
     from jukebox.params import is_genre_name
 
     assert all(is_genre_name(n) for n in ("celtic", "folk-2", "a", "my_tunes", "x" * 32))
+
+
+def test_base_model_settings_default_to_todays_run_and_read_the_corpus_table():
+    params = parse_params(BASE)
+    assert (params.vocabulary, params.init, params.finetune_freeze, params.pretrain.sources) == ("data", "scratch", 0, ())
+    read = parse_params({**BASE, "vocabulary": "fixed", "init": "base", "finetune_freeze": 2, "pretrain": {
+        "sources": [{"corpus": "essenFolksong", "max_pieces": 100}, {"folder": "/music"}], "size": "gpu",
+        "strategy": "mirrored", "epochs": 3}})
+    assert [(s.corpus, s.folder, s.max_pieces) for s in read.pretrain.sources] == [
+        ("essenFolksong", "", 100), ("", "/music", 0)]
+    assert (read.pretrain.shape, read.pretrain.strategy, read.pretrain.epochs) == ((6, 512, 8), "mirrored", 3)
+    # The committed params.yaml keeps every genre training from scratch on its own vocabulary.
+    committed = load_params("params.yaml")
+    assert (committed.init, committed.vocabulary) == ("scratch", "data") and committed.pretrain.sources
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"vocabulary": "shared"}, "vocabulary = 'shared' is out of range"),
+    ({"vocabulary": "fixed", "encoding": "pitch"}, "vocabulary = 'fixed' is not available for encoding 'pitch'"),
+    ({"init": "pretrained"}, "init = 'pretrained' is out of range"),
+    ({"finetune_freeze": 3}, "finetune_freeze = 3 is out of range; it must be from 0 to the base's 2 layers"),
+    ({"pretrain": {"size": "huge"}}, "pretrain: size = 'huge' is out of range"),
+    ({"pretrain": {"epoch": 3}}, "pretrain: unknown key 'epoch'"),
+    ({"pretrain": ["essenFolksong"]}, "`pretrain` must be a mapping"),
+    ({"pretrain": {"sources": "essenFolksong"}}, "pretrain: sources = 'essenFolksong' has the wrong type"),
+    ({"pretrain": {"sources": ["essenFolksong"]}}, r"pretrain.sources\[0\] must be a mapping"),
+    ({"pretrain": {"sources": [{"corpus": "bach", "folder": "/x"}]}}, "needs exactly one of `corpus`"),
+    ({"pretrain": {"sources": [{"max_pieces": 3}]}}, "needs exactly one of `corpus`"),
+    ({"pretrain": {"sources": [{"corpus": "bach", "max_pieces": -1}]}}, r"sources\[0\]: max_pieces = -1 is out"),
+    ({"pretrain": {"sources": [{"url": "http://x"}]}}, r"sources\[0\]: unknown key 'url'"),
+])
+def test_bad_base_model_settings_are_named(change, message):
+    with pytest.raises(ParamError, match=message):
+        parse_params({**BASE, **change})

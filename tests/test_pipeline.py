@@ -73,6 +73,9 @@ def test_every_stage_command_passes_the_genre_name_as_one_quoted_word():
 
     hostile = "folk\necho split"  # what an unchecked name with a newline did: the real genre's scrape ran
     for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
+        if "foreach" not in stage:
+            assert "${" not in stage["cmd"], f"{name} runs once, for no genre"
+            continue
         command = stage["do"]["cmd"].replace("${item}", "--source local").replace("${key}", hostile)
         words = shlex.split(command)
         assert words[:4] == ["python", "-m", f"stages.{name}", hostile], f"{name}: {stage['do']['cmd']}"
@@ -91,7 +94,7 @@ def test_an_experiment_reruns_only_what_depends_on_its_parameters_and_remi_write
 
     params = (project / "params.yaml").read_text()
     (project / "params.yaml").write_text(params.replace(f"seq_len: {WEB_TINY['seq_len']}\n", "seq_len: 10\n", 1))
-    changed = json.loads(dvc(project, "status", "--json"))
+    changed = json.loads(dvc(project, "status", "--json", stderr=False))
     (project / "params.yaml").write_text(params)
     for genre in ("celtic", "base"):
         for stage in ("sequences", "train"):

@@ -83,7 +83,8 @@ def test_only_full_stretches_of_sounding_events_count():
 def test_too_few_stretches_give_no_accuracy():
     piece = phrase_events(0, repeats=8)
     result = realness([piece[:40]], [piece], seed=0)
-    assert result == {"classifier_accuracy": None, "stretches": 1, "folds": 0, "grouped_by_piece": False}
+    assert result == {"classifier_accuracy": None, "low": None, "high": None, "stretches": 1, "folds": 0,
+                      "grouped_by_piece": False}
 
 
 def test_one_sample_shares_the_folds_and_the_result_is_seeded():
@@ -93,3 +94,21 @@ def test_one_sample_shares_the_folds_and_the_result_is_seeded():
     first, again = realness(sample, real, seed=5), realness(sample, real, seed=5)
     assert first == again and not first["grouped_by_piece"] and first["stretches"] == 9
     assert first["classifier_accuracy"] > 0.9  # a tune against random notes in its rhythm
+
+
+def test_wilson_interval_by_hand_and_at_the_ends():
+    from jukebox.realness import wilson_interval
+
+    # 57 right of 100: centre (0.57 + 1.96^2/200) / (1 + 1.96^2/100), half-width as Wilson (1927) gives it.
+    low, high = wilson_interval(57, 100)
+    assert (round(low, 4), round(high, 4)) == (0.4722, 0.6627)
+    assert wilson_interval(0, 10)[0] == pytest.approx(0.0) and wilson_interval(10, 10)[1] == pytest.approx(1.0)
+    assert wilson_interval(10, 10)[0] == pytest.approx(0.7225, abs=1e-4)
+    with pytest.raises(ValueError):
+        wilson_interval(0, 0)
+
+
+def test_realness_reports_its_accuracy_inside_its_95_percent_interval(tunes):
+    result = realness(tunes[:6], tunes[6:], seed=0)
+    assert result["low"] <= result["classifier_accuracy"] <= result["high"]
+    assert result["high"] - result["low"] < 1

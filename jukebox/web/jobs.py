@@ -56,8 +56,9 @@ def make_huey(project: Path, redis_url: str | None = None):
 
 
 def pipeline_stages(project: Path) -> list[str]:
-    """The stage names of dvc.yaml in order (scrape ... generate, and evaluate where it exists)."""
-    return list(yaml.safe_load(Layout.of(project).dvc_yaml.read_text())["stages"])
+    """The names of dvc.yaml's per-genre stages in order (scrape ... summarize); pretrain, run once for all, is not."""
+    stages = yaml.safe_load(Layout.of(project).dvc_yaml.read_text())["stages"]
+    return [name for name, stage in stages.items() if "foreach" in stage]
 
 
 def _read_tsv_column(path: Path, column: str) -> list[float]:
@@ -318,7 +319,8 @@ class Jobs:
 
     def _run(self, record: dict) -> None:
         genre, job_id = record["genre"], record["id"]
-        # Every stage by name: the last one's ancestors are not all of them (listen feeds no later stage).
+        # Every stage of the genre by name, in order (listen feeds no later stage), and only those (--single-item):
+        # a collection is learned from the base model as it is, never by retraining the base for it.
         targets = [f"{stage}@{genre}" for stage in record["stages"]]
         log.info("job %s: dvc repro %s", job_id, " ".join(targets))
         record.update(status="running", started=time.time(), heartbeat=time.time(), stage="", progress={},
@@ -326,7 +328,7 @@ class Jobs:
         # The stages call `python`: the one running this worker, with the project's packages.
         env = {**os.environ, "PYTHONUNBUFFERED": "1",
                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-        proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", *targets], cwd=self.project, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--single-item", *targets], cwd=self.project, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
                                 start_new_session=True)
         record["child"] = {"host": HOST, "pid": proc.pid, "started": psutil.Process(proc.pid).create_time()}

@@ -1,0 +1,196 @@
+"""The base model: music from many sources, kept clear of every genre's validation pieces, tokenized with the fixed
+vocabulary, and a transformer trained on it that the genres fine-tune (stages/pretrain.py, `init: base`).
+
+No leakage: a piece of the corpus whose notes are those of a genre's validation piece (whatever its file name, and
+in any key) is left out, so a fine-tuned genre's validation loss and evaluate's figures stay honest. Notes are
+compared by `note_key`, a hash of the piece's onsets, durations and pitches on the encoding's grid, relative to
+its first onset and its lowest pitch.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .artifacts import atomic_path, read_jsonl, sha256, write_json
+from .bars import piece_tokens
+from .dataset import UNKNOWN, Vocabulary, melody_key, split_pieces
+from .encoding import END, get_encoding, quantize
+from .encodings.fixed import outside_grid
+from .layout import Layout
+from .model import ModelConfig
+from .params import CorpusSource, ParamError, Params
+from .sources import MIDI_SUFFIXES, choose, export_corpus
+from .vocabulary import FixedVocabulary, VocabularyError
+
+log = logging.getLogger(__name__)
+
+
+class BaseModelError(ValueError):
+    """The base model is missing, or does not fit the genre that would start from it; the message says the fix."""
+
+
+# --- the corpus ----------------------------------------------------------------------------------------------
+
+def corpus_files(sources: Sequence[CorpusSource], layout: Layout, seed: int, jobs: int = 1) -> list[Path]:
+    """The MIDI files of every source of the corpus table: music21 collections exported once (kept in
+    layout.pretrain_exports, so a rerun reads them back), local folders read recursively; a seeded choice of
+    `max_pieces` from each."""
+    files: list[Path] = []
+    for i, source in enumerate(sources):
+        if source.corpus:
+            folder = layout.pretrain_exports / f"{source.corpus}-{source.max_pieces}-{seed}"
+            manifest = folder / "manifest.json"
+            if manifest.is_file():
+                records = json.loads(manifest.read_text())
+            else:
+                records = export_corpus(source.corpus, folder, source.max_pieces, seed, jobs)
+                write_json(manifest, records)  # last: a manifest means every file it names was written
+            found = [folder / r["file"] for r in records if r["status"] == "kept"]
+        else:
+            folder = Path(source.folder)
+            if not folder.is_dir():
+                raise ParamError(f"pretrain.sources[{i}].folder = {source.folder!r} is not a folder; it must be a "
+                                 "folder of .mid files (absolute, or relative to the project)")
+            found = choose(sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES),
+                           source.max_pieces, seed)
+        log.info("pretrain corpus: %s gives %d MIDI files", source.name, len(found))
+        files += found
+    return files
+
+
+def note_key(notes: Sequence[Sequence[float]]) -> str:
+    """A hash of a piece's notes on the encoding's grid, relative to its first onset and its lowest pitch: the same
+    for the same tune exported twice, renamed or transposed; '' for a piece without notes."""
+    grid = quantize((float(on), float(dur), int(p)) for on, dur, p in notes)
+    if not grid:
+        return ""
+    start, low = grid[0][0], min(p for _, _, p in grid)
+    return sha256(";".join(f"{on - start:g},{dur:g},{p - low}" for on, dur, p in grid).encode())
+
+
+def held_out_keys(layout: Layout, genres: Sequence[str]) -> dict[str, str]:
+    """note_key -> `genre/piece` for every validation piece of the genres (data/sequences/<genre>/split.json)."""
+    keys = {}
+    for genre in genres:
+        split = layout.sequences(genre) / "split.json"
+        if not split.is_file() or not layout.pieces(genre).is_file():
+            raise FileNotFoundError(f"{split}: genre {genre}'s validation split is needed to keep its pieces out of "
+                                    f"the base corpus; run `dvc repro sequences@{genre}` first")
+        validation = set(json.loads(split.read_text())["validation"])
+        for record in read_jsonl(layout.pieces(genre)):
+            if record["piece"] in validation:
+                keys[note_key(record["notes"])] = f"{genre}/{record['piece']}"
+    keys.pop("", None)
+    return keys
+
+
+def without_held_out(records: Sequence[dict], held_out: dict[str, str]) -> tuple[list[dict], list[dict]]:
+    """The corpus records whose notes are no genre's validation piece, and the excluded ones (piece and match)."""
+    kept, excluded = [], []
+    for record in records:
+        match = held_out.get(note_key(record["notes"]))
+        if match is None:
+            kept.append(record)
+        else:
+            excluded.append({"piece": record["piece"], "same_notes_as": match})
+    return kept, excluded
+
+
+# --- tokens --------------------------------------------------------------------------------------------------
+
+def corpus_tokens(records: Sequence[dict], vocabulary: FixedVocabulary, params: Params
+                  ) -> tuple[np.ndarray, np.ndarray, Vocabulary, dict]:
+    """Train and validation id arrays of the corpus (split by tune, each piece closed by END), the vocabulary in the
+    shape the train stage reads, and the counts of tokens outside the grid (stored as `<unk>`)."""
+    encoding = get_encoding(vocabulary.encoding)
+    tokens = [piece_tokens(encoding, r, params.key_mode) + [END] for r in records]
+    train_idx, val_idx = split_pieces(len(tokens), params.pretrain.val_fraction, params.seed,
+                                      [melody_key(r["notes"]) for r in records])
+    known = set(vocabulary.tokens)  # a token outside the grid counts as <unk>, as the arrays store it
+    counts = Counter(t if t in known else UNKNOWN for i in train_idx for t in tokens[i])
+    vocab = Vocabulary(tuple(vocabulary.tokens), tuple(counts[t] for t in vocabulary.tokens))
+    train = np.concatenate([vocab.ids(tokens[i]) for i in train_idx])
+    val = np.concatenate([vocab.ids(tokens[i]) for i in val_idx])
+    return train, val, vocab, outside_grid(tokens, vocabulary, vocabulary.encoding)
+
+
+# --- the model -----------------------------------------------------------------------------------------------
+
+def base_params(params: Params) -> Params:
+    """The pipeline's parameters as the base is trained with them: the transformer at `pretrain.size`, the
+    pretrain section's schedule and strategy."""
+    layers, units, heads = params.pretrain.shape
+    p = params.pretrain
+    return dataclasses.replace(params, architecture="transformer", layers=layers, units=units, heads=heads,
+                               epochs=p.epochs, windows_per_epoch=p.windows_per_epoch, learning_rate=p.learning_rate,
+                               batch_size=p.batch_size, strategy=p.strategy)
+
+
+def save_base(folder: Path, model, config: ModelConfig, vocabulary: FixedVocabulary, vocab: Vocabulary) -> None:
+    """Write the base: its vocabulary and ModelConfig, then (last) its every-position model."""
+    vocabulary.save(folder / "vocabulary.json")
+    write_json(folder / "vocab.json", {"encoding": vocabulary.encoding, **vocab.to_json()})
+    config.save(folder / "config.json")
+    with atomic_path(folder / "model.keras", suffix=".keras") as tmp:
+        model.save(tmp)
+
+
+def read_base(folder: Path) -> tuple[ModelConfig, FixedVocabulary]:
+    """The base's ModelConfig and vocabulary; BaseModelError saying how to make one when there is none."""
+    if not (folder / "model.keras").is_file():
+        raise BaseModelError(f"{folder}: no base model (model.keras) to start from; set pretrain's sources and run "
+                             "`dvc unfreeze pretrain && dvc repro -S init=base pretrain && dvc freeze pretrain`, or set init: scratch")
+    try:
+        return ModelConfig.load(folder / "config.json"), FixedVocabulary.load(folder / "vocabulary.json")
+    except (OSError, ValueError) as exc:
+        raise BaseModelError(f"{folder}: the base model's files cannot be read ({exc}); rebuild it: `dvc unfreeze pretrain && dvc repro pretrain && dvc freeze pretrain`")
+
+
+def check_vocabulary(base: FixedVocabulary, genre_file: Path, genre: str, base_folder: Path) -> None:
+    """A genre starts from the base only with the base's very vocabulary; BaseModelError naming both and the fix."""
+    try:
+        theirs = FixedVocabulary.load(genre_file)
+    except VocabularyError:
+        theirs = None
+    if theirs != base:
+        what = (f"{genre_file} ({theirs.encoding}, {len(theirs)} tokens)" if theirs is not None
+                else f"its data-built vocabulary (no {genre_file})")
+        raise BaseModelError(f"genre {genre} cannot start from the base: its vocabulary, {what}, is not the base's "
+                             f"{base_folder / 'vocabulary.json'} ({base.encoding}, {len(base)} tokens); set "
+                             f"vocabulary: fixed and encoding: {base.encoding} and rerun `dvc repro sequences@{genre}`, "
+                             "or init: scratch")
+
+
+def finetune_params(params: Params, base: ModelConfig) -> Params:
+    """A genre's parameters when it fine-tunes the base: the base's shape, the fine-tuning rate and epochs."""
+    return dataclasses.replace(params, architecture=base.architecture, layers=base.layers, units=base.units,
+                               heads=base.heads, token_conv=base.token_conv, embedding_dim=base.embedding_dim,
+                               learning_rate=params.finetune_learning_rate, epochs=params.finetune_epochs)
+
+
+def start_from_base(model, config: ModelConfig, folder: Path, freeze: int) -> None:
+    """Load the base's weights into a genre's freshly built model of the same shape, freeze the token embedding
+    and the lowest `freeze - 1` blocks when `freeze` >= 1, and compile it again (a fresh optimizer)."""
+    import keras
+
+    from .model import compile_model, llama_block
+
+    llama_block()  # registered, so the base loads in safe mode
+    base = keras.saving.load_model(folder / "model.keras", compile=False)
+    shapes = [w.shape for w in base.get_weights()], [w.shape for w in model.get_weights()]
+    if shapes[0] != shapes[1]:
+        raise BaseModelError(f"{folder / 'model.keras'}: its layers do not match the genre's model built from "
+                             f"{folder / 'config.json'}; rebuild it: `dvc unfreeze pretrain && dvc repro pretrain && dvc freeze pretrain`")
+    model.set_weights(base.get_weights())
+    if freeze:
+        frozen = {"token_embedding", "token_conv", *(f"transformer_layer_{i}" for i in range(freeze - 1))}
+        for layer in model.layers:
+            if layer.name in frozen:
+                layer.trainable = False
+    compile_model(model, config)

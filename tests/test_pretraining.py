@@ -1,0 +1,158 @@
+"""The base model (jukebox/pretraining.py, stages/pretrain.py) and genres that start from it (init: base)."""
+import json
+import random
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+
+from jukebox.midi_io import notes_to_stream, write_midi
+from jukebox.parsing import read_piece
+from jukebox.pretraining import BaseModelError, note_key
+
+SEQ_LEN = 8
+
+
+def tune_events(seed: int, transpose: int = 0, length: int = 24):
+    """A tune of its own (seeded pitches and note values), so that no two seeds share their notes."""
+    rng, onset, events = random.Random(seed), 0.0, []
+    for _ in range(length):
+        duration = rng.choice([0.5, 1.0, 1.5])
+        events.append((onset, duration, (rng.randrange(55, 80) + transpose,)))
+        onset += duration
+    return events
+
+
+def write_tune(path, seed, transpose=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_midi(notes_to_stream(tune_events(seed, transpose)), path)
+    return path
+
+
+def test_note_key_is_the_same_for_a_renamed_or_transposed_copy_and_differs_for_another_tune(tmp_path):
+    first = read_piece(write_tune(tmp_path / "a.mid", 1))["notes"]
+    renamed = read_piece(write_tune(tmp_path / "renamed.mid", 1))["notes"]
+    moved = read_piece(write_tune(tmp_path / "moved.mid", 1, transpose=5))["notes"]
+    late = [[on + 4.0, dur, p] for on, dur, p in first]  # the same tune after a bar's rest
+    other = read_piece(write_tune(tmp_path / "b.mid", 2))["notes"]
+    assert note_key(first) == note_key(renamed) == note_key(moved) == note_key(late) != note_key(other)
+    assert note_key([]) == ""
+
+
+def _project(root, init="base", vocabulary="fixed", **extra):
+    """A genre `tunes` of six tunes, parsed, with a corpus folder beside it; params.yaml for a tiny base."""
+    pieces = [{"piece": f"t{i}.mid", **read_piece(write_tune(root / "midi" / f"t{i}.mid", i))} for i in range(6)]
+    notes = root / "data/notes/tunes"
+    notes.mkdir(parents=True)
+    (notes / "pieces.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pieces))
+    (notes / "summary.json").write_text(json.dumps({"files": 6, "skipped_files": 0, "notes": 1}))
+    params = {"encoding": "rhythm", "vocabulary": vocabulary, "init": init, "seq_len": SEQ_LEN, "val_fraction": 0.34,
+              "architecture": "transformer", "layers": 2, "units": 128, "heads": 2, "token_conv": 8, "dropout": 0.0,
+              "optimizer": "adamw", "warmup_steps": 2, "transpose": 2, "epochs": 1, "windows_per_epoch": 16,
+              "batch_size": 8, "val_windows": 8, "jobs": 1, "finetune_epochs": 1, "finetune_freeze": 1,
+              "pretrain": {"sources": [{"folder": "corpus"}], "size": "cpu", "epochs": 1, "windows_per_epoch": 16,
+                           "batch_size": 8, "val_fraction": 0.2},
+              "genres": {"tunes": {"source": "local", "path": "midi"}}, **extra}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return root
+
+
+def test_no_validation_piece_of_a_genre_gets_into_the_base_corpus(tmp_path, monkeypatch):
+    from stages import pretrain, sequences
+
+    project = _project(tmp_path)
+    monkeypatch.chdir(project)
+    sequences.main("tunes")
+    split = json.loads((project / "data/sequences/tunes/split.json").read_text())
+    held, trained = split["validation"], split["train"]
+    assert len(held) == 2
+    corpus = project / "corpus"
+    # The genre's validation pieces as a corpus would hold them: one copied under another name, one in another key;
+    # beside them a training piece of the genre (allowed in) and four tunes of the corpus's own.
+    shutil.copy(project / "midi" / held[0], corpus.mkdir() or corpus / "another name.mid")
+    write_tune(corpus / "sub" / "moved.mid", int(held[1][1]), transpose=3)
+    shutil.copy(project / "midi" / trained[0], corpus / "from training.mid")
+    for seed in range(10, 14):
+        write_tune(corpus / f"own{seed}.mid", seed)
+    pretrain.main()
+    report = json.loads((project / "metrics/_base/corpus.json").read_text())
+    assert report["files"] == 7 and report["pieces"] == 7
+    assert report["validation_pieces_of_genres"] == 2 and report["excluded"] == 2
+    assert sorted((e["piece"], e["same_notes_as"]) for e in report["excluded_pieces"]) == sorted(
+        [("another name.mid", f"tunes/{held[0]}"), ("moved.mid", f"tunes/{held[1]}")])
+    base = project / "models/_base"
+    assert (base / "vocabulary.json").read_bytes() == (project / "data/sequences/tunes/vocabulary.json").read_bytes()
+    assert json.loads((base / "config.json").read_text())["layers"] == 2
+
+
+def _base_and_genre(tmp_path, monkeypatch, **extra):
+    from stages import pretrain, sequences
+
+    project = _project(tmp_path, **extra)
+    monkeypatch.chdir(project)
+    sequences.main("tunes")
+    for seed in range(10, 16):
+        write_tune(project / "corpus" / f"own{seed}.mid", seed)
+    pretrain.main()
+    return project
+
+
+def test_a_genre_fine_tunes_the_base_weights_and_keeps_its_frozen_embedding(tmp_path, monkeypatch):
+    import keras
+
+    from jukebox.model import llama_block
+    from jukebox.params import load_params
+    from jukebox.pretraining import finetune_params, read_base, start_from_base
+    from jukebox.training import prepare
+    from stages import train
+
+    project = _base_and_genre(tmp_path, monkeypatch)
+    llama_block()
+    base = keras.saving.load_model(project / "models/_base/model.keras", compile=False)
+    # Loaded: a genre model built from the base's config holds the base's weights before it trains.
+    params = finetune_params(load_params(), read_base(project / "models/_base")[0])
+    tokens = json.loads((project / "data/sequences/tunes/vocab.json").read_text())["tokens"]
+    train_ids = np.load(project / "data/sequences/tunes/train.npy")
+    model, config, *_ = prepare(params, train_ids, np.load(project / "data/sequences/tunes/val.npy"), tokens)
+    assert not np.array_equal(model.get_layer("transformer_layer_0").get_weights()[0],
+                              base.get_layer("transformer_layer_0").get_weights()[0])
+    start_from_base(model, config, project / "models/_base", freeze=0)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), base.get_weights()))
+    # Through the train stage, with finetune_freeze 1: the token embedding stays the base's, the rest learns.
+    train.main("tunes")
+    tuned = keras.saving.load_model(project / "models/tunes/model.keras")
+    assert np.array_equal(tuned.get_layer("token_embedding").get_weights()[0],
+                          base.get_layer("token_embedding").get_weights()[0])
+    assert not np.array_equal(tuned.get_layer("transformer_layer_1").get_weights()[0],
+                              base.get_layer("transformer_layer_1").get_weights()[0])
+    saved = json.loads((project / "models/tunes/config.json").read_text())
+    assert (saved["layers"], saved["units"], saved["learning_rate"]) == (2, 128, 0.001)
+
+
+def test_a_genre_with_another_vocabulary_is_told_both_and_the_fix(tmp_path, monkeypatch):
+    from stages import sequences, train
+
+    project = _base_and_genre(tmp_path, monkeypatch)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    (project / "params.yaml").write_text(yaml.safe_dump({**params, "vocabulary": "data"}))
+    shutil.rmtree(project / "data/sequences/tunes")
+    sequences.main("tunes")
+    with pytest.raises(BaseModelError, match=r"genre tunes cannot start from the base: its vocabulary, its data-built "
+                                             r"vocabulary .*models/_base/vocabulary.json \(rhythm, 1246 tokens\); set "
+                                             r"vocabulary: fixed"):
+        train.main("tunes")
+
+
+def test_without_init_base_the_stage_trains_nothing_and_says_why(tmp_path, monkeypatch):
+    from stages import pretrain, sequences, train
+
+    project = _project(tmp_path, init="scratch")
+    monkeypatch.chdir(project)
+    sequences.main("tunes")
+    pretrain.main()
+    assert json.loads((project / "models/_base/status.json").read_text())["trained"] is False
+    assert not (project / "models/_base/model.keras").exists()
+    (project / "params.yaml").write_text((project / "params.yaml").read_text().replace("init: scratch", "init: base"))
+    with pytest.raises(BaseModelError, match="no base model .*dvc unfreeze pretrain && dvc repro"):
+        train.main("tunes")
