@@ -23,7 +23,7 @@ from .dataset import UNKNOWN, Vocabulary, melody_key, split_pieces
 from .encoding import END, get_encoding, quantize
 from .encodings.fixed import outside_grid
 from .layout import Layout
-from .model import ModelConfig
+from .model import ModelConfig, save_model
 from .params import CorpusSource, ParamError, Params
 from .sources import MIDI_SUFFIXES, choose, export_corpus
 from .vocabulary import FixedVocabulary, VocabularyError
@@ -138,7 +138,7 @@ def save_base(folder: Path, model, config: ModelConfig, vocabulary: FixedVocabul
     write_json(folder / "vocab.json", {"encoding": vocabulary.encoding, **vocab.to_json()})
     config.save(folder / "config.json")
     with atomic_path(folder / "model.keras", suffix=".keras") as tmp:
-        model.save(tmp)
+        save_model(model, tmp)  # deterministic bytes: the committed base changes only when its weights do
 
 
 def read_base(folder: Path) -> tuple[ModelConfig, FixedVocabulary]:
@@ -167,11 +167,21 @@ def check_vocabulary(base: FixedVocabulary, genre_file: Path, genre: str, base_f
                              "or init: scratch")
 
 
-def finetune_params(params: Params, base: ModelConfig) -> Params:
-    """A genre's parameters when it fine-tunes the base: the base's shape, the fine-tuning rate and epochs."""
+def finetune_params(params: Params, base: ModelConfig, train_tokens: int, val_tokens: int) -> Params:
+    """A genre's parameters when it fine-tunes the base: the base's shape, the fine-tuning rate and epochs, and
+    epochs sized to the genre's data.
+
+    A fine-tuning epoch is at most one pass over the training tokens, and validation reads at most one window per
+    8 validation tokens: a 20-file collection then checks its validation loss after every few seconds of learning,
+    and stops as soon as it begins to learn its pieces by heart, where the genres' 1,536-window epochs would each
+    learn those pieces 40 times over before the first check.
+    """
+    one_pass = max(params.batch_size, -(-train_tokens // params.seq_len))
     return dataclasses.replace(params, architecture=base.architecture, layers=base.layers, units=base.units,
                                heads=base.heads, token_conv=base.token_conv, embedding_dim=base.embedding_dim,
-                               learning_rate=params.finetune_learning_rate, epochs=params.finetune_epochs)
+                               learning_rate=params.finetune_learning_rate, epochs=params.finetune_epochs,
+                               windows_per_epoch=min(params.windows_per_epoch, one_pass),
+                               val_windows=min(params.val_windows, max(1, val_tokens // 8)))
 
 
 def start_from_base(model, config: ModelConfig, folder: Path, freeze: int) -> None:

@@ -48,7 +48,7 @@ def main(genre_name: str) -> None:
     if params.init == "base":  # fine-tune the base: its shape and vocabulary, the fine-tuning schedule
         base_config, base_vocabulary = read_base(layout.base_model)
         check_vocabulary(base_vocabulary, layout.vocabulary(genre.name), genre.name, layout.base_model)
-        params = finetune_params(params, base_config)
+        params = finetune_params(params, base_config, len(train), len(val))
         learnt_from.append(layout.base_model / "model.keras")
     model, config, train_ds, val_data, steps = prepare(params, train, val, vocab["tokens"], strategy.scope())
     if params.init == "base":

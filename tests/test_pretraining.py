@@ -111,10 +111,10 @@ def test_a_genre_fine_tunes_the_base_weights_and_keeps_its_frozen_embedding(tmp_
     llama_block()
     base = keras.saving.load_model(project / "models/_base/model.keras", compile=False)
     # Loaded: a genre model built from the base's config holds the base's weights before it trains.
-    params = finetune_params(load_params(), read_base(project / "models/_base")[0])
     tokens = json.loads((project / "data/sequences/tunes/vocab.json").read_text())["tokens"]
-    train_ids = np.load(project / "data/sequences/tunes/train.npy")
-    model, config, *_ = prepare(params, train_ids, np.load(project / "data/sequences/tunes/val.npy"), tokens)
+    train_ids, val_ids = (np.load(project / f"data/sequences/tunes/{part}.npy") for part in ("train", "val"))
+    params = finetune_params(load_params(), read_base(project / "models/_base")[0], len(train_ids), len(val_ids))
+    model, config, *_ = prepare(params, train_ids, val_ids, tokens)
     assert not np.array_equal(model.get_layer("transformer_layer_0").get_weights()[0],
                               base.get_layer("transformer_layer_0").get_weights()[0])
     start_from_base(model, config, project / "models/_base", freeze=0)
@@ -156,3 +156,21 @@ def test_without_init_base_the_stage_trains_nothing_and_says_why(tmp_path, monke
     (project / "params.yaml").write_text((project / "params.yaml").read_text().replace("init: scratch", "init: base"))
     with pytest.raises(BaseModelError, match="no base model .*dvc unfreeze pretrain && dvc repro"):
         train.main("tunes")
+
+
+def test_fine_tuning_sizes_its_epochs_to_the_genre():
+    from jukebox.model import ModelConfig
+    from jukebox.params import parse_params
+    from jukebox.pretraining import finetune_params
+
+    params = parse_params({"genres": {"celtic": {"source": "corpus", "collection": "oneills1850"}}, "windows_per_epoch": 1536, "val_windows": 1024, "seq_len": 200, "batch_size": 8})
+    base = ModelConfig.from_params(params, decay_steps=1)
+    # A 20-file collection: one pass over its 12,000 training tokens is 60 windows; 1,000 validation tokens, 125.
+    small = finetune_params(params, base, 12_000, 1_000)
+    assert (small.windows_per_epoch, small.val_windows) == (60, 125)
+    # A genre of 400 tunes keeps the genres' epoch and validation sizes.
+    large = finetune_params(params, base, 400_000, 40_000)
+    assert (large.windows_per_epoch, large.val_windows) == (1536, 1024)
+    # Never fewer windows than one batch, nor no validation at all.
+    tiny = finetune_params(params, base, 50, 3)
+    assert (tiny.windows_per_epoch, tiny.val_windows) == (8, 1)
