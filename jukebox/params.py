@@ -140,6 +140,8 @@ class Params:
     primer_timeout: float = 10.0
     compose_timeout: float = 300.0
     samples_max_mb: int = 1000
+    # Absent keys mean a genre's own vocabulary and training from scratch, which need no base model; the committed
+    # params.yaml sets fixed and base.
     vocabulary: str = "data"  # data: tokens seen min_count times (per genre); fixed: every token the encoding's grid has
     init: str = "scratch"  # base: a genre starts from models/_base (fine-tuning), scratch: from random weights
     finetune_learning_rate: float = 0.001

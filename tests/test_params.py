@@ -107,9 +107,10 @@ def test_base_model_settings_default_to_todays_run_and_read_the_corpus_table():
     assert [(s.corpus, s.folder, s.max_pieces) for s in read.pretrain.sources] == [
         ("essenFolksong", "", 100), ("", "/music", 0)]
     assert (read.pretrain.shape, read.pretrain.strategy, read.pretrain.epochs) == ((6, 512, 8), "mirrored", 3)
-    # The committed params.yaml keeps every genre training from scratch on its own vocabulary.
+    # The committed params.yaml fine-tunes every genre from the base, on the one fixed vocabulary; a params.yaml
+    # without those keys (above) trains from scratch, which needs no base.
     committed = load_params("params.yaml")
-    assert (committed.init, committed.vocabulary) == ("scratch", "data") and committed.pretrain.sources
+    assert (committed.init, committed.vocabulary) == ("base", "fixed") and committed.pretrain.sources
 
 
 @pytest.mark.parametrize("change, message", [
