@@ -174,3 +174,19 @@ def test_fine_tuning_sizes_its_epochs_to_the_genre():
     # Never fewer windows than one batch, nor no validation at all.
     tiny = finetune_params(params, base, 50, 3)
     assert (tiny.windows_per_epoch, tiny.val_windows) == (8, 1)
+
+
+def test_the_finetune_benchmark_trains_each_genre_from_scratch_and_from_the_base_side_by_side(tmp_path, monkeypatch,
+                                                                                            capsys):
+    from benchmarks import finetune
+
+    project = _base_and_genre(tmp_path, monkeypatch)
+    finetune.main(["--project", str(project), "--genres", "tunes", "--rates", "0.001", "0.01",
+                   "--json", str(tmp_path / "runs.json")])
+    runs = json.loads((tmp_path / "runs.json").read_text())["tunes"]
+    assert list(runs) == ["scratch", "base@0.001", "base@0.01"]
+    # Different starts and rates learn differently; each run is its own training, not a copy of another's figures.
+    assert len({round(run["val_loss"], 6) for run in runs.values()}) == 3
+    out = capsys.readouterr().out
+    assert out.count("the scratch loss") == 2 and "heard_again" in out
+    assert not (project / "models/tunes").exists(), "the project itself is left as it was"
