@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from .encoding import END, get_encoding
+from .encodings import END, get_encoding
 
 log = logging.getLogger(__name__)
 # Rounds of generation Composer.compose runs at most to reach n_notes notes in every sample.
@@ -361,7 +361,8 @@ class Composer:
                    transpose: int = 0) -> None:
         """Render tokens as a MIDI file for a General MIDI program at a tempo, moved by `transpose` semitones
         (samples.Piece.write moves a piece composed from a primer back into the primer's key)."""
-        from .encoding import events_of, transpose_notes
+        from .bars import transpose_notes
+        from .encodings import events_of
         from .midi_io import notes_to_stream, write_midi
 
         events = self.encoder.decode(tokens, self.step)

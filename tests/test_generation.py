@@ -3,7 +3,7 @@ import logging
 import numpy as np
 import pytest
 
-from jukebox.encoding import END, FollowGrammar, follow_matrix, is_note
+from jukebox.encodings import END, FollowGrammar, follow_matrix, is_note
 from jukebox.generation import Composer, Sampling, generate, sample, validation_primers
 from jukebox.midi_io import notes_to_stream, read_notes, write_midi
 from jukebox.model import ModelConfig, build_model
@@ -237,7 +237,7 @@ def test_only_the_opening_of_a_primer_is_read(tmp_path):
 
 
 def test_a_remi_genre_composes_whole_bars_and_writes_its_meter(tmp_path):
-    from jukebox.bars import bar_report
+    from jukebox.encodings.remi import bar_report
     from jukebox.midi_io import read_music
 
     remi = Composer.load(write_tiny_genre(tmp_path / "project", encoding="remi") / "models" / "tiny")
