@@ -12,7 +12,7 @@ import yaml
 
 SOURCES = ("corpus", "local", "web", "urls")
 SITES = ("tadpoletunes", "midiworld")
-ENCODINGS = ("pitch", "rhythm", "remi", "remi_plus")  # jukebox.encoding.get_encoding knows each
+ENCODINGS = ("pitch", "rhythm", "remi", "remi_plus")  # jukebox.encodings.get_encoding knows each
 INSTRUMENTS = ("merge", "keep")
 KEYS = ("keep", "c")
 ARCHITECTURES = ("bilstm", "lstm", "gru", "transformer")

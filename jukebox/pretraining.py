@@ -18,9 +18,8 @@ from typing import Sequence
 import numpy as np
 
 from .artifacts import atomic_path, read_jsonl, sha256, write_json
-from .bars import piece_tokens
 from .dataset import UNKNOWN, Vocabulary, melody_key, split_pieces
-from .encoding import END, get_encoding, quantize
+from .encodings import END, get_encoding, piece_tokens, quantize
 from .encodings.fixed import outside_grid
 from .layout import Layout
 from .model import ModelConfig, save_model

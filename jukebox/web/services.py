@@ -108,8 +108,9 @@ class Services:
             with tempfile.TemporaryDirectory(prefix="jukebox-primer-") as tmp:
                 path = Path(tmp) / "primer.mid"
                 path.write_bytes(data)
-                music = self.studio.primers.opening(path, self.studio.seq_len(genre), name)
-            request = dataclasses.replace(request, primer_music=music, primer_name=name)
+                seq_len, tracks = self.studio.primer_reading(genre)
+                record = self.studio.primers.opening(path, seq_len, name, tracks)
+            request = dataclasses.replace(request, primer_record=record, primer_name=name)
         return self.studio.compose(request)
 
 
