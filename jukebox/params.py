@@ -288,6 +288,12 @@ def parse_params(raw: dict[str, Any], where: str = "params.yaml") -> Params:
     if params.vocabulary == "fixed" and params.encoding not in ("rhythm", "remi_plus"):
         raise ParamError(f"{where}: vocabulary = 'fixed' is not available for encoding {params.encoding!r} (its "
                          "tokens have no small grid); use encoding rhythm or remi_plus, or vocabulary: data")
+    if params.init == "base" and params.architecture != "transformer":
+        raise ParamError(f"{where}: architecture = {params.architecture!r} cannot start from the base model, a "
+                         "transformer; add -S init=scratch to train it from random weights")
+    if params.init == "base" and params.vocabulary != "fixed":
+        raise ParamError(f"{where}: init = 'base' needs vocabulary: fixed (the base's token ids); add -S init=scratch "
+                         "to train on the genre's own vocabulary")
     if params.finetune_freeze > params.pretrain.shape[0]:
         raise ParamError(f"{where}: finetune_freeze = {params.finetune_freeze} is out of range; it must be from 0 to "
                          f"the base's {params.pretrain.shape[0]} layers (pretrain.size {params.pretrain.size})")

@@ -101,7 +101,7 @@ def test_genre_slugs_pass():
 def test_base_model_settings_default_to_todays_run_and_read_the_corpus_table():
     params = parse_params(BASE)
     assert (params.vocabulary, params.init, params.finetune_freeze, params.pretrain.sources) == ("data", "scratch", 0, ())
-    read = parse_params({**BASE, "vocabulary": "fixed", "init": "base", "finetune_freeze": 2, "pretrain": {
+    read = parse_params({**BASE, "architecture": "transformer", "vocabulary": "fixed", "init": "base", "finetune_freeze": 2, "pretrain": {
         "sources": [{"corpus": "essenFolksong", "max_pieces": 100}, {"folder": "/music"}], "size": "gpu",
         "strategy": "mirrored", "epochs": 3}})
     assert [(s.corpus, s.folder, s.max_pieces) for s in read.pretrain.sources] == [
@@ -117,6 +117,9 @@ def test_base_model_settings_default_to_todays_run_and_read_the_corpus_table():
     ({"vocabulary": "shared"}, "vocabulary = 'shared' is out of range"),
     ({"vocabulary": "fixed", "encoding": "pitch"}, "vocabulary = 'fixed' is not available for encoding 'pitch'"),
     ({"init": "pretrained"}, "init = 'pretrained' is out of range"),
+    ({"init": "base", "vocabulary": "fixed", "architecture": "bilstm"},
+     "architecture = 'bilstm' cannot start from the base model.*-S init=scratch"),
+    ({"init": "base", "vocabulary": "data", "architecture": "transformer"}, "init = 'base' needs vocabulary: fixed.*-S init=scratch"),
     ({"finetune_freeze": 3}, "finetune_freeze = 3 is out of range; it must be from 0 to the base's 2 layers"),
     ({"pretrain": {"size": "huge"}}, "pretrain: size = 'huge' is out of range"),
     ({"pretrain": {"epoch": 3}}, "pretrain: unknown key 'epoch'"),
