@@ -89,6 +89,24 @@ def held_out_keys(layout: Layout, genres: Sequence[str]) -> dict[str, str]:
     return keys
 
 
+KEY_CHARS = 16  # 64 bits of a note_key tell 14,000 pieces apart, in a quarter of the file
+
+
+def corpus_keys(records: Sequence[dict]) -> list[str]:
+    """The distinct note_key prefixes of the pieces the base learns from, sorted (models/_base/corpus_keys.json)."""
+    return sorted({note_key(r["notes"])[:KEY_CHARS] for r in records} - {""})
+
+
+def validation_in_base(layout: Layout, genre: str) -> list[str] | None:
+    """The genre's validation pieces whose notes the base learned from (they flatter its figures); None for a base
+    saved without corpus_keys.json."""
+    path = layout.base_model / "corpus_keys.json"
+    if not path.is_file():
+        return None
+    learnt = set(json.loads(path.read_text()))
+    return sorted(piece for key, piece in held_out_keys(layout, [genre]).items() if key[:KEY_CHARS] in learnt)
+
+
 def without_held_out(records: Sequence[dict], held_out: dict[str, str]) -> tuple[list[dict], list[dict]]:
     """The corpus records whose notes are no genre's validation piece, and the excluded ones (piece and match)."""
     kept, excluded = [], []
@@ -131,9 +149,12 @@ def base_params(params: Params) -> Params:
                                batch_size=p.batch_size, strategy=p.strategy)
 
 
-def save_base(folder: Path, model, config: ModelConfig, vocabulary: FixedVocabulary, vocab: Vocabulary) -> None:
-    """Write the base: its vocabulary and ModelConfig, then (last) its every-position model."""
+def save_base(folder: Path, model, config: ModelConfig, vocabulary: FixedVocabulary, vocab: Vocabulary,
+              keys: Sequence[str]) -> None:
+    """Write the base: its vocabulary, ModelConfig and the keys of the pieces it learned from, then (last) its
+    every-position model."""
     vocabulary.save(folder / "vocabulary.json")
+    write_json(folder / "corpus_keys.json", list(keys))
     write_json(folder / "vocab.json", {"encoding": vocabulary.encoding, **vocab.to_json()})
     config.save(folder / "config.json")
     with atomic_path(folder / "model.keras", suffix=".keras") as tmp:

@@ -29,7 +29,7 @@ def tiny_base(project) -> None:
     config = ModelConfig.from_params(base_params(params), decay_steps=1)
     model = build_model(len(vocabulary.tokens), config)
     tokens = tuple(vocabulary.tokens)
-    save_base(Layout.of(project).base_model, model, config, vocabulary, Vocabulary(tokens, (1,) * len(tokens)))
+    save_base(Layout.of(project).base_model, model, config, vocabulary, Vocabulary(tokens, (1,) * len(tokens)), [])
     (Layout.of(project).base_metrics / "corpus.json").write_text(json.dumps({"trained": True, "pieces": 9,
                                                                              "excluded": 0}))
 

@@ -86,7 +86,7 @@ def test_no_validation_piece_of_a_genre_gets_into_the_base_corpus(tmp_path, monk
     assert json.loads((base / "config.json").read_text())["layers"] == 2
 
 
-def _base_and_genre(tmp_path, monkeypatch, **extra):
+def _base_and_genre(tmp_path, monkeypatch, corpus_copies_genre=False, **extra):
     from stages import pretrain, sequences
 
     project = _project(tmp_path, **extra)
@@ -94,6 +94,9 @@ def _base_and_genre(tmp_path, monkeypatch, **extra):
     sequences.main("tunes")
     for seed in range(10, 16):
         write_tune(project / "corpus" / f"own{seed}.mid", seed)
+    if corpus_copies_genre:
+        for tune in (project / "midi").iterdir():
+            shutil.copy(tune, project / "corpus" / f"copy of {tune.name}")
     pretrain.main()
     return project
 
@@ -190,3 +193,26 @@ def test_the_finetune_benchmark_trains_each_genre_from_scratch_and_from_the_base
     out = capsys.readouterr().out
     assert out.count("the scratch loss") == 2 and "heard_again" in out
     assert not (project / "models/tunes").exists(), "the project itself is left as it was"
+
+
+def test_a_genre_whose_validation_pieces_the_base_learned_says_so(tmp_path, monkeypatch, caplog):
+    from stages import sequences, train
+
+    # The corpus holds every tune of the genre: the pretrain stage leaves out today's validation pieces only.
+    project = _base_and_genre(tmp_path, monkeypatch, corpus_copies_genre=True)
+    keys = json.loads((project / "models/_base/corpus_keys.json").read_text())
+    assert len(keys) == len(set(keys)) == 4 + 6, "the genre's 4 training tunes and the corpus's own 6"
+    train.main("tunes")
+    summary = json.loads((project / "metrics/tunes/train/metrics.json").read_text())
+    assert summary["validation_pieces_in_base"] == 0
+    # Another seed splits the tunes anew: validation pieces the base learned from are named, and counted.
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    (project / "params.yaml").write_text(yaml.safe_dump({**params, "seed": 7}))
+    sequences.main("tunes")
+    held = json.loads((project / "data/sequences/tunes/split.json").read_text())["validation"]
+    with caplog.at_level("WARNING"):
+        train.main("tunes")
+    summary = json.loads((project / "metrics/tunes/train/metrics.json").read_text())
+    assert summary["validation_pieces_in_base"] >= 1
+    assert "validation pieces of tunes are in the base's corpus" in caplog.text and "Rebuilding it" in caplog.text
+    assert any(f"tunes/{piece}" in caplog.text for piece in held)
