@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> None:
     raw = yaml.safe_load(source.params.read_text())
     work = Path(tempfile.mkdtemp(prefix="jukebox-finetune-"))
     shutil.copytree(source.base_model, Layout.of(work).base_model)
-    for genre in args.genres:
+    for genre in args.genres:  # the notes too: fine-tuning checks the validation pieces against the base's corpus
         shutil.copytree(source.sequences(genre), Layout.of(work).sequences(genre))
+        shutil.copytree(source.notes(genre), Layout.of(work).notes(genre))
     print(f"working in {work}", flush=True)
     os.chdir(work)  # the train stage reads and writes the project it runs in
     results: dict = {}

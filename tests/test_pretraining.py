@@ -138,9 +138,11 @@ def test_a_genre_with_another_vocabulary_is_told_both_and_the_fix(tmp_path, monk
 
     project = _base_and_genre(tmp_path, monkeypatch)
     params = yaml.safe_load((project / "params.yaml").read_text())
-    (project / "params.yaml").write_text(yaml.safe_dump({**params, "vocabulary": "data"}))
+    (project / "params.yaml").write_text(yaml.safe_dump({**params, "vocabulary": "data", "init": "scratch"}))
     shutil.rmtree(project / "data/sequences/tunes")
     sequences.main("tunes")
+    # Back to the base's settings without tokenizing again (outside dvc): the stale sequences are caught.
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(BaseModelError, match=r"genre tunes cannot start from the base: its vocabulary, its data-built "
                                              r"vocabulary .*models/_base/vocabulary.json \(rhythm, 1246 tokens\); set "
                                              r"vocabulary: fixed"):
