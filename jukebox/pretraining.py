@@ -157,8 +157,12 @@ def save_base(folder: Path, model, config: ModelConfig, vocabulary: FixedVocabul
     write_json(folder / "corpus_keys.json", list(keys))
     write_json(folder / "vocab.json", {"encoding": vocabulary.encoding, **vocab.to_json()})
     config.save(folder / "config.json")
+    import keras
+
     with atomic_path(folder / "model.keras", suffix=".keras") as tmp:
-        save_model(model, tmp)  # deterministic bytes: the committed base changes only when its weights do
+        # Without the optimizer's state (twice the weights again: 12 MB, not 4), which a genre never reads: it
+        # compiles a fresh optimizer to fine-tune. save_model's bytes change only when the weights do.
+        save_model(keras.Model(model.inputs, model.outputs, name=model.name), tmp)
 
 
 def read_base(folder: Path) -> tuple[ModelConfig, FixedVocabulary]:
