@@ -21,7 +21,7 @@ import numpy as np
 
 from jukebox.artifacts import read_npy, write_json
 from jukebox.dataset import window_starts
-from jukebox.encoding import END, decode
+from jukebox.encodings import END, decode
 from jukebox.generation import Composer, Sampling
 from jukebox.layout import Layout
 from jukebox.params import load_params

@@ -10,7 +10,7 @@ stage does. A small bilstm is trained on each encoding with the same settings (S
   of note tokens among them (bar, position and shift tokens are easy to predict and would flatter a per-token figure);
 - distinct 8-grams (distinct ÷ all, mean over samples) of the samples, and of as long stretches of held-out tokens;
 - strong-beat overlap: the per-stretch share of onsets on a beat, samples against held-out pieces (their meters);
-- for remi, the share of the samples' bars that hold exactly their meter (jukebox.bars.bar_report).
+- for remi, the share of the samples' bars that hold exactly their meter (jukebox.encodings.remi.bar_report).
 """
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from jukebox.artifacts import write_json
-from jukebox.bars import bar_report, piece_tokens
 from jukebox.dataset import Vocabulary, melody_key, split_pieces, training_dataset, window_starts, windows
-from jukebox.encoding import END, get_encoding, group_onsets
+from jukebox.encodings import END, get_encoding, group_onsets, piece_tokens
+from jukebox.encodings.remi import bar_report
 from jukebox.evaluation import (cross_entropy, cross_entropy_per_note, distinct_ngram_ratio, distribution_overlap,
                                 meter_features)
 from jukebox.layout import Layout

@@ -148,7 +148,7 @@ def measure_race(spec: dict) -> dict:
     moves = None
     if spec.get("transpose"):
         from jukebox.dataset import transposition_tables
-        from jukebox.encoding import transpose_token
+        from jukebox.encodings import transpose_token
 
         tokens = json.loads(Path(spec["vocab"]).read_text())["tokens"]
         moves = transposition_tables(tokens, spec["transpose"], lambda t, k: transpose_token(t, k, config.encoding))

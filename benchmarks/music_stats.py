@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Sequence
 
 from jukebox.artifacts import read_jsonl, read_npy
-from jukebox.encoding import Event, decode, encode
+from jukebox.bars import Event
+from jukebox.encodings import decode, encode
 from jukebox.generation import Composer, Sampling, validation_primers
 from jukebox.layout import Layout
 from jukebox.params import Params, load_params

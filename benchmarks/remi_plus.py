@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from jukebox.artifacts import read_jsonl, write_json
-from jukebox.bars import piece_tokens
 from jukebox.dataset import Vocabulary, melody_key, split_pieces, training_dataset, window_starts, windows
-from jukebox.encoding import END, get_encoding
+from jukebox.encodings import END, get_encoding, piece_tokens
 from jukebox.encodings.remi_plus import encode_records
 from jukebox.evaluation import cross_entropy, cross_entropy_per_note
 from jukebox.layout import Layout

@@ -24,7 +24,7 @@ import numpy as np
 from benchmarks.measurements import RESULT
 from jukebox.artifacts import write_json
 from jukebox.dataset import Vocabulary, melody_key, split_pieces
-from jukebox.encoding import END, encode
+from jukebox.encodings import END, encode
 from jukebox.layout import Layout
 from jukebox.params import Genre, Params, load_params
 from jukebox.parsing import NoteCache, parse_files, parser_version

@@ -46,7 +46,7 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
 
     from jukebox.dataset import Vocabulary, window_starts, windows
     from jukebox.evaluation import prediction_scores, repeated_targets
-    from jukebox.encoding import is_note
+    from jukebox.encodings import is_note
     from jukebox.generation import Composer, Sampling
     from jukebox.judging import heard_again
     from jukebox.model import next_token_model

@@ -34,7 +34,7 @@ def windows_per_second(config, tokens: list[str], train: np.ndarray, batch_size:
     import keras
 
     from jukebox.dataset import training_dataset, transposition_tables
-    from jukebox.encoding import transpose_token
+    from jukebox.encodings import transpose_token
     from jukebox.model import build_model
 
     keras.utils.set_random_seed(0)

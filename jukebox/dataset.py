@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .encoding import END
+from .encodings.base import END
 
 UNKNOWN = "<unk>"
 

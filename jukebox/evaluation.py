@@ -14,8 +14,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.stats import entropy
 
+from .bars import Event, notes_per_bar, strong_beat_share
 from .dataset import windows
-from .encoding import Event
 
 PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 SEGMENT = 32  # events (or tokens) per stretch for the per-stretch features: ~8 bars of eighth notes
@@ -282,8 +282,6 @@ def meter_features(pieces: Sequence[Sequence[Event]], meters: Sequence[Sequence]
 
     Bar lines come from each piece's meters `[(offset, "3/4"), ...]` (4/4 from 0 without, as MIDI assumes).
     """
-    from .bars import notes_per_bar, strong_beat_share
-
     rows = [(notes_per_bar(stretch, piece_meters), strong_beat_share(stretch, piece_meters))
             for events, piece_meters in zip(pieces, meters or [()] * len(pieces))
             for stretch in stretches([e for e in events if e[2]], length)]

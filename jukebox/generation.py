@@ -10,7 +10,8 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from .encoding import END, get_encoding
+from .bars import Event, transpose_notes
+from .encodings import events_of, get_encoding
 
 log = logging.getLogger(__name__)
 # Rounds of generation Composer.compose runs at most to reach n_notes notes in every sample.
@@ -194,7 +195,11 @@ def validation_primers(val: np.ndarray, seq_len: int, seed: int, count: int) -> 
 
 
 class Composer:
-    """A trained genre model with its vocabulary: what the generate stage, the CLI and the web app share."""
+    """A trained genre model with its vocabulary: what the generate stage, the CLI and the web app share.
+
+    It takes primer windows and hands back tokens, and the notes they stand for (events, piece_tracks); reading a
+    primer is jukebox.primers', writing a piece jukebox.samples'.
+    """
 
     def __init__(self, model, vocab, config, key_mode: str = "keep"):
         self.model, self.vocab, self.config = model, vocab, config
@@ -213,55 +218,6 @@ class Composer:
         model = load_model(model_dir / "model.keras")
         vocab_json = json.loads((model_dir / "vocab.json").read_text())
         return cls(model, Vocabulary.from_json(vocab_json), config, vocab_json.get("key_mode", "keep"))
-
-    def primer_tokens(self, midi_path: str | Path) -> tuple[list[str], dict[str, str | None]]:
-        """The opening seq_len tokens of a MIDI file in this genre's vocabulary, and the swaps that took.
-
-        A token the genre never had (a note out of its range, an odd duration) becomes the nearest known
-        token (None: none of its kind, dropped); the swaps map each such token to its replacement.
-        """
-        from .primers import opening_music
-
-        return self.primer_tokens_of(opening_music(midi_path, self.seq_len), midi_path)
-
-    def primer_tokens_of(self, music: tuple, where: str | Path) -> tuple[list[str], dict[str, str | None]]:
-        """primer_tokens for a primer's opening already read: (notes, meters, key), as primers.opening_music gives it
-        (the web app reads it in a time-limited process pool)."""
-        from .bars import in_c
-
-        notes, meters, key = music
-        if not notes:
-            raise ValueError(f"{where}: the primer has no notes (no pitched notes); choose a MIDI file with notes "
-                             "in it")
-        notes = [tuple(n) for n in notes]
-        if self.key_mode == "c":
-            notes, key, _ = in_c(notes, key)
-        tokens = self.encoder.encode(notes, [tuple(m) for m in meters], key)[: self.seq_len]
-        known = self.vocab.tokens[1:]
-        swaps = {t: self.encoder.nearest(t, known) for t in dict.fromkeys(tokens) if t not in known}
-        tokens = [swaps.get(t, t) for t in tokens if swaps.get(t, t) is not None]
-        if not any(self.encoder.is_note(t) for t in tokens):
-            raise ValueError(f"{where}: none of the primer's notes can be matched to this genre's vocabulary "
-                             f"({len(known)} tokens, {self.encoding} encoding); choose another primer or genre")
-        return tokens, swaps
-
-    def primer(self, midi_path: str | Path) -> np.ndarray:
-        """A primer window (seq_len ids) from the opening of a MIDI file, ending where the new music begins.
-
-        Swapped tokens are logged; a primer shorter than the window is repeated so that it still ends the window.
-        """
-        return self.primer_window(*self.primer_tokens(midi_path), midi_path)
-
-    def primer_window(self, tokens: list[str], swaps: dict[str, str | None], where: str | Path) -> np.ndarray:
-        """The primer window of primer_tokens' result (swaps logged, a short primer repeated to fill it)."""
-        if swaps:
-            shown = ", ".join(f"{t} -> {s or 'dropped'}" for t, s in list(swaps.items())[:8])
-            log.warning("primer %s: %d distinct tokens are not in this genre's vocabulary (%s encoding); using the "
-                        "nearest known ones: %s%s", where, len(swaps), self.encoding, shown,
-                        ", ..." if len(swaps) > 8 else "")
-        # The primer is a piece's opening: after END, where the model learnt that pieces begin.
-        ids = self.vocab.ids([END, *tokens] if END in self.vocab.tokens else tokens)
-        return np.tile(ids, -(-self.seq_len // len(ids)))[-self.seq_len :]
 
     def loop(self) -> ComposingLoop:
         """The model's compiled composing loop with the encoding's grammar, made once and reused."""
@@ -314,15 +270,13 @@ class Composer:
         """Per row, the tokens it may draw (1) or not (0), None when all may: a multi-track genre plays the
         programs its training pieces play (a fixed vocabulary names all 129, and a small model would wander
         among them), unless a row asks for instruments (jukebox.instruments), which it then plays alone."""
-        if self.encoding != "remi_plus":
+        if not self.encoder.multitrack:
             if any(row.instruments for row in rows):
                 raise ValueError(f"the {self.encoding} encoding plays one instrument; choosing instruments needs a "
                                  "genre with instruments: keep and encoding remi_plus")
             return None
-        own = np.ones(len(self.vocab.tokens), np.float32)
-        if self.encoding == "remi_plus":
-            own = np.array([0.0 if t.startswith("Program_") and not count else 1.0
-                            for t, count in zip(self.vocab.tokens, self.vocab.counts)], np.float32)
+        own = np.array([0.0 if t.startswith("Program_") and not count else 1.0
+                        for t, count in zip(self.vocab.tokens, self.vocab.counts)], np.float32)
         from .instruments import programs_of
 
         return np.stack([self.encoder.allowed(programs_of(row.instruments), self.vocab.tokens) if row.instruments
@@ -336,14 +290,15 @@ class Composer:
         played: dict[str, int] = {}
         for token, count in zip(self.vocab.tokens, self.vocab.counts):
             kind, _, value = token.partition("_")
-            if kind == "Program" and count and self.encoding == "remi_plus":
+            if kind == "Program" and count and self.encoder.multitrack:
                 played[family(int(value))] = played.get(family(int(value)), 0) + count
         return sorted(played, key=lambda name: -played[name])
 
     def piece_tracks(self, tokens: list[str], bpm: float = 120.0, transpose: int = 0, instruments: Sequence[str] = ()):
         """The multi-track piece (midi_io.MultiTrack) of a multi-track encoding's tokens at a tempo, its tracks in
-        program order and the drums last, pitched tracks moved by `transpose` semitones; with `instruments`, only their tracks (a primer's last program token can
-        force one note of another instrument before the grammar's ban takes hold)."""
+        program order and the drums last, pitched tracks moved by `transpose` semitones; with `instruments`, only their
+        tracks (a primer's last program token can force one note of another instrument before the grammar's ban
+        takes hold)."""
         from .encodings.remi_plus import _moved
         from .instruments import programs_of
 
@@ -357,14 +312,10 @@ class Composer:
             tracks = [t if t.is_drum else t._replace(notes=_moved(t.notes, transpose)) for t in tracks]
         return piece._replace(tracks=tracks)
 
-    def write_midi(self, tokens: list[str], path: str | Path, program: int = 0, bpm: float = 120.0,
-                   transpose: int = 0) -> None:
-        """Render tokens as a MIDI file for a General MIDI program at a tempo, moved by `transpose` semitones
-        (samples.Piece.write moves a piece composed from a primer back into the primer's key)."""
-        from .encoding import events_of, transpose_notes
-        from .midi_io import notes_to_stream, write_midi
-
+    def events(self, tokens: list[str], transpose: int = 0) -> list[Event]:
+        """The notes of a single-stream encoding's tokens as events `(onset, duration, pitches)`, moved by `transpose`
+        semitones (samples.Piece.write moves a piece composed from a primer back into the primer's key)."""
         events = self.encoder.decode(tokens, self.step)
         if transpose:
             events = events_of(transpose_notes([(on, dur, p) for on, dur, ps in events for p in ps], transpose))
-        write_midi(notes_to_stream(events, program, bpm, self.encoder.meters(tokens)), path)
+        return events

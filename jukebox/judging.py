@@ -11,7 +11,7 @@ import numpy as np
 from .artifacts import read_jsonl, read_npy
 from .bars import piece_notes
 from .dataset import window_starts
-from .encoding import by_piece, decode, encode, group_onsets
+from .encodings import by_piece, decode, encode, group_onsets
 from .evaluation import (
     COPY_N,
     PITCH_CLASSES,

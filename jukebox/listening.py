@@ -12,8 +12,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .bars import bar_lines
-from .encoding import Event
+from .bars import Event, bar_lines
 from .midi_io import Meter
 
 ANSWERS = ("left", "right", "unsure")  # which excerpt the listener took for the model's; unsure = "can't tell"

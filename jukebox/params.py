@@ -12,7 +12,7 @@ import yaml
 
 SOURCES = ("corpus", "local", "web", "urls")
 SITES = ("tadpoletunes", "midiworld")
-ENCODINGS = ("pitch", "rhythm", "remi", "remi_plus")  # jukebox.encoding.get_encoding knows each
+ENCODINGS = ("pitch", "rhythm", "remi", "remi_plus")  # jukebox.encodings.get_encoding knows each
 INSTRUMENTS = ("merge", "keep")
 KEYS = ("keep", "c")
 ARCHITECTURES = ("bilstm", "lstm", "gru", "transformer")
@@ -140,6 +140,8 @@ class Params:
     primer_timeout: float = 10.0
     compose_timeout: float = 300.0
     samples_max_mb: int = 1000
+    # Absent keys mean a genre's own vocabulary and training from scratch, which need no base model; the committed
+    # params.yaml sets fixed and base.
     vocabulary: str = "data"  # data: tokens seen min_count times (per genre); fixed: every token the encoding's grid has
     init: str = "scratch"  # base: a genre starts from models/_base (fine-tuning), scratch: from random weights
     finetune_learning_rate: float = 0.001
@@ -286,6 +288,12 @@ def parse_params(raw: dict[str, Any], where: str = "params.yaml") -> Params:
     if params.vocabulary == "fixed" and params.encoding not in ("rhythm", "remi_plus"):
         raise ParamError(f"{where}: vocabulary = 'fixed' is not available for encoding {params.encoding!r} (its "
                          "tokens have no small grid); use encoding rhythm or remi_plus, or vocabulary: data")
+    if params.init == "base" and params.architecture != "transformer":
+        raise ParamError(f"{where}: architecture = {params.architecture!r} cannot start from the base model, a "
+                         "transformer; add -S init=scratch to train it from random weights")
+    if params.init == "base" and params.vocabulary != "fixed":
+        raise ParamError(f"{where}: init = 'base' needs vocabulary: fixed (the base's token ids); add -S init=scratch "
+                         "to train on the genre's own vocabulary")
     if params.finetune_freeze > params.pretrain.shape[0]:
         raise ParamError(f"{where}: finetune_freeze = {params.finetune_freeze} is out of range; it must be from 0 to "
                          f"the base's {params.pretrain.shape[0]} layers (pretrain.size {params.pretrain.size})")

@@ -18,12 +18,11 @@ from typing import Sequence
 import numpy as np
 
 from .artifacts import atomic_path, read_jsonl, sha256, write_json
-from .bars import piece_tokens
 from .dataset import UNKNOWN, Vocabulary, melody_key, split_pieces
-from .encoding import END, get_encoding, quantize
+from .encodings import END, get_encoding, piece_tokens, quantize
 from .encodings.fixed import outside_grid
 from .layout import Layout
-from .model import ModelConfig
+from .model import ModelConfig, save_model
 from .params import CorpusSource, ParamError, Params
 from .sources import MIDI_SUFFIXES, choose, export_corpus
 from .vocabulary import FixedVocabulary, VocabularyError
@@ -90,6 +89,24 @@ def held_out_keys(layout: Layout, genres: Sequence[str]) -> dict[str, str]:
     return keys
 
 
+KEY_CHARS = 16  # 64 bits of a note_key tell 14,000 pieces apart, in a quarter of the file
+
+
+def corpus_keys(records: Sequence[dict]) -> list[str]:
+    """The distinct note_key prefixes of the pieces the base learns from, sorted (models/_base/corpus_keys.json)."""
+    return sorted({note_key(r["notes"])[:KEY_CHARS] for r in records} - {""})
+
+
+def validation_in_base(layout: Layout, genre: str) -> list[str] | None:
+    """The genre's validation pieces whose notes the base learned from (they flatter its figures); None for a base
+    saved without corpus_keys.json."""
+    path = layout.base_model / "corpus_keys.json"
+    if not path.is_file():
+        return None
+    learnt = set(json.loads(path.read_text()))
+    return sorted(piece for key, piece in held_out_keys(layout, [genre]).items() if key[:KEY_CHARS] in learnt)
+
+
 def without_held_out(records: Sequence[dict], held_out: dict[str, str]) -> tuple[list[dict], list[dict]]:
     """The corpus records whose notes are no genre's validation piece, and the excluded ones (piece and match)."""
     kept, excluded = [], []
@@ -132,13 +149,20 @@ def base_params(params: Params) -> Params:
                                batch_size=p.batch_size, strategy=p.strategy)
 
 
-def save_base(folder: Path, model, config: ModelConfig, vocabulary: FixedVocabulary, vocab: Vocabulary) -> None:
-    """Write the base: its vocabulary and ModelConfig, then (last) its every-position model."""
+def save_base(folder: Path, model, config: ModelConfig, vocabulary: FixedVocabulary, vocab: Vocabulary,
+              keys: Sequence[str]) -> None:
+    """Write the base: its vocabulary, ModelConfig and the keys of the pieces it learned from, then (last) its
+    every-position model."""
     vocabulary.save(folder / "vocabulary.json")
+    write_json(folder / "corpus_keys.json", list(keys))
     write_json(folder / "vocab.json", {"encoding": vocabulary.encoding, **vocab.to_json()})
     config.save(folder / "config.json")
+    import keras
+
     with atomic_path(folder / "model.keras", suffix=".keras") as tmp:
-        model.save(tmp)
+        # Without the optimizer's state (twice the weights again: 12 MB, not 4), which a genre never reads: it
+        # compiles a fresh optimizer to fine-tune. save_model's bytes change only when the weights do.
+        save_model(keras.Model(model.inputs, model.outputs, name=model.name), tmp)
 
 
 def read_base(folder: Path) -> tuple[ModelConfig, FixedVocabulary]:
@@ -167,11 +191,21 @@ def check_vocabulary(base: FixedVocabulary, genre_file: Path, genre: str, base_f
                              "or init: scratch")
 
 
-def finetune_params(params: Params, base: ModelConfig) -> Params:
-    """A genre's parameters when it fine-tunes the base: the base's shape, the fine-tuning rate and epochs."""
+def finetune_params(params: Params, base: ModelConfig, train_tokens: int, val_tokens: int) -> Params:
+    """A genre's parameters when it fine-tunes the base: the base's shape, the fine-tuning rate and epochs, and
+    epochs sized to the genre's data.
+
+    A fine-tuning epoch is at most one pass over the training tokens, and validation reads at most one window per
+    8 validation tokens: a 20-file collection then checks its validation loss after every few seconds of learning,
+    and stops as soon as it begins to learn its pieces by heart, where the genres' 1,536-window epochs would each
+    learn those pieces 40 times over before the first check.
+    """
+    one_pass = max(params.batch_size, -(-train_tokens // params.seq_len))
     return dataclasses.replace(params, architecture=base.architecture, layers=base.layers, units=base.units,
                                heads=base.heads, token_conv=base.token_conv, embedding_dim=base.embedding_dim,
-                               learning_rate=params.finetune_learning_rate, epochs=params.finetune_epochs)
+                               learning_rate=params.finetune_learning_rate, epochs=params.finetune_epochs,
+                               windows_per_epoch=min(params.windows_per_epoch, one_pass),
+                               val_windows=min(params.val_windows, max(1, val_tokens // 8)))
 
 
 def start_from_base(model, config: ModelConfig, folder: Path, freeze: int) -> None:

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .encoding import Event
+from .bars import Event
 from .evaluation import SEGMENT, distinct_ngram_ratio, pitch_class_histogram, rhythm_histogram, stretches
 
 FOLDS = 5

@@ -16,7 +16,7 @@ from typing import Sequence
 
 from .artifacts import atomic_path, write_text
 from .bars import bar_lines
-from .encoding import pitch_token
+from .encodings.pitch import pitch_token
 from .midi_io import Meter, Note, played_meters, played_notes
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,10 @@
 """Samples: a genre's pieces composed from primers, each written as MIDI in its primer's key, with its record.
 
 The one compose path of the generate stage, `jukebox generate` and the web app: `compose` chooses the primers
-(choose_primers), composes them in one batch (Composer.compose) and hands back Pieces; `Piece.write` writes one
-as MIDI, renders it and returns its sample record (what samples.json and the app's sample.json hold). The web app's
-batcher runs the same three steps itself, so that the requests arriving together share one batch.
+(choose_primers, reading a primer file with jukebox.primers), composes them in one batch (Composer.compose, which
+hands back tokens) and hands back Pieces; `Piece.write` writes one as MIDI (jukebox.midi_io), renders it and returns
+its sample record (what samples.json and the app's sample.json hold). The web app's batcher runs the same three
+steps itself, so that the requests arriving together share one batch.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import numpy as np
 from .artifacts import read_npy
 from .generation import Composer, Sampling, validation_primers
 from .layout import Layout
+from .midi_io import notes_to_stream, write_midi, write_tracks
 from .params import Genre
+from .primers import primer_of, read_primer
 
 
 @dataclass(frozen=True)
@@ -30,52 +33,21 @@ class Primer:
 
 
 def choose_primers(composer: Composer, val_tokens: str | Path, seed: int, count: int = 1,
-                   primer: str | Path | None = None, opening: tuple | None = None) -> list[Primer]:
-    """`count` primers: the opening of the MIDI file `primer` (`opening`: already read, as primers.opening_music
-    gives it), else validation windows of the genre's val.npy chosen by the seed.
+                   primer: str | Path | None = None, record: dict | None = None) -> list[Primer]:
+    """`count` primers: the opening of the MIDI file `primer` (`record`: already read by primers.read_primer, as the
+    web app reads it in a time-limited pool), else validation windows of the genre's val.npy chosen by the seed.
 
-    Raises ValueError naming the primer when it has no notes this genre knows.
+    A multi-track genre reads the primer with its tracks, each keeping its instrument. Raises ValueError naming the
+    primer when it cannot be read or has no notes this genre knows.
     """
     if primer is None:
         windows, starts = validation_primers(read_npy(val_tokens), composer.seq_len, seed, count)
         return [Primer(window, f"validation window at token {int(start)}", int(start))
                 for window, start in zip(windows, starts)]
-    from .bars import key_shift
-    from .primers import opening_music
-
-    if composer.encoding == "remi_plus" and opening is None:  # a multi-track primer: its instruments are kept
-        window, shift = composer.primer_window(*primer_tracks_tokens(composer, primer), primer), 0
-        if composer.key_mode == "c":
-            from .parsing import read_piece_tracks
-
-            shift = key_shift(read_piece_tracks(primer)["key"])
-        return [Primer(window, f"opening of {primer}", None, shift)] * count
-
-    music = opening if opening is not None else opening_music(primer, composer.seq_len)
-    window = composer.primer_window(*composer.primer_tokens_of(music, primer), primer)
-    # Under key_mode c the opening was read in C (Composer.primer_tokens_of); the piece goes back to its key.
-    shift = key_shift(music[2]) if composer.key_mode == "c" else 0
+    if record is None:
+        record = read_primer(primer, composer.seq_len, tracks=composer.encoder.multitrack)
+    window, shift = primer_of(composer, record, primer)
     return [Primer(window, f"opening of {primer}", None, shift)] * count
-
-
-def primer_tracks_tokens(composer: Composer, primer: str | Path) -> tuple[list[str], dict]:
-    """The opening seq_len tokens of a multi-track primer, every track with its instrument (read by symusic), in
-    the genre's key mode; no swaps, as the vocabulary holds every token of the grid. Raises ValueError naming the
-    primer when it is no MIDI file, is too big, or has no notes."""
-    from .encodings.remi_plus import record_piece
-    from .midi_io import check_midi_file
-    from .parsing import read_piece_tracks
-
-    check_midi_file(primer, "primer")
-    record = read_piece_tracks(primer)
-    if record["status"] != "kept":
-        raise ValueError(f"{primer}: the primer cannot be used: {record['reason']}; choose another MIDI file")
-    tokens, _ = composer.encoder.encode_piece(record_piece(record, composer.key_mode))
-    tokens = [t for t in tokens[: composer.seq_len] if t in composer.vocab.tokens]
-    if not any(composer.encoder.is_note(t) for t in tokens):
-        raise ValueError(f"{primer}: the primer has no notes the {composer.encoding} encoding can hold; choose a "
-                         "MIDI file with notes in it")
-    return tokens, {}
 
 
 @dataclass(frozen=True)
@@ -109,12 +81,13 @@ class Piece:
         tracks = self.is_multitrack
         if tracks:  # one MIDI track per instrument, drums on channel 10, each keeping its own program
             from .encodings.remi_plus import continued
-            from .midi_io import write_tracks
 
             tokens = continued(self.composer.vocab.decode(self.primer.window), self.tokens)
             write_tracks(self.composer.piece_tracks(tokens, genre.bpm, -self.primer.shift, sampling.instruments), midi)
         else:
-            self.composer.write_midi(self.tokens, midi, genre.program, genre.bpm, -self.primer.shift)
+            events = self.composer.events(self.tokens, -self.primer.shift)
+            write_midi(notes_to_stream(events, genre.program, genre.bpm, self.composer.encoder.meters(self.tokens)),
+                       midi)
         rendered = (render_sample(midi, genre.program, genre.bpm, soundfont, later=later, tracks=tracks) if render
                     else {"files": {"midi": midi.name}})
         record = {"name": midi.stem, "file": midi.name, **rendered, "n_notes": self.n_notes,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 
 from .dataset import training_dataset, transposition_tables, validation_data
-from .encoding import END, transpose_token
+from .encodings import END, transpose_token
 from .model import ModelConfig, build_model
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from jukebox.artifacts import read_npy, stage_logger, write_json, write_text
 from jukebox.dataset import window_starts, windows
-from jukebox.encoding import is_note
+from jukebox.encodings import is_note
 from jukebox.entrypoint import run_stage
 from jukebox.evaluation import baseline_scores, prediction_scores, repeated_targets
 from jukebox.generation import Composer

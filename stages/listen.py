@@ -18,8 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jukebox.artifacts import read_jsonl, sha256, stage_logger, write_bytes, write_json
-from jukebox.bars import piece_tokens
-from jukebox.encoding import by_piece, get_encoding
+from jukebox.encodings import by_piece, get_encoding, piece_tokens
 from jukebox.entrypoint import run_stage
 from jukebox.layout import Layout
 from jukebox.listening import Excerpt, fit_length, level_pair, matching_excerpts, real_excerpts

@@ -20,7 +20,7 @@ from jukebox.entrypoint import run_stage
 from jukebox.layout import Layout
 from jukebox.params import ParamError, load_params
 from jukebox.parsing import NoteCache, parse_files, parser_version
-from jukebox.pretraining import (base_params, corpus_files, corpus_tokens, held_out_keys, save_base,
+from jukebox.pretraining import (base_params, corpus_files, corpus_keys, corpus_tokens, held_out_keys, save_base,
                                  without_held_out)
 from jukebox.training import prepare
 
@@ -71,7 +71,7 @@ def main(_: str = "base") -> None:
         history = model.fit(train_ds.repeat(), steps_per_epoch=steps, epochs=base.epochs, validation_data=val_data,
                             batch_size=base.batch_size, shuffle=False, callbacks=[stop, DVCLiveCallback(live=live)],
                             verbose=2).history
-    save_base(written.base_model, model, config, vocabulary, vocab)
+    save_base(written.base_model, model, config, vocabulary, vocab, corpus_keys(kept))
     write_json(written.base_metrics / "corpus.json", {
         "trained": True, "files": len(files), "pieces": len(pieces), "skipped_files": len(records) - len(pieces),
         "validation_pieces_of_genres": len(held_out), "excluded": len(excluded), "excluded_pieces": excluded,

@@ -8,8 +8,7 @@ import numpy as np
 
 from jukebox.artifacts import read_jsonl, stage_logger, write_json, write_npy
 from jukebox.dataset import UNKNOWN, Vocabulary, melody_key, split_pieces
-from jukebox.bars import piece_tokens
-from jukebox.encoding import END, get_encoding
+from jukebox.encodings import END, get_encoding, piece_tokens
 from jukebox.encodings.fixed import fixed_vocabulary, outside_grid
 from jukebox.encodings.remi_plus import encode_records
 from jukebox.entrypoint import run_stage

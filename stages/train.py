@@ -22,7 +22,8 @@ from jukebox.entrypoint import run_stage
 from jukebox.layout import Layout
 from jukebox.model import next_token_model, save_model
 from jukebox.params import as_dict, load_params
-from jukebox.pretraining import check_vocabulary, finetune_params, read_base, start_from_base
+from jukebox.pretraining import (check_vocabulary, finetune_params, read_base, start_from_base,
+                                 validation_in_base)
 from jukebox.training import prepare
 
 
@@ -45,10 +46,16 @@ def main(genre_name: str) -> None:
     train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
     vocab = json.loads((seq_dir / "vocab.json").read_text())
     learnt_from = [seq_dir / f for f in ("train.npy", "val.npy", "vocab.json")]
+    in_base = None
     if params.init == "base":  # fine-tune the base: its shape and vocabulary, the fine-tuning schedule
         base_config, base_vocabulary = read_base(layout.base_model)
+        in_base = validation_in_base(layout, genre.name)
+        if in_base:
+            log.warning("%d validation pieces of %s are in the base's corpus (%s): the base learned them, so the "
+                        "genre's val_loss and evaluate's figures flatter it; rebuild the base (docs/guide/"
+                        "pretraining.md, Rebuilding it)", len(in_base), genre.name, ", ".join(in_base[:3]))
         check_vocabulary(base_vocabulary, layout.vocabulary(genre.name), genre.name, layout.base_model)
-        params = finetune_params(params, base_config)
+        params = finetune_params(params, base_config, len(train), len(val))
         learnt_from.append(layout.base_model / "model.keras")
     model, config, train_ds, val_data, steps = prepare(params, train, val, vocab["tokens"], strategy.scope())
     if params.init == "base":
@@ -86,6 +93,8 @@ def main(genre_name: str) -> None:
             "best_epoch": best + 1, "epochs": len(h["loss"]), "train_seconds": round(seconds, 1),
             "windows_per_second": round(len(h["loss"]) * params.windows_per_epoch / seconds, 1),
         })
+        if in_base is not None:
+            live.summary["validation_pieces_in_base"] = len(in_base)
     out = written.model(genre.name)
     write_json(out / "vocab.json", vocab)
     config.save(out / "config.json")

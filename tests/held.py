@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from jukebox.parsing import read_piece as real_read_piece
-from jukebox.primers import opening_music as real_opening_music
+from jukebox.primers import read_primer as real_read_primer
 
 MARK = b"jukebox-test-hold:"
 
@@ -46,7 +46,7 @@ def read_piece(path):
     return real_read_piece(path)
 
 
-def opening_music(midi_path, max_notes: int, scratch=None):
-    """jukebox.primers.opening_music, after hold."""
+def read_primer(midi_path, max_notes: int, tracks: bool = False, scratch=None):
+    """jukebox.primers.read_primer, after hold."""
     hold(midi_path)
-    return real_opening_music(midi_path, max_notes, scratch)
+    return real_read_primer(midi_path, max_notes, tracks, scratch)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from jukebox.encoding import encode
+from jukebox.encodings import encode
 from tests.conftest import ROOT, copy_project
 
 GENRE = "tunes"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from jukebox.cli import main
-from jukebox.encoding import encode
+from jukebox.encodings import encode
 from jukebox.midi_io import read_notes
 from jukebox.render import audio_tools
 from tests.conftest import write_tune

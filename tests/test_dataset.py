@@ -13,7 +13,7 @@ from jukebox.dataset import (
     window_starts,
     windows,
 )
-from jukebox.encoding import END, transpose_token
+from jukebox.encodings import END, transpose_token
 
 
 def test_vocabulary_orders_by_count_and_folds_rare_tokens():

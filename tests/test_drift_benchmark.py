@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks.drift import main
 from jukebox.dataset import Vocabulary
-from jukebox.encoding import END, encode
+from jukebox.encodings import END, encode
 from tests.tiny_genre import tune_notes, write_tiny_genre
 
 

@@ -9,7 +9,7 @@ import yaml
 
 from jukebox.artifacts import read_jsonl, read_npy, write_json, write_jsonl
 from jukebox.dataset import window_starts, windows
-from jukebox.encoding import END, by_piece, decode, group_onsets, is_note
+from jukebox.encodings import END, by_piece, decode, group_onsets, is_note
 from jukebox import judging
 from jukebox.evaluation import meter_features, pitch_class_histogram, repeated_targets
 from jukebox.model import ModelConfig, build_model

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from jukebox.encoding import decode
+from jukebox.encodings import decode
 from jukebox.evaluation import (
     NGramModel,
     unique_rows,

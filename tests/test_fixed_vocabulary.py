@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import yaml
 
-from jukebox.encoding import DURATIONS, SHIFTS, get_encoding
+from jukebox.encodings import DURATIONS, get_encoding
+from jukebox.encodings.rhythm import SHIFTS
 from jukebox.encodings.fixed import PITCH_HIGH, PITCH_LOW, fixed_vocabulary, outside_grid
 from jukebox.midi_io import notes_to_stream, write_midi
 from jukebox.parsing import read_piece

@@ -1,13 +1,11 @@
-import logging
-
 import numpy as np
 import pytest
 
-from jukebox.encoding import END, FollowGrammar, follow_matrix, is_note
+from jukebox.encodings import FollowGrammar, follow_matrix, is_note
 from jukebox.generation import Composer, Sampling, generate, sample, validation_primers
-from jukebox.midi_io import notes_to_stream, read_notes, write_midi
+from jukebox.midi_io import notes_to_stream, write_midi
 from jukebox.model import ModelConfig, build_model
-from jukebox.primers import opening_notes
+from jukebox.primers import primer_of, read_primer
 from tests.conftest import write_tune
 from tests.tiny_genre import SEQ_LEN, write_tiny_genre
 
@@ -123,70 +121,6 @@ def test_compose_gives_every_sample_its_notes_in_one_reproducible_batch(composer
     assert composer.tokens_per_note() > 1.5
 
 
-def test_primer_swaps_notes_the_genre_never_had_and_says_so(composer, tmp_path, caplog):
-    odd = [(0.0, 1.0, 60), (1.0, 0.5, 62), (1.5, 0.5, 100), (2.0, 1.6667, 64)]  # E7 out of range; 5/3 not in the set
-    primer_file = tmp_path / "odd.mid"
-    write_midi(notes_to_stream([(on, dur, (p,)) for on, dur, p in odd]), primer_file)
-    tokens, swaps = composer.primer_tokens(primer_file)
-    assert swaps["E7:1/2"].startswith("E") and swaps["E7:1/2"].endswith(":1/2"), swaps
-    assert all(t in composer.vocab.tokens for t in tokens)
-    with caplog.at_level(logging.WARNING):
-        window = composer.primer(primer_file)
-    assert "E7:1/2 -> E" in caplog.text and str(primer_file) in caplog.text
-    assert window.shape == (SEQ_LEN,) and (window != 0).all()
-    assert composer.vocab.decode(window[-len(tokens):]) == tokens, "the window ends where the primer ends"
-    assert composer.vocab.decode(window[-len(tokens) - 1:-len(tokens)]) == [END], "and begins a piece, after END"
-
-
-def test_key_mode_c_reads_a_primer_in_c(composer, tmp_path):
-    from music21 import key as m21key
-
-    # A D major primer with its key signature: read in C under key_mode c, as the genre was learnt.
-    score = notes_to_stream([(float(i), 1.0, (p,)) for i, p in enumerate([62, 64, 66, 67, 69, 71, 73, 74])])
-    score.parts[0].insert(0, m21key.Key("D"))
-    primer_file = tmp_path / "d_major.mid"
-    write_midi(score, primer_file)
-    in_c = Composer(composer.model, composer.vocab, composer.config, key_mode="c")
-    tokens, _ = in_c.primer_tokens(primer_file)
-    assert [t for t in tokens if is_note(t, "rhythm")][:3] == ["C4:1", "D4:1", "E4:1"]
-    assert composer.primer_tokens(primer_file)[0][0] == "D4:1", "key_mode keep reads it as it is"
-
-
-def test_primer_with_nothing_to_match_is_refused(composer, tmp_path):
-    empty = tmp_path / "empty.mid"
-    write_midi(notes_to_stream([]), empty)
-    with pytest.raises(ValueError, match="no pitched notes"):
-        composer.primer(empty)
-
-
-def test_write_midi_plays_the_instrument_at_the_tempo(composer, tmp_path):
-    from music21 import converter, instrument, tempo
-
-    path = tmp_path / "song.mid"
-    composer.write_midi(["C4:1", "+1", "D4:1/2", "+1/2", "E4:2"], path, program=73, bpm=100)
-    assert read_notes(path) == [(0.0, 1.0, 60), (1.0, 0.5, 62), (1.5, 2.0, 64)]
-    score = converter.parse(str(path), forceSource=True)
-    assert score.recurse().getElementsByClass(instrument.Instrument).first().midiProgram == 73
-    assert score.recurse().getElementsByClass(tempo.MetronomeMark).first().number == 100
-
-
-def test_primer_that_is_no_readable_midi_file_is_refused_with_its_name(composer, tmp_path):
-    from tests.test_fuzz import late_notes
-
-    text = tmp_path / "notes.txt"
-    text.write_text("C D E F G")
-    with pytest.raises(ValueError, match="notes.txt: the primer is not a MIDI file"):
-        composer.primer(text)
-    broken = tmp_path / "broken.mid"
-    broken.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01")
-    with pytest.raises(ValueError, match="broken.mid: not a readable MIDI file"):
-        composer.primer(broken)
-    endless = tmp_path / "endless.mid"
-    endless.write_bytes(late_notes(1, 2**27))  # 37 bytes, yet 2**27 quarter notes long
-    with pytest.raises(ValueError, match="endless.mid: the primer is too big to read: .* quarter notes long"):
-        composer.primer(endless)
-
-
 def test_every_row_composes_what_it_would_alone(composer):
     """The web app batches concurrent requests: each answer must be the one its request gets alone."""
     val = np.arange(1, 4 * SEQ_LEN + 1) % (len(composer.vocab) - 1) + 1
@@ -220,31 +154,16 @@ def test_validation_primers_are_chosen_by_the_seed():
     assert (again[0] == primers[0]).all(), "the first window depends on the seed alone, not on how many"
 
 
-def test_only_the_opening_of_a_primer_is_read(tmp_path):
-    from tests.test_fuzz import midi_file, notes_track
-
-    long_piece = tmp_path / "long.mid"
-    long_piece.write_bytes(midi_file([notes_track([(0, 240, 60 + i % 12) for i in range(3000)]),
-                                      notes_track([(120, 120, 40 + i % 12) for i in range(3000)], channel=1)]))
-    notes = opening_notes(long_piece, 20)
-    assert len(notes) == 40 and max(on for on, _, _ in notes) < 20, "20 notes a track, from the start"
-    assert all(d == 0.5 for _, d, p in notes if p >= 60), "cut notes keep their endings"
-    # A file shorter than the limit (200 notes a track here; music21 reads the 3000-note one whole for a minute).
-    short_piece = tmp_path / "short.mid"
-    short_piece.write_bytes(midi_file([notes_track([(0, 240, 60 + i % 12) for i in range(200)]),
-                                       notes_track([(120, 120, 40 + i % 12) for i in range(200)], channel=1)]))
-    assert opening_notes(short_piece, 10_000) == read_notes(short_piece), "a short file is read whole"
-
-
 def test_a_remi_genre_composes_whole_bars_and_writes_its_meter(tmp_path):
-    from jukebox.bars import bar_report
+    from jukebox.encodings.remi import bar_report
     from jukebox.midi_io import read_music
 
     remi = Composer.load(write_tiny_genre(tmp_path / "project", encoding="remi") / "models" / "tiny")
-    primers = np.stack([remi.primer(write_tune(tmp_path / "primer.mid", 3))] * 3)
+    primer = write_tune(tmp_path / "primer.mid", 3)
+    primers = np.stack([primer_of(remi, read_primer(primer, remi.seq_len), primer)[0]] * 3)
     pieces = remi.compose(primers, Sampling(60, 1.5, seed=4))  # hot: a barely trained model left to itself
     for tokens in pieces:
         bars, whole = bar_report(tokens)
         assert bars >= 3 and whole == bars, "every bar the grammar lets it write holds its meter"
-    remi.write_midi(pieces[0], tmp_path / "out.mid")
+    write_midi(notes_to_stream(remi.events(pieces[0]), meters=remi.encoder.meters(pieces[0])), tmp_path / "out.mid")
     assert read_music(tmp_path / "out.mid").meters == [(0.0, "4/4")]

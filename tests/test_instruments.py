@@ -277,15 +277,74 @@ def test_jukebox_generate_instruments_writes_only_them_and_names_a_wrong_one(ban
     assert "unknown instrument 'kazoo'" in capsys.readouterr().err
 
 
+def two_track_primer(path):
+    """A melody (flute, program 73) and a kick/snare/hi-hat track on channel 10, written with symusic itself."""
+    import symusic
+
+    score = symusic.Score(480)
+    melody = symusic.Track("melody", program=73)
+    for i, pitch in enumerate([72, 74, 76, 77, 79, 77, 76, 74]):
+        melody.notes.append(symusic.Note(i * 480, 440, pitch, 90))
+    drums = symusic.Track("drums", program=0, is_drum=True)
+    for i in range(16):
+        drums.notes.append(symusic.Note(i * 240, 120, 42, 70))  # closed hi-hat on every eighth
+        if i % 4 == 0:
+            drums.notes.append(symusic.Note(i * 240, 120, 36 if i % 8 == 0 else 38, 100))  # kick, snare
+    score.tracks.extend([melody, drums])
+    score.dump_midi(str(path))
+    return path
+
+
 def test_a_multitrack_primer_keeps_its_instruments(band_project, tmp_path):
     from jukebox.generation import Composer
-    from jukebox.samples import primer_tracks_tokens
+    from jukebox.primers import primer_track_tokens, read_primer
 
-    write_tracks(band_piece(1), tmp_path / "primer.mid")
+    primer = two_track_primer(tmp_path / "primer.mid")
     composer = Composer.load(band_project / "models/band")
-    tokens, swaps = primer_tracks_tokens(composer, tmp_path / "primer.mid")
-    assert not swaps and {"Program_-1", "Program_33", "Program_73"} <= set(tokens)
+    tokens = primer_track_tokens(composer, read_primer(primer, composer.seq_len, tracks=True), primer)
+    assert {"Program_-1", "Program_73", "PitchDrum_36", "PitchDrum_42"} <= set(tokens)
     assert len(tokens) <= composer.seq_len
+
+
+def test_a_multitrack_primer_is_read_once(band_project, tmp_path, monkeypatch):
+    """key_mode c read the whole file a second time for its key."""
+    from jukebox import parsing
+    from jukebox.generation import Composer
+    from jukebox.samples import choose_primers
+
+    primer = two_track_primer(tmp_path / "primer.mid")
+    loaded = Composer.load(band_project / "models/band")
+    in_c = Composer(loaded.model, loaded.vocab, loaded.config, key_mode="c")
+    real, reads = parsing.read_piece_tracks, []
+    monkeypatch.setattr(parsing, "read_piece_tracks", lambda *a, **k: reads.append(a) or real(*a, **k))
+    chosen = choose_primers(in_c, band_project / "data/sequences/band/val.npy", seed=0, count=3, primer=primer)
+    assert len(reads) == 1 and len(chosen) == 3
+
+
+def test_a_primer_uploaded_on_the_web_keeps_its_tracks_as_jukebox_generate_reads_them(band_project, tmp_path,
+                                                                                        monkeypatch):
+    """The web's primer reader read every primer as one merged stream: a band genre lost the primer's drums."""
+    from jukebox.generation import Composer, Sampling
+    from jukebox.samples import choose_primers
+    from jukebox.web.composing import Studio
+    from jukebox.web.services import Services
+
+    primer = two_track_primer(tmp_path / "primer.mid")
+    studio = Studio(band_project, primer_timeout=30)
+    chosen = []
+    real_primer = Studio.primer
+    monkeypatch.setattr(Studio, "primer", lambda self, *a: chosen.append(real_primer(self, *a)) or chosen[-1])
+    try:
+        sample = Services(band_project, None, studio, None, 2000).compose("band", Sampling(8, seed=1),
+                                                                          ("two_tracks.mid", primer.read_bytes()))
+    finally:
+        studio.primers.close()
+    composer = Composer.load(band_project / "models/band")
+    window = composer.vocab.decode(chosen[0].window)
+    assert {"Program_-1", "Program_73", "PitchDrum_36"} <= set(window), "the drums and the flute are kept"
+    cli = choose_primers(composer, band_project / "data/sequences/band/val.npy", seed=0, primer=primer)[0]
+    assert (chosen[0].window == cli.window).all(), "the same window `jukebox generate --primer` continues"
+    assert sample["primer"] == "opening of two_tracks.mid"
 
 
 def test_a_piece_that_begins_inside_its_primers_note_keeps_that_notes_instrument():

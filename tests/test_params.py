@@ -101,21 +101,25 @@ def test_genre_slugs_pass():
 def test_base_model_settings_default_to_todays_run_and_read_the_corpus_table():
     params = parse_params(BASE)
     assert (params.vocabulary, params.init, params.finetune_freeze, params.pretrain.sources) == ("data", "scratch", 0, ())
-    read = parse_params({**BASE, "vocabulary": "fixed", "init": "base", "finetune_freeze": 2, "pretrain": {
+    read = parse_params({**BASE, "architecture": "transformer", "vocabulary": "fixed", "init": "base", "finetune_freeze": 2, "pretrain": {
         "sources": [{"corpus": "essenFolksong", "max_pieces": 100}, {"folder": "/music"}], "size": "gpu",
         "strategy": "mirrored", "epochs": 3}})
     assert [(s.corpus, s.folder, s.max_pieces) for s in read.pretrain.sources] == [
         ("essenFolksong", "", 100), ("", "/music", 0)]
     assert (read.pretrain.shape, read.pretrain.strategy, read.pretrain.epochs) == ((6, 512, 8), "mirrored", 3)
-    # The committed params.yaml keeps every genre training from scratch on its own vocabulary.
+    # The committed params.yaml fine-tunes every genre from the base, on the one fixed vocabulary; a params.yaml
+    # without those keys (above) trains from scratch, which needs no base.
     committed = load_params("params.yaml")
-    assert (committed.init, committed.vocabulary) == ("scratch", "data") and committed.pretrain.sources
+    assert (committed.init, committed.vocabulary) == ("base", "fixed") and committed.pretrain.sources
 
 
 @pytest.mark.parametrize("change, message", [
     ({"vocabulary": "shared"}, "vocabulary = 'shared' is out of range"),
     ({"vocabulary": "fixed", "encoding": "pitch"}, "vocabulary = 'fixed' is not available for encoding 'pitch'"),
     ({"init": "pretrained"}, "init = 'pretrained' is out of range"),
+    ({"init": "base", "vocabulary": "fixed", "architecture": "bilstm"},
+     "architecture = 'bilstm' cannot start from the base model.*-S init=scratch"),
+    ({"init": "base", "vocabulary": "data", "architecture": "transformer"}, "init = 'base' needs vocabulary: fixed.*-S init=scratch"),
     ({"finetune_freeze": 3}, "finetune_freeze = 3 is out of range; it must be from 0 to the base's 2 layers"),
     ({"pretrain": {"size": "huge"}}, "pretrain: size = 'huge' is out of range"),
     ({"pretrain": {"epoch": 3}}, "pretrain: unknown key 'epoch'"),

@@ -89,7 +89,7 @@ def test_an_experiment_reruns_only_what_depends_on_its_parameters_and_remi_write
     alone.
     """
     from jukebox.artifacts import read_npy
-    from jukebox.bars import bar_report
+    from jukebox.encodings.remi import bar_report
     from jukebox.midi_io import read_music
 
     params = (project / "params.yaml").read_text()

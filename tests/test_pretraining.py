@@ -86,7 +86,7 @@ def test_no_validation_piece_of_a_genre_gets_into_the_base_corpus(tmp_path, monk
     assert json.loads((base / "config.json").read_text())["layers"] == 2
 
 
-def _base_and_genre(tmp_path, monkeypatch, **extra):
+def _base_and_genre(tmp_path, monkeypatch, corpus_copies_genre=False, **extra):
     from stages import pretrain, sequences
 
     project = _project(tmp_path, **extra)
@@ -94,6 +94,9 @@ def _base_and_genre(tmp_path, monkeypatch, **extra):
     sequences.main("tunes")
     for seed in range(10, 16):
         write_tune(project / "corpus" / f"own{seed}.mid", seed)
+    if corpus_copies_genre:
+        for tune in (project / "midi").iterdir():
+            shutil.copy(tune, project / "corpus" / f"copy of {tune.name}")
     pretrain.main()
     return project
 
@@ -111,10 +114,10 @@ def test_a_genre_fine_tunes_the_base_weights_and_keeps_its_frozen_embedding(tmp_
     llama_block()
     base = keras.saving.load_model(project / "models/_base/model.keras", compile=False)
     # Loaded: a genre model built from the base's config holds the base's weights before it trains.
-    params = finetune_params(load_params(), read_base(project / "models/_base")[0])
     tokens = json.loads((project / "data/sequences/tunes/vocab.json").read_text())["tokens"]
-    train_ids = np.load(project / "data/sequences/tunes/train.npy")
-    model, config, *_ = prepare(params, train_ids, np.load(project / "data/sequences/tunes/val.npy"), tokens)
+    train_ids, val_ids = (np.load(project / f"data/sequences/tunes/{part}.npy") for part in ("train", "val"))
+    params = finetune_params(load_params(), read_base(project / "models/_base")[0], len(train_ids), len(val_ids))
+    model, config, *_ = prepare(params, train_ids, val_ids, tokens)
     assert not np.array_equal(model.get_layer("transformer_layer_0").get_weights()[0],
                               base.get_layer("transformer_layer_0").get_weights()[0])
     start_from_base(model, config, project / "models/_base", freeze=0)
@@ -135,9 +138,11 @@ def test_a_genre_with_another_vocabulary_is_told_both_and_the_fix(tmp_path, monk
 
     project = _base_and_genre(tmp_path, monkeypatch)
     params = yaml.safe_load((project / "params.yaml").read_text())
-    (project / "params.yaml").write_text(yaml.safe_dump({**params, "vocabulary": "data"}))
+    (project / "params.yaml").write_text(yaml.safe_dump({**params, "vocabulary": "data", "init": "scratch"}))
     shutil.rmtree(project / "data/sequences/tunes")
     sequences.main("tunes")
+    # Back to the base's settings without tokenizing again (outside dvc): the stale sequences are caught.
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(BaseModelError, match=r"genre tunes cannot start from the base: its vocabulary, its data-built "
                                              r"vocabulary .*models/_base/vocabulary.json \(rhythm, 1246 tokens\); set "
                                              r"vocabulary: fixed"):
@@ -156,3 +161,60 @@ def test_without_init_base_the_stage_trains_nothing_and_says_why(tmp_path, monke
     (project / "params.yaml").write_text((project / "params.yaml").read_text().replace("init: scratch", "init: base"))
     with pytest.raises(BaseModelError, match="no base model .*dvc unfreeze pretrain && dvc repro"):
         train.main("tunes")
+
+
+def test_fine_tuning_sizes_its_epochs_to_the_genre():
+    from jukebox.model import ModelConfig
+    from jukebox.params import parse_params
+    from jukebox.pretraining import finetune_params
+
+    params = parse_params({"genres": {"celtic": {"source": "corpus", "collection": "oneills1850"}}, "windows_per_epoch": 1536, "val_windows": 1024, "seq_len": 200, "batch_size": 8})
+    base = ModelConfig.from_params(params, decay_steps=1)
+    # A 20-file collection: one pass over its 12,000 training tokens is 60 windows; 1,000 validation tokens, 125.
+    small = finetune_params(params, base, 12_000, 1_000)
+    assert (small.windows_per_epoch, small.val_windows) == (60, 125)
+    # A genre of 400 tunes keeps the genres' epoch and validation sizes.
+    large = finetune_params(params, base, 400_000, 40_000)
+    assert (large.windows_per_epoch, large.val_windows) == (1536, 1024)
+    # Never fewer windows than one batch, nor no validation at all.
+    tiny = finetune_params(params, base, 50, 3)
+    assert (tiny.windows_per_epoch, tiny.val_windows) == (8, 1)
+
+
+def test_the_finetune_benchmark_trains_each_genre_from_scratch_and_from_the_base_side_by_side(tmp_path, monkeypatch,
+                                                                                            capsys):
+    from benchmarks import finetune
+
+    project = _base_and_genre(tmp_path, monkeypatch)
+    finetune.main(["--project", str(project), "--genres", "tunes", "--rates", "0.001", "0.01",
+                   "--json", str(tmp_path / "runs.json")])
+    runs = json.loads((tmp_path / "runs.json").read_text())["tunes"]
+    assert list(runs) == ["scratch", "base@0.001", "base@0.01"]
+    # Different starts and rates learn differently; each run is its own training, not a copy of another's figures.
+    assert len({round(run["val_loss"], 6) for run in runs.values()}) == 3
+    out = capsys.readouterr().out
+    assert out.count("the scratch loss") == 2 and "heard_again" in out
+    assert not (project / "models/tunes").exists(), "the project itself is left as it was"
+
+
+def test_a_genre_whose_validation_pieces_the_base_learned_says_so(tmp_path, monkeypatch, caplog):
+    from stages import sequences, train
+
+    # The corpus holds every tune of the genre: the pretrain stage leaves out today's validation pieces only.
+    project = _base_and_genre(tmp_path, monkeypatch, corpus_copies_genre=True)
+    keys = json.loads((project / "models/_base/corpus_keys.json").read_text())
+    assert len(keys) == len(set(keys)) == 4 + 6, "the genre's 4 training tunes and the corpus's own 6"
+    train.main("tunes")
+    summary = json.loads((project / "metrics/tunes/train/metrics.json").read_text())
+    assert summary["validation_pieces_in_base"] == 0
+    # Another seed splits the tunes anew: validation pieces the base learned from are named, and counted.
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    (project / "params.yaml").write_text(yaml.safe_dump({**params, "seed": 7}))
+    sequences.main("tunes")
+    held = json.loads((project / "data/sequences/tunes/split.json").read_text())["validation"]
+    with caplog.at_level("WARNING"):
+        train.main("tunes")
+    summary = json.loads((project / "metrics/tunes/train/metrics.json").read_text())
+    assert summary["validation_pieces_in_base"] >= 1
+    assert "validation pieces of tunes are in the base's corpus" in caplog.text and "Rebuilding it" in caplog.text
+    assert any(f"tunes/{piece}" in caplog.text for piece in held)

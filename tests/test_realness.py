@@ -3,7 +3,7 @@ against the same notes shuffled in time, and against random pitches."""
 import numpy as np
 import pytest
 
-from jukebox.encoding import group_onsets
+from jukebox.encodings import group_onsets
 from jukebox.evaluation import SEGMENT
 from jukebox.realness import INTERVAL_EDGES, pieces_to_stretches, realness, stretch_vector
 from tests.conftest import phrase_events

@@ -188,7 +188,7 @@ def test_listening_page_plays_and_shows_in_a_real_browser(tmp_path, chromium):
 def test_a_remi_sample_keeps_its_meter_in_the_score_and_bar_lines_in_the_piano_roll(tmp_path):
     from music21 import converter, meter, stream
 
-    from jukebox.encoding import get_encoding
+    from jukebox.encodings import get_encoding
 
     remi = get_encoding("remi")
     tokens = ["Bar:3/4", "@0", "G4:1", "@1", "B4:1", "@2", "D5:1", "Bar:3/4", "@0", "G5:2", "@2", "F#5:1",

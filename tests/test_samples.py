@@ -5,7 +5,7 @@ import pytest
 from jukebox.bars import key_shift
 from jukebox.generation import Composer, Sampling, validation_primers
 from jukebox.layout import Layout
-from jukebox.midi_io import notes_to_stream, played_notes, read_music, write_midi
+from jukebox.midi_io import notes_to_stream, played_notes, read_music, read_notes, write_midi
 from jukebox.params import load_params
 from jukebox.samples import Piece, Primer, choose_primers, compose
 from tests.conftest import write_tune
@@ -84,3 +84,19 @@ def test_a_primer_the_genre_cannot_read_is_refused_with_its_name(layout, compose
         choose_primers(composer, layout.val_tokens("tiny"), seed=0, primer=empty)
     tune = write_tune(tmp_path / "tune.mid")
     assert isinstance(choose_primers(composer, layout.val_tokens("tiny"), seed=0, count=2, primer=tune)[1], Primer)
+
+
+def test_a_piece_plays_its_genres_instrument_at_its_tempo(layout, composer, tmp_path):
+    import dataclasses
+
+    from music21 import converter, instrument, tempo
+
+    genre = dataclasses.replace(load_params(layout.params).genre("tiny"), program=73, bpm=100)
+    primer = choose_primers(composer, layout.val_tokens("tiny"), seed=0)[0]
+    piece = Piece(composer, genre, ["C4:1", "+1", "D4:1/2", "+1/2", "E4:2"], primer, Sampling(3))
+    path = tmp_path / "song.mid"
+    piece.write(path, render=False)
+    assert read_notes(path) == [(0.0, 1.0, 60), (1.0, 0.5, 62), (1.5, 2.0, 64)]
+    score = converter.parse(str(path), forceSource=True)
+    assert score.recurse().getElementsByClass(instrument.Instrument).first().midiProgram == 73
+    assert score.recurse().getElementsByClass(tempo.MetronomeMark).first().number == 100

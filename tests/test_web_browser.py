@@ -346,3 +346,108 @@ def test_a_job_with_no_worker_says_so(three_genres, browser, shots):
     assert "jukebox worker" in browser.find_element(By.ID, "message").text
     assert browser.find_element(By.ID, "status").text == "queued"
     screenshot(browser, shots / "job-no-worker.png")
+
+
+@pytest.fixture(scope="module")
+def fine_tuning(tmp_path_factory):
+    """The app on a project whose base is trained (corpus.json) and measured collection sizes, with one uploaded
+    collection of five files whose job is in training; its losses are dvclive TSVs the test writes. Werkzeug in a
+    thread: no worker runs, the test moves the job itself."""
+    import yaml
+    from werkzeug.serving import make_server
+
+    from jukebox.layout import Layout
+    from jukebox.web import create_app
+
+    project = tmp_path_factory.mktemp("fine-tuning")
+    for name in ("app_genres.yaml", "dvc.yaml"):
+        shutil.copy(ROOT / name, project / name)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params.update(init="base", vocabulary="fixed", encoding="rhythm", finetune_epochs=8)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    layout = Layout.of(project)
+    layout.base_metrics.mkdir(parents=True)
+    (layout.base_metrics / "corpus.json").write_text(json.dumps({"trained": True, "pieces": 13912, "excluded": 12}))
+    for i in range(5):
+        write_tune(layout.collection("reels") / f"reel_{i}.mid", i)
+    sizes = project / "collection_sizes.json"
+    measured = [{"files": files, "init": init, "first_sample_s": seconds, "total_s": 2 * seconds,
+                 "perplexity_ratio": ratio, "classifier_accuracy": accuracy, "low": accuracy - 0.1,
+                 "high": min(accuracy + 0.1, 1.0), "copy_rate": copied, "held_out_copy_rate": 0.2}
+                for files, init, seconds, ratio, accuracy, copied in [
+                    (5, "base", 41.0, 0.81, 0.83, 0.6), (5, "scratch", 95.0, 1.31, 0.97, 0.7),
+                    (20, "base", 52.0, 0.47, 0.64, 0.1), (20, "scratch", 190.0, 0.71, 0.8, 0.3),
+                    (100, "base", 120.0, 0.41, 0.58, 0.05), (100, "scratch", 400.0, 0.52, 0.7, 0.1)]]
+    sizes.write_text(json.dumps({"collection": "trecento", "cores": 2, "runs": measured}))
+    app = create_app({"PROJECT": str(project), "COLLECTION_SIZES": str(sizes)})
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", app.extensions["jukebox"].jobs, project
+    server.shutdown()
+
+
+def _epochs_done(project: Path, jobs, record: dict, losses: list[float], val_losses: list[float]) -> None:
+    """The train stage finished len(losses) epochs: dvclive's TSVs, and the record as the worker refreshes it."""
+    from jukebox.layout import Layout
+    from jukebox.web.jobs import training_progress
+
+    plots = Layout.of(project).train_metrics(record["genre"]) / "plots" / "metrics"
+    for folder, values in (("train", losses), ("eval", val_losses)):
+        (plots / folder).mkdir(parents=True, exist_ok=True)
+        (plots / folder / "loss.tsv").write_text("step\tloss\n" + "".join(f"{i}\t{v}\n" for i, v in enumerate(values)))
+    record.update(status="running", stage="train", heartbeat=time.time(),
+                  progress=training_progress(project, record["genre"]))
+    jobs._save(record)
+
+
+POINTS = "return document.getElementById('{}').getAttribute('points').trim().split(/\\s+/).filter(Boolean).length"
+
+
+def test_the_job_page_draws_the_fine_tuning_curve_as_it_grows(fine_tuning, browser, shots):
+    """The job page showed the latest loss alone, and did not say whether the model started from the base."""
+    from selenium.webdriver.common.by import By
+
+    url, jobs, project = fine_tuning
+    record = jobs.submit("reels")
+    _epochs_done(project, jobs, record, [3.2, 2.6], [3.4, 2.9])
+    browser.set_window_size(1280, 1000)
+    browser.get(f"{url}/jobs/{record['id']}")
+    curve = browser.find_element(By.ID, "curve")
+    assert curve.is_displayed() and curve.size["width"] > 300
+    assert browser.execute_script(POINTS.format("curve-loss")) == 2  # drawn by the server: two epochs
+    assert browser.find_element(By.ID, "curve-epochs").text == "8"  # the x axis spans finetune_epochs
+    start = browser.find_element(By.ID, "starting-point").text
+    assert "Fine-tuned from the base model, which learned from 13,900 pieces of music" in start
+    expected = browser.find_element(By.ID, "expectation").text
+    assert "With 5 files: a collection of 5 files of trecento, learned from the base model" in expected
+    assert "mostly learns them by heart" in expected
+    # Two more epochs, val_loss rising again: job.js redraws from the API without a reload.
+    browser.execute_script("window.notReloaded = true")
+    _epochs_done(project, jobs, record, [3.2, 2.6, 2.3, 2.1], [3.4, 2.9, 2.8, 3.0])
+    wait_until(browser, "return " + POINTS.format("curve-val-loss").removeprefix("return ") + " === 4", timeout=30)
+    assert browser.execute_script("return window.notReloaded === true")
+    assert browser.find_element(By.ID, "curve-high").text == "3.40" and browser.find_element(By.ID, "curve-low").text == "2.10"
+    val = browser.execute_script("return document.getElementById('curve-val-loss').getAttribute('points')").split()
+    heights = [float(p.split(",")[1]) for p in val]
+    # SVG's y grows downwards: val_loss falling for three epochs, then rising, draws a line going down, then up.
+    assert heights[0] < heights[1] < heights[2] > heights[3]
+    shot = screenshot(browser, shots / "job-fine-tuning-curve.png")
+    # The curve is drawn in its two colours, not left blank.
+    from PIL import Image
+
+    colours = {c for _, c in Image.open(shot).convert("RGB").getcolors(maxcolors=1_000_000)}
+    assert (0x1f, 0x3b, 0x63) in colours and (0xc0, 0x57, 0x1b) in colours
+
+
+def test_the_collection_page_tells_what_the_number_of_files_gets(fine_tuning, browser, shots):
+    from selenium.webdriver.common.by import By
+
+    url, _, _ = fine_tuning
+    browser.get(url + "/collections")
+    table = browser.find_element(By.ID, "collection-sizes")
+    assert table.is_displayed()
+    rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert rows[0] == ["5", "41 s", "95 s", "0.81×", "1.31×", "83% (73–93%)", "97% (87–100%)"]
+    assert [r[0] for r in rows] == ["5", "20", "100"]
+    screenshot(browser, shots / "collection-sizes.png")

@@ -11,6 +11,7 @@ import pytest
 from jukebox import render
 from jukebox.artifacts import read_npy
 from jukebox.generation import Composer, Sampling, validation_primers
+from jukebox.midi_io import notes_to_stream, write_midi
 from jukebox.web import composing
 from jukebox.web.composing import PrimerReader, Studio
 from jukebox.web.services import Services
@@ -38,7 +39,7 @@ def test_a_heavy_primer_is_refused_at_its_time_limit_without_holding_the_genre(s
     The heavy primer is one whose read never ends on its own (tests/held.py), on any machine: only the time limit
     can answer it, and it must do so while another request holds the genre.
     """
-    monkeypatch.setattr(composing, "opening_music", held.opening_music)  # the pool's workers run it by reference
+    monkeypatch.setattr(composing, "read_primer", held.read_primer)  # the pool's workers run it by reference
     light = write_tune(tmp_path / "light.mid", 2).read_bytes()
     heavy = held.held_midi(light, tmp_path / "never-created")
     services.compose("tiny", Sampling(8, seed=1), ("warm.mid", light))  # the pool's processes are up
@@ -86,7 +87,7 @@ def test_the_web_composes_what_the_library_composes(services, project):
     composer = Composer.load(project / "models/tiny")
     primer, starts = validation_primers(read_npy(project / "data/sequences/tiny/val.npy"), composer.seq_len, 12, 1)
     tokens = composer.compose(primer, sampling)[0]
-    composer.write_midi(tokens, project / "library.mid", 73, 100)
+    write_midi(notes_to_stream(composer.events(tokens), 73, 100, composer.encoder.meters(tokens)), project / "library.mid")
     midi = project / ".jukebox/samples" / sample["id"] / sample["file"]
     assert midi.read_bytes() == (project / "library.mid").read_bytes()
     assert sample["primer"] == f"validation window at token {int(starts[0])}"

@@ -122,9 +122,9 @@ def held_opening(path, max_notes, *rest):
         return real(opening)
 
     midi_io.read_music = held
-    from jukebox.primers import opening_music
+    from jukebox.primers import read_primer
 
-    return opening_music(path, max_notes, *rest)
+    return read_primer(path, max_notes, *rest)
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_a_primer_refused_at_its_time_limit_leaves_no_temporary_folder(private_t
     """Each primer killed at primer_timeout left jukebox-primer-*/opening.mid (700 KB) in the system's temp folder."""
     from jukebox.web import composing
 
-    monkeypatch.setattr(composing, "opening_music", held_opening)
+    monkeypatch.setattr(composing, "read_primer", held_opening)
     reader = PrimerReader(timeout=2, workers=1)
     primers = tmp_path / "primers"
     try:
@@ -167,7 +167,7 @@ def test_primers_wait_in_a_bounded_queue_and_one_more_gets_a_503(private_tmp, tm
     """Four slow primers at once made an ordinary one wait 21 s (two readers, an unbounded queue)."""
     from jukebox.web import composing
 
-    monkeypatch.setattr(composing, "opening_music", held_opening)
+    monkeypatch.setattr(composing, "read_primer", held_opening)
     reader = PrimerReader(timeout=120, workers=2, waiting=2)
     primers = tmp_path / "primers"
     paths = [write_tune(primers / f"p{i}.mid", i) for i in range(5)]
@@ -198,9 +198,9 @@ def test_primers_wait_in_a_bounded_queue_and_one_more_gets_a_503(private_tmp, tm
         (primers / "release").touch()
         for thread in threads:
             thread.join(60)
-        assert all(isinstance(results[i], tuple) for i in range(4)), results
+        assert all(isinstance(results[i], dict) for i in range(4)), results
         assert reader.pending == 0
-        assert reader.opening(paths[4], 16, "p4.mid")[0], "room again once they are read"
+        assert reader.opening(paths[4], 16, "p4.mid")["notes"], "room again once they are read"
     finally:
         (primers / "release").touch()
         reader.close()

@@ -10,7 +10,7 @@ import numpy as np
 import yaml
 
 from jukebox.dataset import Vocabulary, window_starts, windows
-from jukebox.encoding import END, encode
+from jukebox.encodings import END, encode
 from tests.conftest import ROOT, phrase_events
 
 SEQ_LEN = 16

@@ -16,9 +16,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable, Sequence
 
+from ..bars import GRID
 from ..dataset import UNKNOWN
-from ..encoding import DURATIONS, END, GRID, SHIFT_PREFIX, SHIFTS, get_encoding, note_text
 from ..vocabulary import FixedVocabulary
+from . import get_encoding
+from .base import DURATIONS, END, note_text
+from .rhythm import SHIFT_PREFIX, SHIFTS
 
 # The piano's range, as remi_plus's: what every default genre plays, and the pitches a MIDI keyboard sounds.
 PITCH_LOW, PITCH_HIGH = 21, 108

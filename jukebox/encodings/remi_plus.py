@@ -16,9 +16,13 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from ..encoding import Encoding, Event, Token, events_of
-from ..midi_io import DEFAULT_BPM, Meter, MultiTrack, Note, Track, TrackNote
+import numpy as np
+
+from ..bars import Event, key_shift
+from ..midi_io import (DEFAULT_BPM, Meter, MultiTrack, Note, Track, TrackNote, estimate_key, from_symusic,
+                       symusic_score)
 from ..vocabulary import FixedVocabulary
+from .base import Encoding, Token, events_of
 
 NAME = "remi_plus"
 DRUM_PROGRAM = -1  # MidiTok's program of the drum kit
@@ -85,6 +89,7 @@ class RemiPlus(Encoding):
 
     name = NAME
     has_grammar = True
+    multitrack = True
 
     def __init__(self, settings: RemiPlusSettings = RemiPlusSettings()):
         self.settings = settings
@@ -110,8 +115,6 @@ class RemiPlus(Encoding):
     # --- pieces of tracks ----------------------------------------------------------------------------------
     def encode_piece(self, piece: MultiTrack) -> tuple[list[str], Outside]:
         """The token stream of a multi-track piece, and what of it fell outside the grid."""
-        from ..midi_io import symusic_score
-
         outside = self.outside(piece)
         kept = piece if self.settings.drums else piece._replace(tracks=[t for t in piece.tracks if not t.is_drum])
         if not any(t.notes for t in kept.tracks):
@@ -146,8 +149,6 @@ class RemiPlus(Encoding):
 
     def decode_piece(self, tokens, bpm: float = DEFAULT_BPM) -> MultiTrack:
         """Tracks (drums as the drum track) from a token stream; tokens outside the vocabulary are skipped."""
-        from ..midi_io import from_symusic
-
         known = well_typed([t for t in tokens if t in self.vocabulary._index])
         if not known:
             return MultiTrack([], [], bpm)
@@ -160,8 +161,6 @@ class RemiPlus(Encoding):
         """Which token may follow which: a note is its program, then its pitch (a `PitchDrum_` after the drum
         kit's `Program_-1`, a `Pitch_` after any other), velocity and duration, so every composed note names its
         instrument and a drum key is never pitched nor a pitch drummed; between notes anything else may come."""
-        import numpy as np
-
         kinds = np.array([t.partition("_")[0] for t in tokens])
         program = np.array([int(t.partition("_")[2]) if k == "Program" else -2 for t, k in zip(tokens, kinds)])
         note_part = np.isin(kinds, ("Pitch", "PitchDrum", "Velocity", "Duration"))
@@ -178,8 +177,6 @@ class RemiPlus(Encoding):
         """1 for each token a piece restricted to `programs` (General MIDI numbers, -1 the drums: what
         jukebox.instruments.programs_of makes of a request's names) may hold, 0 for the other instruments'
         `Program_` tokens; all ones for no restriction."""
-        import numpy as np
-
         mask = np.ones(len(tokens), np.float32)
         if not programs:
             return mask
@@ -197,7 +194,7 @@ class RemiPlus(Encoding):
             cut.append(rest.pop(0))
         return cut
 
-    # --- the single-stream interface of jukebox.encoding (merged notes as one piano track) ----------------------
+    # --- the single-stream interface of base.Encoding (merged notes as one piano track) ------------------------
     def _parse(self, token: str) -> Token | None:
         return _parse_remi_plus(token)
 
@@ -289,16 +286,13 @@ def record_piece(record: dict, key_mode: str = "keep") -> MultiTrack:
         piece = MultiTrack(tracks, meters, record.get("bpm", DEFAULT_BPM))
     if key_mode != "c":
         return piece
-    from ..bars import key_shift
-    from ..midi_io import estimate_key
-
     notes = [tuple(n) for n in record["notes"]]
     shift = key_shift(record.get("key") or estimate_key(notes))
     return piece._replace(tracks=[t if t.is_drum else t._replace(notes=_moved(t.notes, shift)) for t in piece.tracks])
 
 
 def _moved(notes: list[TrackNote], semitones: int) -> list[TrackNote]:
-    # As jukebox.encoding.transpose_notes: a note pushed out of the MIDI range moves by octaves back into it.
+    # As jukebox.bars.transpose_notes: a note pushed out of the MIDI range moves by octaves back into it.
     out = []
     for n in notes:
         p = n.pitch + semitones

@@ -53,7 +53,8 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]
 def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     """The app for one project; settings PROJECT, TOKEN (None: none asked), TRUSTED_HOSTS, SECRET_KEY, REDIS_URL,
     PROXIES (how many reverse proxies to trust for X-Forwarded-*; 0: none), VOTES_URL (the listening test's
-    database, a SQLAlchemy URL; default .jukebox/listening.sqlite3)."""
+    database, a SQLAlchemy URL; default .jukebox/listening.sqlite3), COLLECTION_SIZES (the measured collection
+    sizes' JSON; default the package's jukebox/web/collection_sizes.json)."""
     settings = dict(settings_from_env() if settings is None else settings)
     project = Path(settings.get("PROJECT") or ".").resolve()
     params = load_params(Layout.of(project).params)
@@ -83,7 +84,9 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     limits = Limits(params.upload_max_files, params.upload_max_bytes, params.upload_max_ratio)
     jobs = Jobs(project, make_huey(project, settings.get("REDIS_URL")))
     studio = Studio(project, params.primer_timeout, params.samples_max_mb, params.compose_timeout)
-    app.extensions["jukebox"] = Services(project, jobs, studio, limits, params.generate_max_notes)
+    app.extensions["jukebox"] = Services(project, jobs, studio, limits, params.generate_max_notes,
+                                         **({"sizes_file": Path(settings["COLLECTION_SIZES"])}
+                                            if settings.get("COLLECTION_SIZES") else {}))
     app.extensions["jukebox_votes"] = VoteStore(settings.get("VOTES_URL") or sqlite_url(Layout.of(project).votes_db))
 
     app.before_request(_guard)  # before CSRFProtect's own check: Host, cross-site and token come first

@@ -32,6 +32,7 @@ def _job(record: dict) -> dict:
     public = {k: v for k, v in record.items() if k not in ("task_id", "child", "worker")}
     public["worker_running"] = record.get("worker") != "none"
     public["training_notes"] = training_notes(record)
+    public.update(services().job_story(record))
     public["url"] = url_for("api.job", job_id=record["id"])
     public["page"] = url_for("pages.job", job_id=record["id"])
     if record["status"] == "succeeded":

@@ -20,7 +20,7 @@ import numpy as np
 from ..artifacts import write_json
 from ..generation import Sampling
 from ..layout import Layout
-from ..primers import opening_music
+from ..primers import read_primer
 from ..params import Genre
 from ..parsing import reader_pool, stop_pool
 from ..samples import Piece, Primer, choose_primers
@@ -45,7 +45,7 @@ class Request:
 
     genre: Genre
     sampling: Sampling
-    primer_music: tuple | None = None  # (notes, meters, key) of an uploaded primer's opening (PrimerReader), or None
+    primer_record: dict | None = None  # an uploaded primer as PrimerReader read it (primers.read_primer), or None
     primer_name: str = ""
 
 
@@ -70,8 +70,10 @@ class PrimerReader:
                 self._pool = reader_pool(self.workers)
             return self._pool
 
-    def opening(self, path: Path, max_notes: int, name: str) -> tuple:
-        """(notes, meters, key) of the primer at `path`'s opening (max_notes a track); UploadError naming `name`."""
+    def opening(self, path: Path, max_notes: int, name: str, tracks: bool = False) -> dict:
+        """The primer at `path` as primers.read_primer reads it: its opening (max_notes a track), or with `tracks` (a
+        multi-track genre) every track with its instrument, as `jukebox generate --primer` reads it; UploadError
+        naming `name`."""
         from pebble import ProcessExpired
 
         if not self._room.acquire(blocking=False):
@@ -83,7 +85,8 @@ class PrimerReader:
         with self._guard:
             self.pending += 1
         try:
-            future = self._started().schedule(opening_music, (str(path), max_notes, scratch), timeout=self.timeout)
+            future = self._started().schedule(read_primer, (str(path), max_notes, tracks, scratch),
+                                              timeout=self.timeout)
             return future.result()
         except (TimeoutError, FutureTimeout):
             raise UploadError("primer", f"primer {name!r} took longer than primer_timeout = {self.timeout:g} s to "
@@ -208,11 +211,14 @@ class Studio:
         self._batchers: dict[str, Batcher] = {}
         self._guard = threading.Lock()
 
-    def seq_len(self, genre: str) -> int:
-        """The window of a genre's trained model (its ModelConfig), read without loading the model."""
+    def primer_reading(self, genre: str) -> tuple[int, bool]:
+        """How a primer for a genre is read: its model's window (seq_len) and whether its encoding keeps tracks, from
+        the trained model's ModelConfig, read without loading the model."""
+        from ..encodings import get_encoding
         from ..model import ModelConfig
 
-        return ModelConfig.load(self.layout.model(genre) / "config.json").seq_len
+        config = ModelConfig.load(self.layout.model(genre) / "config.json")
+        return config.seq_len, get_encoding(config.encoding).multitrack
 
     def _composer(self, genre: str):
         from ..generation import Composer
@@ -242,8 +248,8 @@ class Studio:
         """The primer of a request (samples.choose_primers): its uploaded primer, else a validation window."""
         try:
             return choose_primers(composer, self.layout.val_tokens(request.genre.name), request.sampling.seed,
-                                  primer=request.primer_name if request.primer_music is not None else None,
-                                  opening=request.primer_music)[0]
+                                  primer=request.primer_name if request.primer_record is not None else None,
+                                  record=request.primer_record)[0]
         except ValueError as exc:  # no pitched notes, or none the genre knows
             raise UploadError("primer", str(exc)) from None
 

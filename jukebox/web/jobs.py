@@ -70,11 +70,12 @@ def _read_tsv_column(path: Path, column: str) -> list[float]:
 
 
 def training_progress(project: Path, genre: str) -> dict:
-    """Epochs done and the latest loss and val_loss, from what the train stage logs with dvclive."""
+    """Epochs done, the latest and best loss and val_loss, and both per epoch, from what train logs with dvclive."""
     plots = Layout.of(project).train_metrics(genre) / "plots" / "metrics"
     loss = _read_tsv_column(plots / "train" / "loss.tsv", "loss")
     val_loss = _read_tsv_column(plots / "eval" / "loss.tsv", "loss")
-    progress: dict = {"epoch": len(val_loss)}
+    progress: dict = {"epoch": len(val_loss), "losses": [round(x, 4) for x in loss],
+                      "val_losses": [round(x, 4) for x in val_loss]}
     if loss:
         progress["loss"] = round(loss[-1], 4)
     if val_loss:
@@ -82,6 +83,43 @@ def training_progress(project: Path, genre: str) -> dict:
         best = min(range(len(val_loss)), key=val_loss.__getitem__)
         progress["best_epoch"], progress["best_val_loss"] = best + 1, round(val_loss[best], 4)
     return progress
+
+
+def starting_point(record: dict) -> str:
+    """Where the job's model starts: the base model (and how many pieces it learned from) or random weights."""
+    if record.get("init") == "base":
+        pieces = record.get("base_pieces")
+        learned = f", which learned from {pieces:,} pieces of music" if pieces else ""
+        return (f"Fine-tuned from the base model{learned}: it starts knowing music in general and learns this "
+                "collection's style on top (init: base in params.yaml).")
+    if record.get("init") == "scratch":
+        return ("Learned from scratch: the model starts from random weights and knows only this collection "
+                "(init: scratch in params.yaml).")
+    return ""
+
+
+def base_pieces(project: Path) -> int | None:
+    """How many pieces the base model learned from (metrics/_base/corpus.json), or None when none is trained."""
+    try:
+        corpus = json.loads((Layout.of(project).base_metrics / "corpus.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(corpus, dict) or corpus.get("trained") is not True or not isinstance(corpus.get("pieces"), int):
+        return None
+    # The genres' validation pieces it found in the corpus were left out: it never learned from them.
+    return corpus["pieces"] - int(corpus.get("excluded") or 0)
+
+
+def repro_command(genre: str, stages: list[str]) -> list[str]:
+    """The `dvc repro` a job runs: every per-genre stage of `genre` by name, in order, and only those."""
+    # --single-item: a collection is learned from the base model as it is, never by retraining the base for it.
+    return [sys.executable, "-m", "dvc", "repro", "--single-item", *(f"{stage}@{genre}" for stage in stages)]
+
+
+def stage_environment() -> dict[str, str]:
+    """The environment the stages run in: they call `python`, which must be the one running this process."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def training_notes(record: dict) -> list[str]:
@@ -104,7 +142,8 @@ def training_notes(record: dict) -> list[str]:
             notes.append(f"Training stopped early at epoch {done} of {epochs}: val_loss had not improved for "
                          f"{patience if patience else done - best} epochs (patience in params.yaml).")
         else:
-            notes.append(f"Training ran all {done} epoch{'' if done == 1 else 's'} (epochs in params.yaml).")
+            key = "finetune_epochs" if record.get("init") == "base" else "epochs"
+            notes.append(f"Training ran all {done} epoch{'' if done == 1 else 's'} ({key} in params.yaml).")
     return notes
 
 
@@ -213,10 +252,15 @@ class Jobs:
     # -- the web side ---------------------------------------------------------------------------------------
     def submit(self, genre: str) -> dict:
         """Queue the pipeline of a genre just added; returns its record."""
-        stages, params = pipeline_stages(self.project), load_params(Layout.of(self.project).params)
+        layout = Layout.of(self.project)
+        stages, params = pipeline_stages(self.project), load_params(layout.params)
+        folder = layout.collection(genre)
+        files = sum(1 for f in folder.iterdir() if f.is_file()) if folder.is_dir() else None
         record = {"id": uuid.uuid4().hex[:12], "genre": genre, "status": "queued", "stage": "", "stages": stages,
-                  "progress": {}, "epochs": params.epochs, "patience": params.patience, "message": "",
-                  "log": [], "created": time.time(), "attempt": 1}
+                  "progress": {}, "epochs": params.finetune_epochs if params.init == "base" else params.epochs,
+                  "patience": params.patience, "message": "", "log": [], "created": time.time(), "attempt": 1,
+                  "init": params.init, "base_pieces": base_pieces(self.project) if params.init == "base" else None,
+                  "files": files}
         self._enqueue(record)
         return record
 
@@ -319,18 +363,12 @@ class Jobs:
 
     def _run(self, record: dict) -> None:
         genre, job_id = record["genre"], record["id"]
-        # Every stage of the genre by name, in order (listen feeds no later stage), and only those (--single-item):
-        # a collection is learned from the base model as it is, never by retraining the base for it.
-        targets = [f"{stage}@{genre}" for stage in record["stages"]]
-        log.info("job %s: dvc repro %s", job_id, " ".join(targets))
+        command = repro_command(genre, record["stages"])
+        log.info("job %s: %s", job_id, " ".join(command[2:]))
         record.update(status="running", started=time.time(), heartbeat=time.time(), stage="", progress={},
                       worker={"host": HOST, "pid": os.getpid()})
-        # The stages call `python`: the one running this worker, with the project's packages.
-        env = {**os.environ, "PYTHONUNBUFFERED": "1",
-               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-        proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--single-item", *targets], cwd=self.project, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-                                start_new_session=True)
+        proc = subprocess.Popen(command, cwd=self.project, env=stage_environment(), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
         record["child"] = {"host": HOST, "pid": proc.pid, "started": psutil.Process(proc.pid).create_time()}
         self._current = record
         self._save(record)

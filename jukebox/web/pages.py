@@ -13,6 +13,7 @@ from ..params import is_genre_name
 from ..parsing import MIN_PIECES
 from . import same_secret
 from .composing import SAMPLE_ID
+from .collection_sizes import size_table
 from .jobs import training_notes
 from .forms import CollectionForm, TokenForm, generate_form, suggest_name
 from .services import services
@@ -77,7 +78,9 @@ def collection_page(errors: dict | None = None, status: int = 200):
 def _collection_facts() -> dict:
     """What the collection page tells before an upload: the limits, and how long this project's genres took to train."""
     trained = [g for g in services().genres() if g["training"].get("train_seconds") and g["dataset"].get("files")]
-    return {"limits": services().limits, "min_files": MIN_PIECES, "trained": trained}
+    sizes = services().collection_sizes()
+    return {"limits": services().limits, "min_files": MIN_PIECES, "trained": trained, "sizes": sizes,
+            "size_rows": size_table(sizes)}
 
 
 def _refused_name(form: CollectionForm) -> None:
@@ -114,7 +117,8 @@ def job(job_id: str):
     if record is None:
         abort(404, f"no job {job_id!r}")
     genre = services().genre(record["genre"])
-    return render_template("job.html", job=record, genre=genre, training_notes=training_notes(record))
+    return render_template("job.html", job=record, genre=genre, training_notes=training_notes(record),
+                           **services().job_story(record))
 
 
 @pages.post("/jobs/<job_id>/<action>")

@@ -13,10 +13,12 @@ from flask import current_app
 
 from .app_genres import GenreExists, add_genre, app_genre_names, remove_genre, staging_folder
 from ..generation import Sampling
-from .jobs import Jobs
+from .curve import loss_curve
+from .jobs import Jobs, starting_point
 from ..layout import Layout
 from ..params import Params, is_genre_name, load_params
 from .catalog import genre_summary, recorded_stages
+from .collection_sizes import DATA_FILE, expectation, read_sizes
 from .composing import Request, Studio
 from .uploads import Limits, UploadError, collect_midi
 
@@ -30,6 +32,7 @@ class Services:
     studio: Studio
     limits: Limits
     max_notes: int
+    sizes_file: Path = DATA_FILE  # what collections of 5, 20, 100 files got (benchmarks/collection_sizes.py)
 
     def params(self) -> Params:
         """params.yaml and app_genres.yaml, read afresh (the app adds genres while it runs)."""
@@ -46,6 +49,17 @@ class Services:
         """One genre as genres() shows it, or None."""
         found = self.genres(only=name)
         return found[0] if found else None
+
+    def collection_sizes(self) -> dict | None:
+        """The measured collection sizes, read afresh (None without the file)."""
+        return read_sizes(self.sizes_file)
+
+    def job_story(self, record: dict) -> dict:
+        """What a job's page says beside its record: the training curve, where its model starts, and what its
+        number of files got when measured."""
+        return {"curve": loss_curve(record.get("progress") or {}, record.get("epochs")),
+                "starting_point": starting_point(record),
+                "expectation": expectation(self.collection_sizes(), record.get("files"), record.get("init"))}
 
     def create_collection(self, name: str, uploads: list[tuple[str, BinaryIO]]) -> dict:
         """Check and store an uploaded collection (names and streams) as a new genre and queue its pipeline."""
@@ -108,8 +122,9 @@ class Services:
             with tempfile.TemporaryDirectory(prefix="jukebox-primer-") as tmp:
                 path = Path(tmp) / "primer.mid"
                 path.write_bytes(data)
-                music = self.studio.primers.opening(path, self.studio.seq_len(genre), name)
-            request = dataclasses.replace(request, primer_music=music, primer_name=name)
+                seq_len, tracks = self.studio.primer_reading(genre)
+                record = self.studio.primers.opening(path, seq_len, name, tracks)
+            request = dataclasses.replace(request, primer_record=record, primer_name=name)
         return self.studio.compose(request)
 
 

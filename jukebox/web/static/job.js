@@ -1,10 +1,21 @@
-// Follows a job on its page: stage, epoch, loss and val_loss from GET /api/jobs/<id>, until the job ends.
+// Follows a job on its page: stage, epoch, loss and val_loss and their curve from GET /api/jobs/<id>, until the job
+// ends.
 (function () {
   const box = document.getElementById("job");
   if (!box) return;
   const live = ["queued", "running"];
   if (!live.includes(box.dataset.status)) return;
   const show = (id, text) => { document.getElementById(id).textContent = text; };
+  // The server places the points (jukebox/web/curve.py); the page only moves them.
+  function drawCurve(curve) {
+    if (!curve) return;
+    document.getElementById("curve-figure").hidden = !curve.done;
+    document.getElementById("curve-loss").setAttribute("points", curve.loss);
+    document.getElementById("curve-val-loss").setAttribute("points", curve.val_loss);
+    show("curve-high", curve.high);
+    show("curve-low", curve.low);
+    show("curve-epochs", curve.epochs);
+  }
   async function poll() {
     let job;
     try {
@@ -38,6 +49,7 @@
     show("loss", p.loss ?? "–");
     show("val_loss", p.val_loss ?? "–");
     show("log", (job.log || []).join("\n"));
+    drawCurve(job.curve);
     setTimeout(poll, 1500);
   }
   setTimeout(poll, 1000);

@@ -4,13 +4,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jukebox.bars import bar_lines, bar_report, in_c, key_shift, key_token, piece_tokens
+from jukebox.bars import GRID, bar_lines, in_c, key_shift
 from jukebox.dataset import Vocabulary
-from jukebox.encoding import (
+from jukebox.encodings import (
     DURATIONS,
     ENCODINGS,
     END,
-    GRID,
     Token,
     by_piece,
     decode,
@@ -21,13 +20,14 @@ from jukebox.encoding import (
     group_onsets,
     is_note,
     nearest_token,
-    pitch_token,
+    piece_tokens,
     quantize,
-    shift_tokens,
     snap_duration,
-    token_pitches,
     transpose_token,
 )
+from jukebox.encodings.pitch import pitch_token, token_pitches
+from jukebox.encodings.remi import bar_report, key_token
+from jukebox.encodings.rhythm import shift_tokens
 from jukebox.midi_io import notes_to_stream, played_notes, read_music, write_midi
 from tests.conftest import phrase_events
 

@@ -1,0 +1,82 @@
+"""benchmarks/collection_sizes.py on a tiny project and a collection of four tunes, from a tiny base and from scratch."""
+import json
+import math
+
+import pytest
+import yaml
+
+from jukebox.layout import Layout
+from tests.conftest import WEB_TINY, copy_project, write_tune
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+def fresh(folder):
+    folder.mkdir()
+    return folder
+
+
+def tiny_base(project) -> None:
+    """An untrained base of the shape pretrain.size asks for, saved as the pretrain stage saves one."""
+    from jukebox.dataset import Vocabulary
+    from jukebox.encodings.fixed import fixed_vocabulary
+    from jukebox.model import ModelConfig, build_model
+    from jukebox.params import load_params
+    from jukebox.pretraining import base_params, save_base
+
+    params = load_params(project / "params.yaml")
+    vocabulary = fixed_vocabulary(params.encoding)
+    config = ModelConfig.from_params(base_params(params), decay_steps=1)
+    model = build_model(len(vocabulary.tokens), config)
+    tokens = tuple(vocabulary.tokens)
+    save_base(Layout.of(project).base_model, model, config, vocabulary, Vocabulary(tokens, (1,) * len(tokens)), [])
+    (Layout.of(project).base_metrics / "corpus.json").write_text(json.dumps({"trained": True, "pieces": 9,
+                                                                             "excluded": 0}))
+
+
+def test_the_benchmark_measures_each_size_from_the_base_and_from_scratch(tmp_path, capsys):
+    from benchmarks.collection_sizes import main
+    from jukebox.web.collection_sizes import expectation, read_sizes
+
+    source = copy_project(fresh(tmp_path / "source"))
+    params = yaml.safe_load((source / "params.yaml").read_text())
+    # Long enough tunes and samples for two 32-event stretches a side: the realness classifier gets its figure.
+    params.update(WEB_TINY, vocabulary="fixed", encoding="rhythm", finetune_epochs=1, n_notes=70, eval_samples=2,
+                  transpose=0)
+    (source / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    tiny_base(source)  # params.yaml and the base left uncommitted: the benchmark copies the working tree
+    tunes = tmp_path / "tunes"
+    for i, shift in enumerate([0, 2, 5, 7]):
+        write_tune(tunes / f"tune_{i}.mid", shift, repeats=8)
+    out = tmp_path / "sizes.json"
+
+    result = main(["--project", str(source), "--sizes", "4", "--collection", str(tunes), "--out", str(out)])
+
+    written = json.loads(out.read_text())
+    assert written == result and read_sizes(out) == written  # what the collection page reads
+    assert [(r["files"], r["init"]) for r in written["runs"]] == [(4, "base"), (4, "scratch")]
+    for run in written["runs"]:
+        assert run["pieces"] == 4 and 0 < run["first_sample_s"] <= run["total_s"]
+        for key in ("perplexity", "ngram_perplexity", "perplexity_ratio", "classifier_accuracy", "low", "high"):
+            assert isinstance(run[key], float) and math.isfinite(run[key]) and run[key] >= 0, (key, run)
+        assert run["perplexity_ratio"] == pytest.approx(run["perplexity"] / run["ngram_perplexity"], rel=1e-6)
+        assert run["low"] <= run["classifier_accuracy"] <= run["high"]
+    # The two starts differ in the model they train: the base's shape (2 layers, 128 wide) against params.yaml's.
+    base, scratch = written["runs"]
+    assert base["val_loss"] != scratch["val_loss"]
+    assert written["base_pieces"] == 9 and written["collection"] == "tunes"
+    printed = capsys.readouterr().out
+    assert "base / scratch = ratio" in printed and f"{base['perplexity_ratio']:.2f} / " in printed
+    assert expectation(written, 4, "base").startswith("With 4 files: a collection of 4 files of tunes, learned from "
+                                                      "the base model")
+    # The source project is untouched: no genre added, no output written.
+    assert yaml.safe_load((source / "app_genres.yaml").read_text()) == {"genres": {}}
+    assert not Layout.of(source).collection("files-4").exists() and not (source / "data").exists()
+
+
+def test_a_collection_of_the_bases_corpus_is_refused(tmp_path, capsys):
+    from benchmarks.collection_sizes import main
+
+    with pytest.raises(SystemExit):
+        main(["--project", str(copy_project(fresh(tmp_path / "source"))), "--collection", "bach", "--inits", "scratch"])
+    assert "bach is in the base's corpus" in capsys.readouterr().err
