@@ -184,7 +184,9 @@ def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_
                 piece = tf.cumsum(tf.cast(window == end_id, tf.int32), axis=1, exclusive=True)
                 drawn = tf.random.stateless_uniform(tf.shape(window), seed=draws[0], maxval=len(transpositions),
                                                     dtype=tf.int32)
-                coin = tf.random.stateless_uniform(tf.shape(window), seed=draws[1], maxval=2, dtype=tf.int32)
+                # The second row seeds the coin; an epoch's last batch may hold one window, whose row serves twice.
+                second = draws[tf.minimum(1, tf.shape(draws)[0] - 1)]
+                coin = tf.random.stateless_uniform(tf.shape(window), seed=second, maxval=2, dtype=tf.int32)
                 stays = (piece > 0) & (tf.gather(coin, piece, batch_dims=1) == 0)
                 interval = tf.where(stays, len(transpositions) // 2, tf.gather(drawn, piece, batch_dims=1))
             moved = tf.gather_nd(moves, tf.stack([tf.broadcast_to(interval, tf.shape(window)), window], axis=-1))

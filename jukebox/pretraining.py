@@ -195,12 +195,13 @@ def finetune_params(params: Params, base: ModelConfig, train_tokens: int, val_to
     """A genre's parameters when it fine-tunes the base: the base's shape, the fine-tuning rate and epochs, and
     epochs sized to the genre's data.
 
-    A fine-tuning epoch is at most one pass over the training tokens, and validation reads at most one window per
+    A fine-tuning epoch is at most one pass over the training tokens (in whole batches), and validation reads at most one window per
     8 validation tokens: a 20-file collection then checks its validation loss after every few seconds of learning,
     and stops as soon as it begins to learn its pieces by heart, where the genres' 1,536-window epochs would each
     learn those pieces 40 times over before the first check.
     """
-    one_pass = max(params.batch_size, -(-train_tokens // params.seq_len))
+    batches = max(1, -(-train_tokens // (params.seq_len * params.batch_size)))
+    one_pass = batches * params.batch_size  # whole batches: every step of an epoch the same size
     return dataclasses.replace(params, architecture=base.architecture, layers=base.layers, units=base.units,
                                heads=base.heads, token_conv=base.token_conv, embedding_dim=base.embedding_dim,
                                learning_rate=params.finetune_learning_rate, epochs=params.finetune_epochs,

@@ -204,3 +204,13 @@ def test_sequences_stage_keeps_versions_of_a_tune_on_one_side(tmp_path, monkeypa
         for i in range(3):
             sides = [name in split["validation"] for name in (f"tune{i}.mid", f"tune{i} again.mid")]
             assert sides[0] == sides[1], (seed, i, split)
+
+
+def test_an_epoch_that_ends_on_a_batch_of_one_window_streams_it_too():
+    tokens = ["<unk>", "C4", "C#4", "D4", "E-4", "E4", END]
+    tables = transposition_tables(tokens, 1, lambda t, k: transpose_token(t, k, "pitch"))
+    train = np.array([2, 3, 4, 3, 6] * 80, dtype=np.int32)
+    # 17 windows in batches of 8: the third batch holds one (a fine-tuning epoch is sized to the data, not to 8).
+    sizes = [len(x) for x, _ in training_dataset(train, 9, 8, 17, seed=3, every_position=True,
+                                                 transpositions=tables, end_id=6)]
+    assert sizes == [8, 8, 1]

@@ -170,9 +170,10 @@ def test_fine_tuning_sizes_its_epochs_to_the_genre():
 
     params = parse_params({"genres": {"celtic": {"source": "corpus", "collection": "oneills1850"}}, "windows_per_epoch": 1536, "val_windows": 1024, "seq_len": 200, "batch_size": 8})
     base = ModelConfig.from_params(params, decay_steps=1)
-    # A 20-file collection: one pass over its 12,000 training tokens is 60 windows; 1,000 validation tokens, 125.
+    # A 20-file collection: one pass over its 12,000 training tokens is 60 windows, 64 in whole batches of 8;
+    # 1,000 validation tokens, 125 windows.
     small = finetune_params(params, base, 12_000, 1_000)
-    assert (small.windows_per_epoch, small.val_windows) == (60, 125)
+    assert (small.windows_per_epoch, small.val_windows) == (64, 125)
     # A genre of 400 tunes keeps the genres' epoch and validation sizes.
     large = finetune_params(params, base, 400_000, 40_000)
     assert (large.windows_per_epoch, large.val_windows) == (1536, 1024)
