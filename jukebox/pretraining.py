@@ -2,9 +2,10 @@
 vocabulary, and a transformer trained on it that the genres fine-tune (stages/pretrain.py, `init: base`).
 
 No leakage: a piece of the corpus whose notes are those of a genre's validation piece (whatever its file name, and
-in any key) is left out, so a fine-tuned genre's validation loss and evaluate's figures stay honest. Notes are
-compared by `note_key`, a hash of the piece's onsets, durations and pitches on the encoding's grid, relative to
-its first onset and its lowest pitch.
+in any key), or another version of its tune, is left out, so a fine-tuned genre's validation loss and evaluate's
+figures stay honest. Pieces are compared by `piece_keys`: `note_key`, a hash of the piece's onsets, durations and
+pitches on the encoding's grid, relative to its first onset and its lowest pitch, and a hash of its melody's opening
+12 intervals (`dataset.melody_key`, the rule by which a genre's split keeps the versions of one tune together).
 """
 from __future__ import annotations
 
@@ -73,8 +74,18 @@ def note_key(notes: Sequence[Sequence[float]]) -> str:
     return sha256(";".join(f"{on - start:g},{dur:g},{p - low}" for on, dur, p in grid).encode())
 
 
+def piece_keys(notes: Sequence[Sequence[float]]) -> list[str]:
+    """The keys a piece is known by: its note_key, and a hash of its melody's opening (when it has 12 intervals),
+    which two versions of one tune share (O'Neill's and Ryan's settings of a reel, two harmonizations of a chorale)."""
+    keys = [note_key(notes)] if notes else []
+    melody = melody_key(notes)
+    if len(melody) == 12:
+        keys.append(sha256(("melody:" + ",".join(map(str, melody))).encode()))
+    return keys
+
+
 def held_out_keys(layout: Layout, genres: Sequence[str]) -> dict[str, str]:
-    """note_key -> `genre/piece` for every validation piece of the genres (data/sequences/<genre>/split.json)."""
+    """Every key (piece_keys) of every validation piece of the genres -> `genre/piece` (data/sequences/<g>/split.json)."""
     keys = {}
     for genre in genres:
         split = layout.sequences(genre) / "split.json"
@@ -84,7 +95,8 @@ def held_out_keys(layout: Layout, genres: Sequence[str]) -> dict[str, str]:
         validation = set(json.loads(split.read_text())["validation"])
         for record in read_jsonl(layout.pieces(genre)):
             if record["piece"] in validation:
-                keys[note_key(record["notes"])] = f"{genre}/{record['piece']}"
+                for key in piece_keys(record["notes"]):
+                    keys.setdefault(key, f"{genre}/{record['piece']}")
     keys.pop("", None)
     return keys
 
@@ -94,7 +106,7 @@ KEY_CHARS = 16  # 64 bits of a note_key tell 14,000 pieces apart, in a quarter o
 
 def corpus_keys(records: Sequence[dict]) -> list[str]:
     """The distinct note_key prefixes of the pieces the base learns from, sorted (models/_base/corpus_keys.json)."""
-    return sorted({note_key(r["notes"])[:KEY_CHARS] for r in records} - {""})
+    return sorted({key[:KEY_CHARS] for r in records for key in piece_keys(r["notes"])} - {""})
 
 
 def validation_in_base(layout: Layout, genre: str) -> list[str] | None:
@@ -104,14 +116,15 @@ def validation_in_base(layout: Layout, genre: str) -> list[str] | None:
     if not path.is_file():
         return None
     learnt = set(json.loads(path.read_text()))
-    return sorted(piece for key, piece in held_out_keys(layout, [genre]).items() if key[:KEY_CHARS] in learnt)
+    return sorted({piece for key, piece in held_out_keys(layout, [genre]).items() if key[:KEY_CHARS] in learnt})
 
 
 def without_held_out(records: Sequence[dict], held_out: dict[str, str]) -> tuple[list[dict], list[dict]]:
-    """The corpus records whose notes are no genre's validation piece, and the excluded ones (piece and match)."""
+    """The corpus records that are no genre's validation piece nor a version of its tune, and the excluded ones
+    (piece and match)."""
     kept, excluded = [], []
     for record in records:
-        match = held_out.get(note_key(record["notes"]))
+        match = next((held_out[key] for key in piece_keys(record["notes"]) if key in held_out), None)
         if match is None:
             kept.append(record)
         else:

@@ -56,7 +56,7 @@ def main(_: str = "base") -> None:
     pieces = [r for r in records if r["status"] == "kept"]
     kept, excluded = without_held_out(pieces, held_out)
     log.info("corpus: %d files (%d from the cache), %d pieces; %d left out as a genre's validation piece (same "
-             "notes), of %d validation pieces", len(files), cached, len(pieces), len(excluded), len(held_out))
+             "notes), of %d validation pieces", len(files), cached, len(pieces), len(excluded), len(set(held_out.values())))
     train, val, vocab, outside = corpus_tokens(kept, vocabulary, params)
     base = base_params(params)
     model, config, train_ds, val_data, steps = prepare(base, train, val, vocab.tokens, strategy.scope())
@@ -74,7 +74,7 @@ def main(_: str = "base") -> None:
     save_base(written.base_model, model, config, vocabulary, vocab, corpus_keys(kept))
     write_json(written.base_metrics / "corpus.json", {
         "trained": True, "files": len(files), "pieces": len(pieces), "skipped_files": len(records) - len(pieces),
-        "validation_pieces_of_genres": len(held_out), "excluded": len(excluded), "excluded_pieces": excluded,
+        "validation_pieces_of_genres": len(set(held_out.values())), "excluded": len(excluded), "excluded_pieces": excluded,
         "outside_grid": outside, "train_tokens": int(len(train)), "val_tokens": int(len(val)),
         "val_loss": min(history["val_loss"]), "epochs": len(history["val_loss"]),
     })

@@ -73,14 +73,21 @@ def test_no_validation_piece_of_a_genre_gets_into_the_base_corpus(tmp_path, monk
     shutil.copy(project / "midi" / held[0], corpus.mkdir() or corpus / "another name.mid")
     write_tune(corpus / "sub" / "moved.mid", int(held[1][1]), transpose=3)
     shutil.copy(project / "midi" / trained[0], corpus / "from training.mid")
+    # Another version of the first held-out tune: harmonized a fifth and an octave below, and with another ending.
+    # Its notes differ; its melody's opening is the tune's, the rule that keeps versions together in a genre's split.
+    melody = tune_events(int(held[0][1]))
+    version = [(on, dur, (p, p - 7, p - 12)) for on, dur, (p,) in melody[:16]] + tune_events(99)[:8]
+    write_midi(notes_to_stream([(on + (16 * 2 if i >= 16 else 0), dur, ps) for i, (on, dur, ps) in enumerate(version)]),
+               corpus / "version.mid")
     for seed in range(10, 14):
         write_tune(corpus / f"own{seed}.mid", seed)
     pretrain.main()
     report = json.loads((project / "metrics/_base/corpus.json").read_text())
-    assert report["files"] == 7 and report["pieces"] == 7
-    assert report["validation_pieces_of_genres"] == 2 and report["excluded"] == 2
+    assert report["files"] == 8 and report["pieces"] == 8
+    assert report["validation_pieces_of_genres"] == 2 and report["excluded"] == 3
     assert sorted((e["piece"], e["same_notes_as"]) for e in report["excluded_pieces"]) == sorted(
-        [("another name.mid", f"tunes/{held[0]}"), ("moved.mid", f"tunes/{held[1]}")])
+        [("another name.mid", f"tunes/{held[0]}"), ("moved.mid", f"tunes/{held[1]}"),
+         ("version.mid", f"tunes/{held[0]}")])
     base = project / "models/_base"
     assert (base / "vocabulary.json").read_bytes() == (project / "data/sequences/tunes/vocabulary.json").read_bytes()
     assert json.loads((base / "config.json").read_text())["layers"] == 2
@@ -204,7 +211,7 @@ def test_a_genre_whose_validation_pieces_the_base_learned_says_so(tmp_path, monk
     # The corpus holds every tune of the genre: the pretrain stage leaves out today's validation pieces only.
     project = _base_and_genre(tmp_path, monkeypatch, corpus_copies_genre=True)
     keys = json.loads((project / "models/_base/corpus_keys.json").read_text())
-    assert len(keys) == len(set(keys)) == 4 + 6, "the genre's 4 training tunes and the corpus's own 6"
+    assert len(keys) == len(set(keys)) == 2 * (4 + 6), "notes and melody of the genre's 4 training tunes and the corpus's 6"
     train.main("tunes")
     summary = json.loads((project / "metrics/tunes/train/metrics.json").read_text())
     assert summary["validation_pieces_in_base"] == 0
