@@ -130,10 +130,11 @@ class ComposingLoop:
             uniforms[r, :length] = rngs[r].random(length)
         settings = (np.array([row.temperature for row in rows], np.float32),
                     np.array([row.top_k for row in rows], np.int32), np.array([row.top_p for row in rows], np.float32))
-        rules = self.grammar.state(primers) if self.grammar is not None else ()
         # One mask per row: the banned ids for all, times the row's own (a request's instruments).
         allowed = np.broadcast_to(self.allowed * (1.0 if allowed is None else allowed),
                                   (len(primers), len(self.allowed))).astype(np.float32)
+        asked = np.array([bool(getattr(row, "instruments", ())) for row in rows])
+        rules = self.grammar.state(primers, allowed, asked) if self.grammar is not None else ()
         probs, state = self.start(primers)
         previous = primers[:, -1]
         for begin in tqdm(range(0, steps, CHUNK), desc="generate", unit="chunk", leave=False):
@@ -183,6 +184,17 @@ class Sampling:
         played = f", instruments {', '.join(self.instruments)}" if self.instruments else ""
         return (f"{self.n_notes} notes, temperature {self.temperature:g}, top_k {self.top_k}, top_p {self.top_p:g}, "
                 f"seed {self.seed}{played}")
+
+
+def instrument_of(token: str) -> int | None:
+    """The instrument a token names: a Program_ token's program (-1: remi_plus's drum kit), -1 for rhythm's drum
+    hits, None for any other token."""
+    kind, _, value = token.partition("_")
+    if kind == "Drum":
+        return -1
+    if kind == "Program" and value.lstrip("-").isdigit():
+        return int(value)
+    return None
 
 
 def validation_primers(val: np.ndarray, seq_len: int, seed: int, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -266,16 +278,31 @@ class Composer:
                         len(short), ", ".join(map(str, short)))
         return [self.encoder.first_notes(piece, row.n_notes) for piece, row in zip(pieces, rows)]
 
+    @property
+    def multitrack(self) -> bool:
+        """Whether the genre keeps its instruments: a multi-track encoding whose training pieces named some (a
+        rhythm genre with instruments: merge names none: it is one stream, played on the genre's program)."""
+        return self.encoder.multitrack and bool(self._played())
+
+    def _played(self) -> dict[int, int]:
+        """Training tokens naming each instrument: Program_ tokens by program, drum hits as -1 (the kit)."""
+        played: dict[int, int] = {}
+        for token, count in zip(self.vocab.tokens, self.vocab.counts):
+            program = instrument_of(token)
+            if program is not None and count:
+                played[program] = played.get(program, 0) + count
+        return played
+
     def allowed(self, rows: Sequence[Sampling]) -> np.ndarray | None:
         """Per row, the tokens it may draw (1) or not (0), None when all may: a multi-track genre plays the
-        programs its training pieces play (a fixed vocabulary names all 129, and a small model would wander
+        instruments its training pieces play (a fixed vocabulary names all 129, and a small model would wander
         among them), unless a row asks for instruments (jukebox.instruments), which it then plays alone."""
-        if not self.encoder.multitrack:
+        if not self.multitrack:
             if any(row.instruments for row in rows):
-                raise ValueError(f"the {self.encoding} encoding plays one instrument; choosing instruments needs a "
-                                 "genre with instruments: keep and encoding remi_plus")
+                raise ValueError(f"this genre's {self.encoding} model plays one instrument; choosing instruments "
+                                 "needs a genre with instruments: keep (encoding rhythm or remi_plus)")
             return None
-        own = np.array([0.0 if t.startswith("Program_") and not count else 1.0
+        own = np.array([0.0 if instrument_of(t) is not None and not count else 1.0
                         for t, count in zip(self.vocab.tokens, self.vocab.counts)], np.float32)
         from .instruments import programs_of
 
@@ -284,32 +311,33 @@ class Composer:
 
     def instruments(self) -> list[str]:
         """The instrument families (jukebox.instruments) the genre's training pieces play, most notes first: what
-        a request may choose from (empty for a single-stream encoding)."""
+        a request may choose from (empty for a single-stream genre)."""
         from .instruments import family
 
-        played: dict[str, int] = {}
-        for token, count in zip(self.vocab.tokens, self.vocab.counts):
-            kind, _, value = token.partition("_")
-            if kind == "Program" and count and self.encoder.multitrack:
-                played[family(int(value))] = played.get(family(int(value)), 0) + count
-        return sorted(played, key=lambda name: -played[name])
+        if not self.multitrack:
+            return []
+        families: dict[str, int] = {}
+        for program, count in self._played().items():
+            families[family(program)] = families.get(family(program), 0) + count
+        return sorted(families, key=lambda name: -families[name])
 
-    def piece_tracks(self, tokens: list[str], bpm: float = 120.0, transpose: int = 0, instruments: Sequence[str] = ()):
+    def piece_tracks(self, tokens: list[str], bpm: float = 120.0, transpose: int = 0, instruments: Sequence[str] = (),
+                     program: int = 0):
         """The multi-track piece (midi_io.MultiTrack) of a multi-track encoding's tokens at a tempo, its tracks in
         program order and the drums last, pitched tracks moved by `transpose` semitones; with `instruments`, only their
         tracks (a primer's last program token can force one note of another instrument before the grammar's ban
-        takes hold)."""
-        from .encodings.remi_plus import _moved
+        takes hold). `program` plays rhythm's notes before any instrument is named."""
+        from .encodings.base import moved_notes
         from .instruments import programs_of
 
-        piece = self.encoder.decode_piece(tokens, bpm)
+        piece = self.encoder.decode_piece(tokens, bpm, program)
         # In program order, drums last: a sample's tracks (and its legend) read violin, viola, cello, bass.
         tracks = sorted(piece.tracks, key=lambda t: (t.is_drum, t.program))
         if instruments:
             programs = programs_of(instruments)
             tracks = [t for t in tracks if (-1 if t.is_drum else t.program) in programs]
         if transpose:
-            tracks = [t if t.is_drum else t._replace(notes=_moved(t.notes, transpose)) for t in tracks]
+            tracks = [t if t.is_drum else t._replace(notes=moved_notes(t.notes, transpose)) for t in tracks]
         return piece._replace(tracks=tracks)
 
     def events(self, tokens: list[str], transpose: int = 0) -> list[Event]:

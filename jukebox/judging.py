@@ -83,9 +83,9 @@ def judge(composer: Composer, generated_tokens: list[list[str]], layout: Layout,
     # model could have learnt, not what the encoding drops (rhythm under `pitch`, off-grid timing under `rhythm`).
     real = [decode(encode(notes, composer.encoding), composer.encoding, composer.step) for notes in held_out_notes]
     instruments, extra = None, None
-    if composer.encoding == "remi_plus" and pieces and all("tracks" in p for p in pieces):
+    if composer.multitrack and pieces and all("tracks" in p for p in pieces):
         # A genre that keeps its instruments: which ones play, how much, the drums' patterns and each voice's range.
-        from .encodings.remi_plus import record_piece
+        from .encodings.base import record_piece
         from .instruments import family_shares, instrument_statistics
 
         generated_tracks = [composer.encoder.decode_piece(part) for part in parts]

@@ -190,18 +190,51 @@ def read_base(folder: Path) -> tuple[ModelConfig, FixedVocabulary]:
 
 
 def check_vocabulary(base: FixedVocabulary, genre_file: Path, genre: str, base_folder: Path) -> None:
-    """A genre starts from the base only with the base's very vocabulary; BaseModelError naming both and the fix."""
+    """A genre starts from the base only with the base's vocabulary, or one that begins with it (the same encoding
+    and settings, tokens added at the end: instruments, after the base was made); BaseModelError naming both and
+    the fix otherwise."""
     try:
         theirs = FixedVocabulary.load(genre_file)
     except VocabularyError:
         theirs = None
-    if theirs != base:
+    if theirs is None or not extends(theirs, base):
         what = (f"{genre_file} ({theirs.encoding}, {len(theirs)} tokens)" if theirs is not None
                 else f"its data-built vocabulary (no {genre_file})")
         raise BaseModelError(f"genre {genre} cannot start from the base: its vocabulary, {what}, is not the base's "
                              f"{base_folder / 'vocabulary.json'} ({base.encoding}, {len(base)} tokens); set "
                              f"vocabulary: fixed and encoding: {base.encoding} and rerun `dvc repro sequences@{genre}`, "
                              "or init: scratch")
+
+
+def extends(vocabulary: FixedVocabulary, base: FixedVocabulary) -> bool:
+    """Whether `vocabulary` is `base` with tokens added at the end: same encoding, every setting of the base's the
+    same, the base's tokens first with the same ids."""
+    return (vocabulary.encoding == base.encoding and vocabulary.tokens[:len(base)] == base.tokens
+            and all(vocabulary.settings.get(k) == v for k, v in base.settings.items()))
+
+
+def grown(weights: list[np.ndarray], sizes: list[tuple], vocab_size: int) -> list[np.ndarray]:
+    """The base's weights for a vocabulary grown to `vocab_size` at its end (extends): a new token's embedding is
+    the mean of the base's, its output column zero and its bias the base's lowest, so it starts as unlikely as the
+    base's rarest token and the odds between the base's own tokens stay as they were. Arrays of another shape are
+    left alone."""
+    out = []
+    for weight, size in zip(weights, sizes):
+        differ = [i for i, (a, b) in enumerate(zip(weight.shape, size)) if a != b]
+        if weight.ndim != len(size) or len(differ) != 1 or not weight.shape[differ[0]] < size[differ[0]] == vocab_size:
+            out.append(weight)  # the same shape, or another model altogether (the caller names it)
+            continue
+        axis = differ[0]
+        missing = list(size)
+        missing[axis] = vocab_size - weight.shape[axis]
+        if weight.ndim == 1:  # the output bias
+            extra = np.full(missing, weight.min(), weight.dtype)
+        elif axis == 0:  # the token embedding
+            extra = np.broadcast_to(weight.mean(axis=0, keepdims=True), missing).astype(weight.dtype)
+        else:  # the output kernel
+            extra = np.zeros(missing, weight.dtype)
+        out.append(np.concatenate([weight, extra], axis=axis))
+    return out
 
 
 def finetune_params(params: Params, base: ModelConfig, train_tokens: int, val_tokens: int) -> Params:
@@ -231,11 +264,12 @@ def start_from_base(model, config: ModelConfig, folder: Path, freeze: int) -> No
 
     llama_block()  # registered, so the base loads in safe mode
     base = keras.saving.load_model(folder / "model.keras", compile=False)
-    shapes = [w.shape for w in base.get_weights()], [w.shape for w in model.get_weights()]
-    if shapes[0] != shapes[1]:
+    vocab_size = model.output_shape[-1]
+    weights = grown(base.get_weights(), [w.shape for w in model.get_weights()], vocab_size)
+    if [w.shape for w in weights] != [tuple(w.shape) for w in model.get_weights()]:
         raise BaseModelError(f"{folder / 'model.keras'}: its layers do not match the genre's model built from "
                              f"{folder / 'config.json'}; rebuild it: `dvc unfreeze pretrain && dvc repro pretrain && dvc freeze pretrain`")
-    model.set_weights(base.get_weights())
+    model.set_weights(weights)
     if freeze:
         frozen = {"token_embedding", "token_conv", *(f"transformer_layer_{i}" for i in range(freeze - 1))}
         for layer in model.layers:

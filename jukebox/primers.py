@@ -140,7 +140,7 @@ def primer_track_tokens(composer, record: dict, where: str | Path) -> list[str]:
 
     Raises ValueError naming `where` when no note is left.
     """
-    from .encodings.remi_plus import record_piece
+    from .encodings.base import record_piece
 
     tokens, _ = composer.encoder.encode_piece(record_piece(record, composer.key_mode))
     tokens = [t for t in tokens[: composer.seq_len] if t in composer.vocab.tokens]
@@ -161,7 +161,7 @@ def primer_window(composer, tokens: list[str]) -> np.ndarray:
 def primer_of(composer, record: dict, where: str | Path) -> tuple[np.ndarray, int]:
     """The window of a primer record (read_primer's, with tracks for a multi-track encoding) and the semitones the
     piece must move to be back in the primer's key (key_mode c reads the primer in C, as the genre was learnt)."""
-    tokens = (primer_track_tokens(composer, record, where) if composer.encoder.multitrack
+    tokens = (primer_track_tokens(composer, record, where) if composer.multitrack
               else primer_tokens(composer, record, where)[0])
     # The key the window was read by: a single-stream primer's opening's own, not the whole file's.
     shift = key_shift(record["key"]) if composer.key_mode == "c" else 0

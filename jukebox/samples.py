@@ -45,7 +45,7 @@ def choose_primers(composer: Composer, val_tokens: str | Path, seed: int, count:
         return [Primer(window, f"validation window at token {int(start)}", int(start))
                 for window, start in zip(windows, starts)]
     if record is None:
-        record = read_primer(primer, composer.seq_len, tracks=composer.encoder.multitrack)
+        record = read_primer(primer, composer.seq_len, tracks=composer.multitrack)
     window, shift = primer_of(composer, record, primer)
     return [Primer(window, f"opening of {primer}", None, shift)] * count
 
@@ -63,7 +63,7 @@ class Piece:
     @property
     def is_multitrack(self) -> bool:
         """Whether it is written one track per instrument: a genre with instruments keep on a multi-track encoding."""
-        return self.genre.instruments == "keep" and self.composer.encoding == "remi_plus"
+        return self.genre.instruments == "keep" and self.composer.multitrack
 
     @property
     def n_notes(self) -> int:
@@ -80,10 +80,9 @@ class Piece:
         genre, sampling = self.genre, self.sampling
         tracks = self.is_multitrack
         if tracks:  # one MIDI track per instrument, drums on channel 10, each keeping its own program
-            from .encodings.remi_plus import continued
-
-            tokens = continued(self.composer.vocab.decode(self.primer.window), self.tokens)
-            write_tracks(self.composer.piece_tracks(tokens, genre.bpm, -self.primer.shift, sampling.instruments), midi)
+            tokens = self.composer.encoder.continued(self.composer.vocab.decode(self.primer.window), self.tokens)
+            write_tracks(self.composer.piece_tracks(tokens, genre.bpm, -self.primer.shift, sampling.instruments,
+                                                    genre.program), midi)
         else:
             events = self.composer.events(self.tokens, -self.primer.shift)
             write_midi(notes_to_stream(events, genre.program, genre.bpm, self.composer.encoder.meters(self.tokens)),

@@ -53,7 +53,11 @@ def main(genre_name: str) -> None:
 
     # Every piece the generate stage composed (eval_samples of them), not only the few it rendered to listen to.
     composed = json.loads((layout.generated(genre.name) / "pieces.json").read_text())
-    judged = judge(composer, [piece["tokens"] for piece in composed], layout, genre.name, params.seed, log)
+    # A sample of a multi-track genre is judged with the instrument its primer window had named, as it was written.
+    starts = [piece.get("primer_start") for piece in composed]
+    primers = [[] if s is None else composer.vocab.decode(val[s:s + composer.seq_len]) for s in starts]
+    judged = judge(composer, [composer.encoder.continued(primer, piece["tokens"])
+                              for primer, piece in zip(primers, composed)], layout, genre.name, params.seed, log)
 
     out = layout.metrics(genre.name)
     write_json(out / "evaluate.json", {"model": {**model, "windows": int(len(targets))}, "baselines": baselines,

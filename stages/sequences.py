@@ -8,9 +8,8 @@ import numpy as np
 
 from jukebox.artifacts import read_jsonl, stage_logger, write_json, write_npy
 from jukebox.dataset import UNKNOWN, Vocabulary, melody_key, split_pieces
-from jukebox.encodings import END, get_encoding, piece_tokens
+from jukebox.encodings import get_encoding
 from jukebox.encodings.fixed import fixed_vocabulary, outside_grid
-from jukebox.encodings.remi_plus import encode_records
 from jukebox.entrypoint import run_stage
 from jukebox.layout import Layout
 from jukebox.params import ParamError, load_params
@@ -28,26 +27,21 @@ def main(genre_name: str) -> None:
     train_idx, val_idx = split_pieces(len(pieces), params.val_fraction, params.seed,
                                       [melody_key(p["notes"]) for p in pieces])
     fixed = None
-    if params.encoding == "remi_plus":
-        # Every instrument in one stream; the vocabulary follows from the encoding's settings, not from these pieces.
-        tokens, outside = encode_records(pieces, params.key_mode, encoding)
-        fixed = encoding.vocabulary
-        vocab = Vocabulary(tuple(fixed.tokens), tuple(Counter(t for i in train_idx for t in tokens[i])[t]
-                                                      for t in fixed.tokens))
-        log.info("remi_plus: outside the grid (counted, see data.json): %s", dict(outside) or "nothing")
-    elif params.vocabulary == "fixed":
+    # Every piece through the encoding, each closed by its end token: the model learns where a piece ends and the next, in its
+    # own key, begins. A multi-track encoding writes a record's tracks with their instruments (instruments: keep).
+    encoded = [encoding.encode_record(p, params.key_mode) for p in pieces]
+    tokens = [piece + [encoding.end] for piece, _ in encoded]
+    if params.encoding == "remi_plus" or params.vocabulary == "fixed":
         # Every token of the encoding's grid, numbered from its settings: the same ids for every genre and the base.
         fixed = fixed_vocabulary(params.encoding)
-        tokens = [piece_tokens(encoding, p, params.key_mode) + [END] for p in pieces]
-        outside = outside_grid(tokens, fixed, params.encoding)
+        outside = sum((counts for _, counts in encoded), Counter()) + Counter(outside_grid(tokens, fixed,
+                                                                                          params.encoding))
         known = set(fixed.tokens)  # a token outside the grid counts as <unk>, as the arrays store it
         seen = Counter(t if t in known else UNKNOWN for i in train_idx for t in tokens[i])
         vocab = Vocabulary(tuple(fixed.tokens), tuple(seen[t] for t in fixed.tokens))
         log.info("fixed %s vocabulary: outside the grid (counted, see data.json; <unk> in the arrays): %s",
-                 params.encoding, outside or "nothing")
+                 params.encoding, dict(outside) or "nothing")
     else:
-        # END closes every piece, so that the model learns where one ends and the next, in its own key, begins.
-        tokens = [piece_tokens(encoding, p, params.key_mode) + [END] for p in pieces]
         # A vocabulary for the moves `transpose` makes in training: without them most windows could not move.
         vocab = Vocabulary.build([tokens[i] for i in train_idx], params.min_count, params.transpose,
                                  encoding.transpose)

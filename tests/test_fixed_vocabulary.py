@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from jukebox.encodings import DURATIONS, get_encoding
-from jukebox.encodings.rhythm import SHIFTS
+from jukebox.encodings.rhythm import DRUM_HIGH, DRUM_LOW, SHIFTS
 from jukebox.encodings.fixed import PITCH_HIGH, PITCH_LOW, fixed_vocabulary, outside_grid
 from jukebox.midi_io import notes_to_stream, write_midi
 from jukebox.parsing import read_piece
@@ -14,15 +14,20 @@ from jukebox.vocabulary import FixedVocabulary
 from tests.conftest import phrase_events, write_tune
 
 
-def test_rhythm_vocabulary_holds_every_note_and_shift_of_its_grid_and_nothing_else():
+def test_rhythm_vocabulary_holds_every_note_shift_instrument_and_drum_key_of_its_grid_and_nothing_else():
     vocabulary = fixed_vocabulary("rhythm")
     coder = get_encoding("rhythm")
-    assert len(vocabulary) == 2 + len(SHIFTS) + (PITCH_HIGH - PITCH_LOW + 1) * len(DURATIONS)
+    single = 2 + len(SHIFTS) + (PITCH_HIGH - PITCH_LOW + 1) * len(DURATIONS)
+    assert len(vocabulary) == single + 128 + (DRUM_HIGH - DRUM_LOW + 1)
     assert vocabulary.tokens[:2] == ["<unk>", "<end>"]
     parsed = [coder.parse(t) for t in vocabulary.tokens[1:]]
     assert all(p is not None for p in parsed), "every token but <unk> is one the encoding reads"
     notes = {(p.pitches[0], p.value) for p in parsed if p.kind == "note"}
     assert notes == {(pitch, d) for pitch in range(PITCH_LOW, PITCH_HIGH + 1) for d in DURATIONS}
+    assert {int(p.text) for p in parsed if p.kind == "program"} == set(range(128))
+    assert {int(p.text) for p in parsed if p.kind == "drum"} == set(range(DRUM_LOW, DRUM_HIGH + 1))
+    # Instruments come after every single-stream token: a vocabulary made before them keeps its ids.
+    assert all(p.kind not in ("program", "drum") for p in parsed[:single - 1])
     assert fixed_vocabulary("rhythm") == vocabulary  # from settings alone, whenever it is made
 
 
@@ -35,6 +40,7 @@ def test_outside_the_grid_is_counted_by_kind():
     vocabulary = fixed_vocabulary("rhythm")
     assert outside_grid([["C4:1", "C0:1/2", "+1", "G9:1"], ["<end>", "K:D"]], vocabulary, "rhythm") == {
         "other_tokens": 1, "pitches_out_of_range": 2}
+    assert outside_grid([["Drum_36", "Drum_20", "Program_40"]], vocabulary, "rhythm") == {"drum_keys_out_of_range": 1}
 
 
 def _genre(tmp_path, genre, pieces):

@@ -1,18 +1,26 @@
-"""Instruments kept end to end (issue 30, phase 2): names and voices, the remi_plus grammar, and a drum collection
-through the `local` source that trains, composes multi-track samples with audible, coloured drums, and is judged."""
+"""Instruments kept end to end (issue 30): names and voices, the grammars of both multi-track encodings (rhythm with
+Program_ and Drum_ tokens, remi_plus), and a drum collection through the `local` source that trains, composes
+multi-track samples with audible, coloured drums, and is judged, under each of them."""
 import json
 
 import numpy as np
 import pytest
 import yaml
 
-from jukebox.encodings.remi_plus import RemiPlus, record_piece, well_typed
+from jukebox.encodings import get_encoding
+from jukebox.encodings.base import record_piece
+from jukebox.encodings.remi_plus import RemiPlus, well_typed
+from jukebox.generation import instrument_of
 from jukebox.instruments import DRUM_PROGRAM, instrument_statistics, programs_of, range_overlap
 from jukebox.parsing import voice_programs
 from jukebox.midi_io import MultiTrack, Track, TrackNote, read_tracks, write_tracks
 from tests.conftest import drum_band
 
 ENCODING = RemiPlus()
+MULTITRACK = ("rhythm", "remi_plus")
+# What a flute + drums primer reads as under each encoding: its instrument and its kick and hi-hat.
+PRIMER_TOKENS = {"rhythm": {"Program_73", "Drum_36", "Drum_42"},
+                 "remi_plus": {"Program_-1", "Program_73", "PitchDrum_36", "PitchDrum_42"}}
 
 
 def test_instrument_names_are_families_programs_or_drums_and_a_wrong_one_is_named():
@@ -22,7 +30,8 @@ def test_instrument_names_are_families_programs_or_drums_and_a_wrong_one_is_name
         programs_of(["banjoo"])
 
 
-def test_a_chorales_four_voices_get_programs_of_their_own_and_survive_remi_plus(tmp_path):
+@pytest.mark.parametrize("name", MULTITRACK)
+def test_a_chorales_four_voices_get_programs_of_their_own_and_survive_each_multitrack_encoding(tmp_path, name):
     from music21 import corpus, midi
 
     from jukebox.parsing import read_piece_tracks
@@ -35,9 +44,11 @@ def test_a_chorales_four_voices_get_programs_of_their_own_and_survive_remi_plus(
                                                                     ("Bass", 43)]
     before = read_tracks(tmp_path / "chorale.mid")
     assert [t["notes"] for t in record["tracks"]] == [[list(n) for n in t.notes] for t in before.tracks]
-    tokens, _ = ENCODING.encode_piece(record_piece(record))
-    back = ENCODING.decode_piece(tokens)
-    assert [t.program for t in back.tracks] == [40, 41, 42, 43]
+    coder = get_encoding(name)
+    tokens, _ = coder.encode_piece(record_piece(record))
+    back = coder.decode_piece(tokens)
+    assert sorted(t.program for t in back.tracks) == [40, 41, 42, 43]
+    back = back._replace(tracks=sorted(back.tracks, key=lambda t: t.program))
     assert [[(n.onset, n.duration, n.pitch) for n in t.notes] for t in back.tracks] == \
         [[tuple(n[:3]) for n in t["notes"]] for t in record["tracks"]]
 
@@ -67,13 +78,54 @@ def test_the_grammar_allows_every_real_stream_and_makes_each_note_name_a_fitting
     assert allowed[index("Pitch_60")] == 1
 
 
+def test_rhythm_names_each_instrument_once_where_it_changes_and_a_merged_stream_not_at_all():
+    coder = get_encoding("rhythm")
+    flute = MultiTrack([Track(73, False, [TrackNote(i / 2, 0.5, 72 + i % 5) for i in range(16)])], [], 100.0)
+    tokens, _ = coder.encode_piece(flute)
+    assert tokens[0] == "Program_73" and sum(t.startswith("Program_") for t in tokens) == 1
+    # The same notes as a merged record (instruments: merge): the single-stream tokens, no instrument at all.
+    record = {"notes": [[n.onset, n.duration, n.pitch] for n in flute.tracks[0].notes]}
+    merged, _ = coder.encode_record(record, "keep")
+    assert merged == tokens[1:] == coder.encode([tuple(n) for n in record["notes"]])
+    # Notes before any instrument is named play the caller's (a genre's own program).
+    assert [t.program for t in coder.decode_piece(merged, program=40).tracks] == [40]
+    band, _ = coder.encode_piece(drum_band(2))
+    back = coder.decode_piece(band)
+    assert {(t.program, t.is_drum) for t in back.tracks} == {(33, False), (73, False), (0, True)}
+    drums = next(t for t in back.tracks if t.is_drum)
+    assert {n.pitch for n in drums.notes} == {36, 38, 42} and all(n.duration == 0.25 for n in drums.notes)
+
+
+def test_the_rhythm_grammar_allows_every_real_stream_and_a_request_bans_other_instruments_notes():
+    import tensorflow as tf
+
+    from jukebox.encodings.fixed import fixed_vocabulary
+
+    coder, vocabulary = get_encoding("rhythm"), fixed_vocabulary("rhythm")
+    follow, index = coder.follow(vocabulary.tokens), vocabulary.id
+    for bars in (1, 3):
+        ids = vocabulary.ids(coder.encode_piece(drum_band(bars))[0])
+        assert all(follow[a, b] for a, b in zip(ids, ids[1:]))
+    assert follow[index("Program_33")].sum() == sum(coder.parse(t) is not None and coder.parse(t).kind == "note"
+                                                    for t in vocabulary.tokens)
+    assert follow[index("Program_33"), index("Drum_36")] == 0 and follow[index("C4:1"), index("Drum_36")] == 0
+    # A sample asked for drums whose primer named the bass: no pitched note until an allowed instrument is named.
+    grammar = coder.grammar(vocabulary.tokens)
+    allowed = np.stack([coder.allowed(programs_of(("drums",)), vocabulary.tokens), np.ones(len(vocabulary))])
+    primers = vocabulary.ids(["Program_33", "E2:1", "+1"])[None, :].repeat(2, axis=0)
+    state = grammar.state(primers, allowed, np.array([True, False]))
+    mask, state = grammar.mask(state, tf.constant(primers[:, -1]))
+    assert mask[0, index("C4:1")] == 0 and mask[0, index("Drum_36")] == 1 and mask[1, index("C4:1")] == 1
+    assert allowed[0, index("Program_33")] == 0 and allowed[0, index("Drum_36")] == 1
+
+
 def test_a_single_stream_genre_refuses_instruments_by_name(tmp_path):
     from jukebox.generation import Composer, Sampling
     from tests.tiny_genre import write_tiny_genre
 
     composer = Composer.load(write_tiny_genre(tmp_path) / "models/tiny")
     assert composer.allowed([Sampling(8)]) is None and composer.instruments() == []
-    with pytest.raises(ValueError, match="the rhythm encoding plays one instrument.*instruments: keep"):
+    with pytest.raises(ValueError, match="rhythm model plays one instrument.*instruments: keep"):
         composer.allowed([Sampling(8), Sampling(8, instruments=("bass",))])
 
 
@@ -109,20 +161,20 @@ def band_piece(i: int) -> MultiTrack:
     return MultiTrack(tracks, base.meters, 96.0 + 4 * i)
 
 
-@pytest.fixture(scope="module")
-def band_project(tmp_path_factory):
-    """A project whose genre `band` (instruments keep, remi_plus) went scrape (local) -> parse -> sequences ->
-    train -> generate -> evaluate, with a tiny model."""
+@pytest.fixture(scope="module", params=MULTITRACK)
+def band_project(tmp_path_factory, request):
+    """A project whose genre `band` (instruments keep, under each multi-track encoding) went scrape (local) ->
+    parse -> sequences -> train -> generate -> evaluate, with a tiny model."""
     import os
 
-    project = tmp_path_factory.mktemp("band")
+    project = tmp_path_factory.mktemp(f"band_{request.param}")
     collection = project / "my_band"
     collection.mkdir()
     for i in range(10):
         write_tracks(band_piece(i), collection / f"song_{i}.mid")
     params = yaml.safe_load(open("params.yaml"))
-    # From scratch: the shipped base reads rhythm's vocabulary, not remi_plus's.
-    params.update(seed=3, seq_len=32, val_fraction=0.2, encoding="remi_plus", init="scratch", jobs=1, epochs=2,
+    # From scratch, with a tiny model: the shipped base is 128 wide.
+    params.update(seed=3, seq_len=32, val_fraction=0.2, encoding=request.param, init="scratch", jobs=1, epochs=2,
                   windows_per_epoch=256, val_windows=32, batch_size=16, layers=1, units=32, heads=2, token_conv=0,
                   transpose=0, warmup_steps=4, n_notes=120, n_samples=2, eval_samples=6, top_p=1.0)
     params["genres"] = {"band": {"source": "local", "path": str(collection), "instruments": "keep", "bpm": 100}}
@@ -140,6 +192,10 @@ def band_project(tmp_path_factory):
     finally:
         os.chdir(before)
     return project
+
+
+def _encoding(project) -> str:
+    return yaml.safe_load((project / "params.yaml").read_text())["encoding"]
 
 
 def _rms(path) -> tuple[float, float]:
@@ -216,16 +272,23 @@ def test_many_samples_never_drum_a_pitch_nor_pitch_a_drum(band_project):
     genre = load_params(layout.params).genre("band")
     composer = Composer.load(layout.model("band"))
     pieces = compose(layout, genre, Sampling(n_notes=80, temperature=1.5, seed=11), count=24, composer=composer)
+    remi_plus = _encoding(band_project) == "remi_plus"
     for i, piece in enumerate(pieces):
         # The piece continues its primer: its first note may be the one the primer's last Program token began.
         primer = composer.vocab.decode(piece.primer.window)
         last = max(i for i, t in enumerate(primer) if t.startswith("Program_"))
         tokens = primer[last:] + piece.tokens
-        assert well_typed(tokens) == tokens  # the grammar composed no ill-typed note to drop
         path = band_project / f"many_{i}.mid"
         piece.write(path, render=False)
         drum_keys, pitches, program = set(), set(), None
-        for token in tokens:
+        if not remi_plus:  # rhythm: a hit is a Drum_ token, a pitch a note token, and an instrument names a pitch
+            kinds = [composer.encoder.parse(t).kind for t in tokens]
+            assert all(b == "note" for a, b in zip(kinds, kinds[1:]) if a == "program")
+            drum_keys = {int(t[len("Drum_"):]) for t in tokens if t.startswith("Drum_")}
+            pitches = {composer.encoder.parse(t).pitches[0] for t, k in zip(tokens, kinds) if k == "note"}
+        else:
+            assert well_typed(tokens) == tokens  # the grammar composed no ill-typed note to drop
+        for token in tokens if remi_plus else ():
             kind, _, value = token.partition("_")
             if kind == "Program":
                 program = int(value)
@@ -256,7 +319,7 @@ def test_a_request_for_instruments_is_always_honoured(band_project, asked):
     programs = programs_of(asked)
     pieces = compose(layout, genre, Sampling(n_notes=60, seed=5, instruments=asked), count=4, composer=composer)
     for i, piece in enumerate(pieces):
-        generated = [int(t.partition("_")[2]) for t in piece.tokens if t.startswith("Program_")]
+        generated = [instrument_of(t) for t in piece.tokens if instrument_of(t) is not None]
         assert generated and set(generated) <= programs
         record = piece.write(band_project / f"asked_{i}.mid", render=False)
         assert record["instruments_asked"] == list(asked)
@@ -303,7 +366,7 @@ def test_a_multitrack_primer_keeps_its_instruments(band_project, tmp_path):
     primer = two_track_primer(tmp_path / "primer.mid")
     composer = Composer.load(band_project / "models/band")
     tokens = primer_track_tokens(composer, read_primer(primer, composer.seq_len, tracks=True), primer)
-    assert {"Program_-1", "Program_73", "PitchDrum_36", "PitchDrum_42"} <= set(tokens)
+    assert PRIMER_TOKENS[_encoding(band_project)] <= set(tokens)
     assert len(tokens) <= composer.seq_len
 
 
@@ -342,7 +405,7 @@ def test_a_primer_uploaded_on_the_web_keeps_its_tracks_as_jukebox_generate_reads
         studio.primers.close()
     composer = Composer.load(band_project / "models/band")
     window = composer.vocab.decode(chosen[0].window)
-    assert {"Program_-1", "Program_73", "PitchDrum_36"} <= set(window), "the drums and the flute are kept"
+    assert PRIMER_TOKENS[_encoding(band_project)] <= set(window), "the drums and the flute are kept"
     cli = choose_primers(composer, band_project / "data/sequences/band/val.npy", seed=0, primer=primer)[0]
     assert (chosen[0].window == cli.window).all(), "the same window `jukebox generate --primer` continues"
     assert sample["primer"] == "opening of two_tracks.mid"
@@ -357,6 +420,10 @@ def test_a_piece_that_begins_inside_its_primers_note_keeps_that_notes_instrument
     decoded = ENCODING.decode_piece(["Bar_None", "Position_0", *continued(primer, ["Pitch_72", *piece])])
     assert {(t.program, t.is_drum) for t in decoded.tracks} == {(73, False), (0, True)}
     assert continued(primer, piece[2:]) == piece[2:]  # a piece that opens with its own program is left alone
+    rhythm = get_encoding("rhythm")
+    primer, piece = ["Program_73", "C5:1", "Program_33", "C2:1"], ["+1", "Drum_36", "D2:1", "Program_73", "E5:1"]
+    assert rhythm.continued(primer, piece) == ["Program_33", *piece]  # the bass plays on
+    assert rhythm.continued(primer, piece[3:]) == piece[3:] and rhythm.continued([], piece) == piece
 
 
 @pytest.mark.slow

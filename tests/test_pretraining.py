@@ -151,9 +151,39 @@ def test_a_genre_with_another_vocabulary_is_told_both_and_the_fix(tmp_path, monk
     # Back to the base's settings without tokenizing again (outside dvc): the stale sequences are caught.
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(BaseModelError, match=r"genre tunes cannot start from the base: its vocabulary, its data-built "
-                                             r"vocabulary .*models/_base/vocabulary.json \(rhythm, 1246 tokens\); set "
+                                             r"vocabulary .*models/_base/vocabulary.json \(rhythm, 1435 tokens\); set "
                                              r"vocabulary: fixed"):
         train.main("tunes")
+
+
+def test_a_base_made_before_instruments_fine_tunes_the_grown_vocabulary_keeping_its_odds():
+    """The shipped base read rhythm's vocabulary before Program_ and Drum_ tokens were added at its end: a genre
+    starts from it with those tokens as unlikely as the base's rarest, and the odds between the base's own tokens
+    unchanged."""
+    import keras
+
+    from jukebox.encodings.fixed import fixed_vocabulary
+    from jukebox.model import ModelConfig, build_model
+    from jukebox.pretraining import extends, grown
+    from jukebox.vocabulary import FixedVocabulary
+
+    full = fixed_vocabulary("rhythm")
+    old = FixedVocabulary(full.encoding, {k: v for k, v in full.settings.items()
+                                          if k not in ("programs", "drum_low", "drum_high")},
+                          [t for t in full.tokens if not t.startswith(("Program_", "Drum_"))])
+    assert extends(full, old) and not extends(old, full)
+    assert not extends(FixedVocabulary("rhythm", {**old.settings, "pitch_low": 30}, full.tokens), old)
+    config = ModelConfig(architecture="transformer", layers=1, units=16, heads=2, token_conv=0, seq_len=12,
+                         encoding="rhythm")
+    keras.utils.set_random_seed(1)
+    base, genre = build_model(len(old), config), build_model(len(full), config)
+    base.layers[-1].bias.assign(np.random.default_rng(0).normal(size=len(old)).astype("float32"))
+    genre.set_weights(grown(base.get_weights(), [w.shape for w in genre.get_weights()], len(full)))
+    window = np.random.default_rng(1).integers(1, len(old), size=(3, 12))
+    before, after = base.predict(window, verbose=0), genre.predict(window, verbose=0)
+    kept = after[..., :len(old)]
+    np.testing.assert_allclose(kept / kept.sum(-1, keepdims=True), before, rtol=1e-4, atol=1e-7)
+    assert after[..., len(old):].sum(-1).max() < 0.01  # 189 new tokens, each scored as the lowest bias
 
 
 def test_without_init_base_the_stage_trains_nothing_and_says_why(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@ follow-matrix grammar; no encoding of its own."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -11,8 +12,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..bars import GRID, MIDI_RANGE, Event, on_grid, piece_notes
-from ..midi_io import Meter, Note
+from ..bars import GRID, MIDI_RANGE, Event, key_shift, on_grid, piece_notes
+from ..midi_io import DEFAULT_BPM, Meter, MultiTrack, Note, Track, TrackNote, estimate_key
 
 # Note values a duration snaps to: triplet sixteenth to two whole notes, with the dotted and triplet values
 # the corpora use. Longer notes become 8 (a held final chord loses nothing audible).
@@ -117,6 +118,7 @@ class Encoding:
     name = ""
     has_grammar = True
     multitrack = False  # whether a piece's tracks keep their instruments (encode_piece, decode_piece)
+    end = END  # the token that closes a piece in a training stream
 
     def parse(self, token: str) -> Token | None:
         """The typed record of a token, None for anything outside the encoding (the unknown token)."""
@@ -198,6 +200,16 @@ class Encoding:
                 best, best_cost = candidate, cost
         return best
 
+    def encode_record(self, record: dict, key_mode: str) -> tuple[list[str], Counter]:
+        """Tokens of a parse record (data/notes/<genre>/pieces.jsonl) and counts by kind of what the encoding could
+        not hold (empty where the vocabulary counts that afterwards: jukebox.encodings.fixed.outside_grid)."""
+        return piece_tokens(self, record, key_mode), Counter()
+
+    def continued(self, primer: Sequence[str], tokens: Sequence[str]) -> list[str]:
+        """A composed piece's tokens as they decode alone: a multi-track encoding prepends what of its primer it
+        still needs (the instrument of the notes it opens with)."""
+        return list(tokens)
+
     def first_notes(self, tokens: Sequence[str], n_notes: int) -> list[str]:
         """The tokens up to and including the n_notes-th note; all of them if there are fewer notes."""
         seen = 0
@@ -237,15 +249,16 @@ def token_table(parsed: Sequence[Token | None]) -> tuple[np.ndarray, np.ndarray,
 class FollowGrammar:
     """A grammar the previous token decides: `mask(state, previous ids)` -> (rows of the follow matrix, state).
 
-    The interface of every grammar sampling applies: `state(primers)` is each sample's memory after its primer
-    window but its last token (here none), and `mask` takes the previous token ids of a batch, in TensorFlow ops,
-    eagerly or inside the compiled composing loop.
+    The interface of every grammar sampling applies: `state(primers, allowed, asked)` is each sample's memory after
+    its primer window but its last token (here none; `allowed` is each row's mask of tokens, `asked` whether the row
+    asked for instruments), and `mask` takes the previous token ids of a batch, in TensorFlow ops, eagerly or inside
+    the compiled composing loop.
     """
 
     def __init__(self, follow: np.ndarray):
         self.follow = follow.astype(np.float32)
 
-    def state(self, primers: np.ndarray) -> tuple:
+    def state(self, primers: np.ndarray, allowed=None, asked=None) -> tuple:
         return ()
 
     def mask(self, state: tuple, previous):
@@ -261,3 +274,37 @@ def piece_tokens(encoding: Encoding, record: dict, key_mode: str) -> list[str]:
     meters = [tuple(m) for m in record.get("meters", ())]
     return encoding.encode(notes, meters, key)
 
+
+# --- pieces of tracks: what the multi-track encodings (rhythm with instruments, remi_plus) read -------------
+def merged_piece(notes, meters=(), program: int = 0, bpm: float = DEFAULT_BPM) -> MultiTrack:
+    """A single-stream piece (a merged record's notes) as one track of `program`: old records read this way."""
+    track = Track(program, False, [TrackNote(float(on), float(dur), int(p)) for on, dur, p in notes])
+    return MultiTrack([track], [tuple(m) for m in meters] or [(0.0, "4/4")], bpm)
+
+
+def record_piece(record: dict, key_mode: str = "keep") -> MultiTrack:
+    """A parse record (data/notes/<genre>/pieces.jsonl) as tracks: a format-3 record's own tracks, an older one's
+    merged notes as one program-0 track; under key_mode c pitched tracks move to C major / A minor, drums stay."""
+    meters = [tuple(m) for m in record.get("meters", ())] or [(0.0, "4/4")]
+    if "tracks" not in record:
+        piece = merged_piece(record["notes"], meters, bpm=record.get("bpm", DEFAULT_BPM))
+    else:
+        tracks = [Track(t["program"], t["is_drum"], [TrackNote(*n) for n in t["notes"]], t.get("name", ""))
+                  for t in record["tracks"]]
+        piece = MultiTrack(tracks, meters, record.get("bpm", DEFAULT_BPM))
+    if key_mode != "c":
+        return piece
+    notes = [tuple(n) for n in record["notes"]]
+    shift = key_shift(record.get("key") or estimate_key(notes))
+    return piece._replace(tracks=[t if t.is_drum else t._replace(notes=moved_notes(t.notes, shift)) for t in piece.tracks])
+
+
+def moved_notes(notes: list[TrackNote], semitones: int) -> list[TrackNote]:
+    # As jukebox.bars.transpose_notes: a note pushed out of the MIDI range moves by octaves back into it.
+    out = []
+    for n in notes:
+        p = n.pitch + semitones
+        while not 0 <= p <= 127:
+            p += 12 if p < 0 else -12
+        out.append(n._replace(pitch=p))
+    return sorted(out)

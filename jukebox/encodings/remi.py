@@ -129,7 +129,7 @@ class BarGrammar:
         kinds, _, self.value = token_table([encoding.parse(t) for t in tokens])
         self.bar, self.position = kinds == "bar", kinds == "position"
 
-    def state(self, primers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def state(self, primers: np.ndarray, allowed=None, asked=None) -> tuple[np.ndarray, np.ndarray]:
         primers = np.asarray(primers)
         length = np.full(len(primers), np.inf)  # inf: no bar token seen yet, so no bound
         last = np.full(len(primers), -1.0)  # the last position in the current bar; -1 before the first

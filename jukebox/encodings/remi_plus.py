@@ -18,11 +18,10 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from ..bars import Event, key_shift
-from ..midi_io import (DEFAULT_BPM, Meter, MultiTrack, Note, Track, TrackNote, estimate_key, from_symusic,
-                       symusic_score)
+from ..bars import Event
+from ..midi_io import DEFAULT_BPM, Meter, MultiTrack, from_symusic, symusic_score
 from ..vocabulary import FixedVocabulary
-from .base import Encoding, Token, events_of
+from .base import Encoding, Token, events_of, merged_piece, record_piece  # noqa: F401 (record_piece: here before)
 
 NAME = "remi_plus"
 DRUM_PROGRAM = -1  # MidiTok's program of the drum kit
@@ -90,6 +89,7 @@ class RemiPlus(Encoding):
     name = NAME
     has_grammar = True
     multitrack = True
+    end = END
 
     def __init__(self, settings: RemiPlusSettings = RemiPlusSettings()):
         self.settings = settings
@@ -147,14 +147,21 @@ class RemiPlus(Encoding):
         counts["meters_outside"] = sum(m not in s.meters for _, m in piece.meters)
         return +counts  # kinds with a count of 0 are left out
 
-    def decode_piece(self, tokens, bpm: float = DEFAULT_BPM) -> MultiTrack:
-        """Tracks (drums as the drum track) from a token stream; tokens outside the vocabulary are skipped."""
+    def decode_piece(self, tokens, bpm: float = DEFAULT_BPM, program: int = 0) -> MultiTrack:
+        """Tracks (drums as the drum track) from a token stream; tokens outside the vocabulary are skipped. Every
+        note names its program, so `program` (rhythm's instrument for notes before any) is not needed."""
         known = well_typed([t for t in tokens if t in self.vocabulary._index])
         if not known:
             return MultiTrack([], [], bpm)
         score = self.tokenizer.decode([self.vocabulary.id(t) for t in known])
         piece = from_symusic(score)
         return piece._replace(bpm=bpm)
+
+    def encode_record(self, record, key_mode):
+        return self.encode_piece(record_piece(record, key_mode))
+
+    def continued(self, primer, tokens):
+        return continued(primer, tokens)
 
     # --- composing: the grammar of a note and the instruments a request allows --------------------------------
     def follow(self, tokens):
@@ -253,12 +260,6 @@ def well_typed(tokens: list[str]) -> list[str]:
     return out
 
 
-def merged_piece(notes, meters=(), program: int = 0, bpm: float = DEFAULT_BPM) -> MultiTrack:
-    """A single-stream piece (a merged record's notes) as one track of `program`: old records read this way."""
-    track = Track(program, False, [TrackNote(float(on), float(dur), int(p)) for on, dur, p in notes])
-    return MultiTrack([track], [tuple(m) for m in meters] or [(0.0, "4/4")], bpm)
-
-
 @lru_cache(maxsize=None)
 def _parse_remi_plus(token: str) -> Token | None:
     kind, _, value = token.partition("_")
@@ -272,41 +273,3 @@ def _parse_remi_plus(token: str) -> Token | None:
     known = {"Bar": "bar", "Position": "position", "Program": "program", "Velocity": "velocity",
              "Duration": "duration", "TimeSig": "meter", "PAD": "pad", "EOS": "end"}
     return Token(known[kind], (), text=value) if kind in known else None
-
-
-def record_piece(record: dict, key_mode: str = "keep") -> MultiTrack:
-    """A parse record (data/notes/<genre>/pieces.jsonl) as tracks: a format-3 record's own tracks, an older one's
-    merged notes as one program-0 track; under key_mode c pitched tracks move to C major / A minor, drums stay."""
-    meters = [tuple(m) for m in record.get("meters", ())] or [(0.0, "4/4")]
-    if "tracks" not in record:
-        piece = merged_piece(record["notes"], meters, bpm=record.get("bpm", DEFAULT_BPM))
-    else:
-        tracks = [Track(t["program"], t["is_drum"], [TrackNote(*n) for n in t["notes"]], t.get("name", ""))
-                  for t in record["tracks"]]
-        piece = MultiTrack(tracks, meters, record.get("bpm", DEFAULT_BPM))
-    if key_mode != "c":
-        return piece
-    notes = [tuple(n) for n in record["notes"]]
-    shift = key_shift(record.get("key") or estimate_key(notes))
-    return piece._replace(tracks=[t if t.is_drum else t._replace(notes=_moved(t.notes, shift)) for t in piece.tracks])
-
-
-def _moved(notes: list[TrackNote], semitones: int) -> list[TrackNote]:
-    # As jukebox.bars.transpose_notes: a note pushed out of the MIDI range moves by octaves back into it.
-    out = []
-    for n in notes:
-        p = n.pitch + semitones
-        while not 0 <= p <= 127:
-            p += 12 if p < 0 else -12
-        out.append(n._replace(pitch=p))
-    return sorted(out)
-
-
-def encode_records(records, key_mode: str, encoding: RemiPlus) -> tuple[list[list[str]], Outside]:
-    """Token streams of parse records, each closed by END, and what all of them had outside the grid."""
-    streams, outside = [], Outside()
-    for record in records:
-        tokens, counts = encoding.encode_piece(record_piece(record, key_mode))
-        streams.append(tokens + [END])
-        outside.update(counts)
-    return streams, outside

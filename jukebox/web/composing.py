@@ -212,13 +212,16 @@ class Studio:
         self._guard = threading.Lock()
 
     def primer_reading(self, genre: str) -> tuple[int, bool]:
-        """How a primer for a genre is read: its model's window (seq_len) and whether its encoding keeps tracks, from
-        the trained model's ModelConfig, read without loading the model."""
+        """How a primer for a genre is read: its model's window (seq_len) and whether the genre keeps its
+        instruments (a multi-track encoding whose training pieces named some), read without loading the model."""
         from ..encodings import get_encoding
+        from ..generation import instrument_of
         from ..model import ModelConfig
 
         config = ModelConfig.load(self.layout.model(genre) / "config.json")
-        return config.seq_len, get_encoding(config.encoding).multitrack
+        vocab = json.loads((self.layout.model(genre) / "vocab.json").read_text())
+        named = any(instrument_of(t) is not None and c for t, c in zip(vocab["tokens"], vocab["counts"]))
+        return config.seq_len, get_encoding(config.encoding).multitrack and named
 
     def _composer(self, genre: str):
         from ..generation import Composer

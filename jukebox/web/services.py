@@ -12,6 +12,7 @@ from typing import BinaryIO
 from flask import current_app
 
 from .app_genres import GenreExists, add_genre, app_genre_names, remove_genre, staging_folder
+from ..encodings import get_encoding
 from ..generation import Sampling
 from .curve import loss_curve
 from .jobs import Jobs, starting_point
@@ -105,7 +106,7 @@ class Services:
 
         params, found = self.params(), []
         for name in genres:
-            if params.genre(name).instruments == "keep" and params.encoding == "remi_plus":
+            if params.genre(name).instruments == "keep" and get_encoding(params.encoding).multitrack:
                 summary = Layout.of(self.project).notes(name) / "summary.json"
                 found += summary_families(json.loads(summary.read_text())) if summary.is_file() else []
         return list(dict.fromkeys(found))
@@ -113,9 +114,11 @@ class Services:
     def compose(self, genre: str, sampling: Sampling, primer: tuple[str, bytes] | None = None) -> dict:
         """Compose one sample; a primer upload is read first, in the time-limited pool, before any model is used."""
         params = self.params()
-        if sampling.instruments and (params.genre(genre).instruments != "keep" or params.encoding != "remi_plus"):
-            raise UploadError("instruments", f"genre {genre!r} plays one instrument (instruments: keep and encoding "
-                                             "remi_plus choose among several); leave the instruments unticked")
+        if sampling.instruments and (params.genre(genre).instruments != "keep"
+                                     or not get_encoding(params.encoding).multitrack):
+            raise UploadError("instruments", f"genre {genre!r} plays one instrument (instruments: keep, with encoding "
+                                             "rhythm or remi_plus, chooses among several); leave the instruments "
+                                             "unticked")
         request = Request(params.genre(genre), sampling)
         if primer is not None:
             name, data = primer
