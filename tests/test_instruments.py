@@ -96,6 +96,24 @@ def test_rhythm_names_each_instrument_once_where_it_changes_and_a_merged_stream_
     assert {n.pitch for n in drums.notes} == {36, 38, 42} and all(n.duration == 0.25 for n in drums.notes)
 
 
+@pytest.mark.parametrize("name", MULTITRACK)
+def test_the_drum_fixture_goes_through_tokens_and_back_to_midi_with_every_note_instrument_and_its_tempo(tmp_path,
+                                                                                                     name):
+    coder = get_encoding(name)
+    band = drum_band(3)._replace(bpm=96.0)
+    tokens, outside = coder.encode_piece(band)
+    assert not outside
+    write_tracks(coder.decode_piece(tokens, band.bpm), tmp_path / "band.mid")
+    back = read_tracks(tmp_path / "band.mid")
+    assert back.bpm == 96.0
+    key = lambda track: (track.is_drum, track.program if not track.is_drum else 0)  # noqa: E731
+    assert sorted(map(key, back.tracks)) == sorted(map(key, band.tracks))
+    for track in band.tracks:
+        other = next(t for t in back.tracks if key(t) == key(track))
+        assert [(n.onset, n.duration, n.pitch) for n in other.notes] == \
+            sorted((n.onset, n.duration, n.pitch) for n in track.notes), f"{name}: track {key(track)}"
+
+
 def test_the_rhythm_grammar_allows_every_real_stream_and_a_request_bans_other_instruments_notes():
     import tensorflow as tf
 
