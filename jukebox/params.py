@@ -318,6 +318,12 @@ def parse_pretrain(raw: Any, where: str = "params.yaml") -> Pretrain:
     return Pretrain(sources=tuple(sources), **fields)
 
 
+def check_genre_setting(key: str, value: Any, where: str) -> Any:
+    """One setting of a genre entry checked by the genre table's own rules; a ParamError names the key and what it
+    may be."""
+    return _checked(where, key, value, _GENRE_RULES)
+
+
 def parse_genre(name: str, spec: Any, where: str = "params.yaml", table: str = "genres") -> Genre:
     """Validate one entry of the genre table."""
     if not is_genre_name(name):

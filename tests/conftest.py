@@ -208,3 +208,22 @@ def drum_band(bars: int = 2):
     melody = [TrackNote(round(q / 3, 4), round(1 / 3 if q % 2 else 2 / 3, 4), 72 + q % 7, 80)
               for q in range(0, 3 * quarters, 2)]
     return MultiTrack([Track(33, False, bass), Track(0, True, drums), Track(73, False, melody)], [(0.0, "4/4")], 100.0)
+
+
+def melody_and_drums(path: Path, transpose: int = 0) -> Path:
+    """A two-track MIDI file written with symusic: a flute melody (program 73) and kick, snare and hi-hat on channel 10."""
+    import symusic
+
+    score = symusic.Score(480)
+    melody = symusic.Track("melody", program=73)
+    for i, pitch in enumerate([72, 74, 76, 77, 79, 77, 76, 74]):
+        melody.notes.append(symusic.Note(i * 480, 440, pitch + transpose, 90))
+    drums = symusic.Track("drums", program=0, is_drum=True)
+    for i in range(16):
+        drums.notes.append(symusic.Note(i * 240, 120, 42, 70))  # closed hi-hat on every eighth
+        if i % 4 == 0:
+            drums.notes.append(symusic.Note(i * 240, 120, 36 if i % 8 == 0 else 38, 100))  # kick, snare
+    score.tracks.extend([melody, drums])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    score.dump_midi(str(path))
+    return path

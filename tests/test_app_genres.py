@@ -66,6 +66,24 @@ def test_add_genre_moves_the_staged_folder_whole_and_never_overwrites(tmp_path):
         staging_folder(project, "mine\n")
 
 
+def test_a_collection_keeps_its_instruments_unless_told_and_a_bad_setting_moves_nothing(tmp_path):
+    from jukebox.params import ParamError, load_params
+
+    project = copy_project(tmp_path)
+    tune = write_tune(tmp_path / "t.mid").read_bytes()
+    staging = stage_files(project, "mine", {"t.mid": tune})
+    with pytest.raises(ParamError, match="drums = 'yes' has the wrong type; it must be true or false"):
+        add_genre(project, "mine", staging, {"drums": "yes"})
+    with pytest.raises(ValueError, match=r"chooses only \['drums', 'instruments'\].*not \['source'\]"):
+        add_genre(project, "mine", staging, {"source": "web"})
+    assert staging.is_dir() and not (project / "collections/mine").exists(), "nothing moved"
+    assert yaml.safe_load((project / "app_genres.yaml").read_text()) == {"genres": {}}
+    add_genre(project, "mine", staging)
+    add_genre(project, "flat", stage_files(project, "flat", {"t.mid": tune}), {"instruments": "merge"})
+    genres = load_params(project / "params.yaml").genres
+    assert (genres["mine"].instruments, genres["mine"].drums, genres["flat"].instruments) == ("keep", True, "merge")
+
+
 def git_state(project: Path) -> dict[str, str]:
     """What `git status` shows, with the staged and unstaged changes themselves."""
     import subprocess

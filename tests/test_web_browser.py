@@ -451,3 +451,33 @@ def test_the_collection_page_tells_what_the_number_of_files_gets(fine_tuning, br
     assert rows[0] == ["5", "41 s", "95 s", "0.81×", "1.31×", "83% (73–93%)", "97% (87–100%)"]
     assert [r[0] for r in rows] == ["5", "20", "100"]
     screenshot(browser, shots / "collection-sizes.png")
+
+
+def test_the_collection_form_offers_to_keep_or_merge_the_instruments(fine_tuning, browser, shots, tmp_path):
+    """An upload merged every part into one stream played on one instrument, its drums lost, and nobody was asked."""
+    import yaml
+    from selenium.webdriver.common.by import By
+
+    from tests.conftest import melody_and_drums
+
+    url, _, project = fine_tuning
+    browser.get(url + "/collections")
+    keep, merge = browser.find_element(By.ID, "instruments-0"), browser.find_element(By.ID, "instruments-1")
+    assert keep.is_displayed() and keep.is_selected() and not merge.is_selected(), "kept unless told otherwise"
+    choices = browser.find_element(By.ID, "instruments").text
+    assert "keep each track's instrument" in choices and "merge all parts into one stream" in choices
+    assert browser.find_element(By.ID, "drums-0").is_selected() and "drop the drums" in browser.find_element(By.ID, "drums").text
+    screenshot(browser, shots / "collection-instruments.png")
+
+    files = [melody_and_drums(tmp_path / f"song_{i}.mid", i) for i in range(2)]
+    browser.find_element(By.ID, "name").send_keys("band")
+    browser.find_element(By.ID, "files").send_keys("\n".join(str(f) for f in files))
+    merge.click()
+    submit(browser, "form.collection button[type=submit]")
+    assert "/jobs/" in browser.current_url, browser.find_element(By.TAG_NAME, "main").text
+    said = "Instruments merged into one stream, played on General MIDI program 0 (piano)."
+    assert browser.find_element(By.ID, "instruments").text == said
+    wait_until(browser, "return document.getElementById('message').textContent.includes('no worker')", timeout=30)
+    assert browser.find_element(By.ID, "instruments").text == said, "job.js keeps what the page said"
+    assert yaml.safe_load((project / "app_genres.yaml").read_text())["genres"]["band"]["instruments"] == "merge"
+    screenshot(browser, shots / "job-instruments.png")

@@ -17,7 +17,7 @@ import yaml
 
 from jukebox.midi_io import notes_to_stream, read_notes, write_midi
 from jukebox.web import create_app
-from tests.conftest import run_dvc, write_tune
+from tests.conftest import melody_and_drums, run_dvc, write_tune
 
 # Longer than the suite's 300 s (pyproject.toml): the first test of a run to need the trained project builds it
 # through `dvc repro` (conftest.trained_template), then runs dvc or a browser on it itself.
@@ -151,7 +151,9 @@ def test_collection_jobs_run_through_dvc_survive_a_killed_worker_and_leave_other
     alone. (One test: each collection job trains a genre through DVC, the costliest step of the web tests.)"""
     before = outputs_of(trained_project, "base")
     log = tmp_path / "worker.log"
-    cut = upload(client, "cut", tunes(tmp_path, 6))
+    # Four piano tunes and two flute-and-drums songs: an upload keeps their instruments (instruments: keep).
+    band = [melody_and_drums(tmp_path / f"band_{i}.mid", i).read_bytes() for i in range(2)]
+    cut = upload(client, "cut", tunes(tmp_path, 4) + band)
     assert cut["status"] == "queued" and cut["stages"][:5] == ["scrape", "parse", "sequences", "train", "generate"]
     few = upload(client, "few", tunes(tmp_path, 2, repeats=1)[:1])  # one short piece cannot be split to train
     time.sleep(1)
@@ -201,6 +203,7 @@ def test_collection_jobs_run_through_dvc_survive_a_killed_worker_and_leave_other
     assert len(read_notes(path)) >= 1 and sample["n_notes"] == 20
     genres = {g["name"]: g for g in client.get("/api/genres").get_json()["genres"]}
     assert genres["cut"]["ready"] and genres["cut"]["made_by_app"] and genres["cut"]["dataset"]["files"] == 6
+    assert done["instruments"] == "Instruments kept: piano, drums, pipe.", "the parsed files' instruments, most notes first"
     leftovers = [p for p in outputs_of(trained_project, "cut") if Path(p).name.startswith(".")]
     assert leftovers == [], "no half-written file is left"
     assert outputs_of(trained_project, "base") == before, "no output of another genre was rewritten"

@@ -82,10 +82,12 @@ def generate():
 
 @api.post("/collections")
 def collections():
-    """Add a genre from multipart fields `name` and `files` (MIDI files or one zip); 202 with its job."""
+    """Add a genre from multipart fields `name`, `files` (MIDI files or one zip) and optionally `instruments` (keep,
+    the default, or merge) and `drums` (true, the default, or false); 202 with its job."""
     uploads = [(f.filename or "", f.stream) for f in request.files.getlist("files")]
+    choices = {key: request.form.get(key) for key in ("instruments", "drums")}
     try:
-        job = services().create_collection(request.form.get("name", ""), uploads)
+        job = services().create_collection(request.form.get("name", ""), uploads, choices)
     except UploadError as exc:
         return _error(exc.status, exc.field, exc.message, exc.limit)
     body = _job(job)

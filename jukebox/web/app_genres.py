@@ -16,12 +16,17 @@ from filelock import FileLock
 
 from ..artifacts import usual_mode, write_text
 from ..layout import Layout
-from ..params import APP_GENRES, is_genre_name, load_params
+from ..params import APP_GENRES, is_genre_name, load_params, parse_genre
 
 HEADER = """\
 # Genres added by the web app (`jukebox serve`, "Your collection"); the app writes this file, never params.yaml.
 # dvc.yaml reads it through `vars`, so DVC runs these genres like the ones in params.yaml.
 """
+
+
+# What an upload may choose of its genre's settings, and what it gets unless it says otherwise: a collection keeps the
+# instruments it has (params.yaml's genres merge theirs unless they say `instruments: keep`).
+COLLECTION_SETTINGS = {"instruments": "keep", "drums": True}
 
 
 class GenreExists(ValueError):
@@ -57,14 +62,28 @@ def staging_folder(project: Path, name: str) -> Path:
     return staging
 
 
-def add_genre(project: Path, name: str, staging: Path) -> Path:
-    """Move a staged collection (staging_folder) to collections/<name>/ whole and add it as a `local` genre.
+def collection_entry(name: str, settings: dict | None = None) -> dict:
+    """The app_genres.yaml entry of an uploaded collection: a `local` genre with the upload's settings over
+    COLLECTION_SETTINGS, checked by params.yaml's genre rules (a ParamError names the bad key)."""
+    unknown = sorted(set(settings or {}) - set(COLLECTION_SETTINGS))
+    if unknown:
+        raise ValueError(f"an upload chooses only {sorted(COLLECTION_SETTINGS)} of its genre's settings, not {unknown}")
+    entry = {"source": "local", "path": Layout().collection(name).as_posix(),  # relative to the project
+             **COLLECTION_SETTINGS, **(settings or {})}
+    parse_genre(name, entry, APP_GENRES)
+    return entry
 
-    Raises GenreExists if the name is taken anywhere, so nothing existing is ever overwritten; the staging
-    folder is then the caller's to remove.
+
+def add_genre(project: Path, name: str, staging: Path, settings: dict | None = None) -> Path:
+    """Move a staged collection (staging_folder) to collections/<name>/ whole and add it as a `local` genre with
+    `settings` (collection_entry: instruments, drums).
+
+    Raises GenreExists if the name is taken anywhere, so nothing existing is ever overwritten, and ParamError for a
+    bad setting before anything moves; the staging folder is then the caller's to remove.
     """
     if not is_genre_name(name):
         raise ValueError(f"genre name {name!r} must be a short lowercase slug (letters, digits, - or _)")
+    entry = collection_entry(name, settings)
     layout = Layout.of(project)
     folder = layout.collection(name)
     with _lock(project):
@@ -77,7 +96,7 @@ def add_genre(project: Path, name: str, staging: Path) -> Path:
         os.rename(staging, folder)
         raw = yaml.safe_load((project / APP_GENRES).read_text()) if (project / APP_GENRES).exists() else None
         table = dict((raw or {}).get("genres") or {})
-        table[name] = {"source": "local", "path": Layout().collection(name).as_posix()}  # relative to the project
+        table[name] = entry
         _write_table(project, table)
     return folder
 

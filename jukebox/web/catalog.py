@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from ..layout import Layout
-from ..params import Params
+from ..params import Genre, Params
 
 DATASET_KEYS = ("files", "notes", "unique_notes", "skipped_files")
 TRAINING_KEYS = ("loss", "val_loss", "val_accuracy", "best_epoch", "epochs", "train_seconds")
@@ -73,3 +73,20 @@ def genre_summary(project: Path, name: str, params: Params, recorded: set[str], 
         "samples": samples,
         "job": {"id": job["id"], "status": job["status"], "stage": job.get("stage", "")} if job else None,
     }
+
+
+def instruments_line(project: Path, genre: Genre, multitrack: bool) -> str:
+    """What a genre does with its files' instruments, in a sentence: those its parsed pieces play (the parse stage's
+    summary.json), or the one stream it merges them into; `multitrack`: whether the encoding keeps instruments."""
+    from ..instruments import family, summary_families
+
+    if genre.instruments == "keep" and multitrack:
+        families = summary_families(_json(Layout.of(project).notes(genre.name) / "summary.json") or {})
+        kept = f"Instruments kept: {', '.join(families)}" if families else \
+            "Instruments kept: each track plays its own (named here once the files are parsed)"
+        return kept + ("; the drum track dropped." if not genre.drums else ".")
+    played = f"played on General MIDI program {genre.program} ({family(genre.program)})"
+    if genre.instruments == "keep":
+        return (f"Instruments merged into one stream, {played}: the project's encoding has one stream (rhythm and "
+                "remi_plus keep each track's instrument).")
+    return f"Instruments merged into one stream, {played}."

@@ -8,7 +8,7 @@ from functools import lru_cache
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from werkzeug.datastructures import MultiDict
-from wtforms import FloatField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import FloatField, IntegerField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import InputRequired, NumberRange, Optional, Regexp, ValidationError
 
@@ -62,6 +62,12 @@ class CollectionForm(FlaskForm):
         InputRequired("give the genre a name"),
         Regexp(GENRE_NAME, message="must be a short lowercase slug: a letter, then up to 31 letters, digits, - or _")])
     files = MultipleFileField("MIDI files or one zip")
+    # Checked by params.yaml's genre rules when the genre's entry is made (uploads.collection_settings), as the API's
+    # fields are, so a forged value is refused by the same words either way.
+    instruments = RadioField("Instruments", default="keep", validate_choice=False, choices=[
+        ("keep", "keep each track's instrument"), ("merge", "merge all parts into one stream")])
+    drums = RadioField("Drums", default="true", validate_choice=False, choices=[
+        ("true", "keep the drum track"), ("false", "drop the drums")])
 
 
 def suggest_name(name: str) -> str:

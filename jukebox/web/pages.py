@@ -103,7 +103,8 @@ def collection():
         return render_template("collection.html", form=form, **_collection_facts()), 400
     uploads = [(f.filename or "", f.stream) for f in request.files.getlist(form.files.name)]
     try:
-        job = services().create_collection(form.name.data, uploads)
+        job = services().create_collection(form.name.data, uploads,
+                                           {"instruments": form.instruments.data, "drums": form.drums.data})
     except UploadError as exc:
         getattr(form, exc.field).errors = [exc.message]
         return render_template("collection.html", form=form, **_collection_facts()), exc.status

@@ -18,10 +18,10 @@ from .curve import loss_curve
 from .jobs import Jobs, starting_point
 from ..layout import Layout
 from ..params import Params, is_genre_name, load_params
-from .catalog import genre_summary, recorded_stages
+from .catalog import genre_summary, instruments_line, recorded_stages
 from .collection_sizes import DATA_FILE, expectation, read_sizes
 from .composing import Request, Studio
-from .uploads import Limits, UploadError, collect_midi
+from .uploads import Limits, UploadError, collect_midi, collection_settings
 
 
 @dataclass
@@ -60,19 +60,30 @@ class Services:
         number of files got when measured."""
         return {"curve": loss_curve(record.get("progress") or {}, record.get("epochs")),
                 "starting_point": starting_point(record),
-                "expectation": expectation(self.collection_sizes(), record.get("files"), record.get("init"))}
+                "expectation": expectation(self.collection_sizes(), record.get("files"), record.get("init")),
+                "instruments": self.instruments_line(record["genre"])}
 
-    def create_collection(self, name: str, uploads: list[tuple[str, BinaryIO]]) -> dict:
-        """Check and store an uploaded collection (names and streams) as a new genre and queue its pipeline."""
+    def instruments_line(self, name: str) -> str:
+        """What a genre does with its instruments, in a sentence ('' for a genre no longer in the tables)."""
+        params = self.params()
+        if name not in params.genres:
+            return ""
+        return instruments_line(self.project, params.genre(name), get_encoding(params.encoding).multitrack)
+
+    def create_collection(self, name: str, uploads: list[tuple[str, BinaryIO]],
+                          choices: dict[str, str | None] | None = None) -> dict:
+        """Check and store an uploaded collection (names and streams) as a new genre and queue its pipeline;
+        `choices` are the form's `instruments` (keep or merge) and `drums` (true or false), None for the default."""
         if not is_genre_name(name):
             raise UploadError("name", f"genre name {name!r} must be a short lowercase slug: a letter, then up to 31 "
                                       "letters, digits, - or _")
         if name in self.params().genres:
             raise UploadError("name", f"genre {name!r} exists already; choose another name", status=409)
+        settings = collection_settings(choices or {})  # before a byte is stored
         staging = staging_folder(self.project, name)
         try:
             collect_midi(uploads, self.limits, staging)
-            add_genre(self.project, name, staging)
+            add_genre(self.project, name, staging, settings)
         except GenreExists as exc:
             raise UploadError("name", str(exc), status=409) from None
         finally:

@@ -9,6 +9,7 @@ from typing import BinaryIO
 
 from ..artifacts import safe_name, unique_name
 from ..midi_io import is_midi
+from ..params import ParamError, check_genre_setting
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first local header, or the end record of an empty zip
 MACOS_CLUTTER = ("__MACOSX/", ".DS_Store")  # what a Mac's "Compress" adds to every zip
@@ -176,3 +177,19 @@ def collect_midi(uploads: list[tuple[str, BinaryIO]], limits: Limits, folder: Pa
         if problem:
             raise UploadError(field, f"file {name!r} {problem}; upload MIDI files (.mid) only")
     return list(stored)
+
+
+def collection_settings(choices: dict[str, str | None]) -> dict:
+    """An upload's choices of its genre's settings (form text; None: not chosen) as typed values, each checked by
+    params.yaml's genre rules; an UploadError (400) names the field and what it may be."""
+    settings = {}
+    for key, value in choices.items():
+        if value is None:
+            continue
+        if key == "drums":
+            value = {"true": True, "false": False}.get(value, value)  # form text; anything else the rules refuse
+        try:
+            settings[key] = check_genre_setting(key, value, "upload")
+        except ParamError as exc:
+            raise UploadError(key, str(exc).removeprefix("upload: ")) from None
+    return settings

@@ -49,6 +49,9 @@
     show("loss", p.loss ?? "–");
     show("val_loss", p.val_loss ?? "–");
     show("log", (job.log || []).join("\n"));
+    // The instruments are named once the parse stage has read the files.
+    show("instruments", job.instruments || "");
+    document.getElementById("instruments").hidden = !job.instruments;
     drawCurve(job.curve);
     setTimeout(poll, 1500);
   }
