@@ -67,6 +67,7 @@ class CorpusSource:
     corpus: str = ""  # music21 corpus folder (essenFolksong, oneills1850, bach, palestrina, ...)
     folder: str = ""  # a folder of .mid/.midi files, read recursively
     max_pieces: int = 0  # 0 keeps every piece; otherwise a seeded choice of this many
+    instruments: str = "merge"  # keep: each part its own instrument (a genre's `instruments`), for many-part music
 
     @property
     def name(self) -> str:
@@ -228,6 +229,7 @@ _SOURCE_RULES: dict[str, tuple[type, Any, str]] = {
     "corpus": (str, lambda v: bool(v), "a music21 corpus folder (e.g. essenFolksong)"),
     "folder": (str, lambda v: bool(v), "a folder of MIDI files (absolute, or relative to the project)"),
     "max_pieces": (int, lambda v: v >= 0, "an integer >= 0 (0 keeps all)"),
+    "instruments": (str, lambda v: v in INSTRUMENTS, f"one of {INSTRUMENTS} (keep: each part its own instrument)"),
 }
 _GENRE_RULES: dict[str, tuple[type, Any, str]] = {
     "source": (str, lambda v: v in SOURCES, f"one of {SOURCES}"),

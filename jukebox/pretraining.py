@@ -20,7 +20,7 @@ import numpy as np
 
 from .artifacts import atomic_path, read_jsonl, sha256, write_json
 from .dataset import UNKNOWN, Vocabulary, melody_key, split_pieces
-from .encodings import END, get_encoding, piece_tokens, quantize
+from .encodings import get_encoding, quantize
 from .encodings.fixed import outside_grid
 from .layout import Layout
 from .model import ModelConfig, save_model
@@ -139,7 +139,8 @@ def corpus_tokens(records: Sequence[dict], vocabulary: FixedVocabulary, params: 
     """Train and validation id arrays of the corpus (split by tune, each piece closed by END), the vocabulary in the
     shape the train stage reads, and the counts of tokens outside the grid (stored as `<unk>`)."""
     encoding = get_encoding(vocabulary.encoding)
-    tokens = [piece_tokens(encoding, r, params.key_mode) + [END] for r in records]
+    # A record parsed with its tracks (a source with instruments: keep) keeps them, as a genre's sequences do.
+    tokens = [encoding.encode_record(r, params.key_mode)[0] + [encoding.end] for r in records]
     train_idx, val_idx = split_pieces(len(tokens), params.pretrain.val_fraction, params.seed,
                                       [melody_key(r["notes"]) for r in records])
     known = set(vocabulary.tokens)  # a token outside the grid counts as <unk>, as the arrays store it

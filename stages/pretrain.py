@@ -19,7 +19,7 @@ from jukebox.encodings.fixed import fixed_vocabulary
 from jukebox.entrypoint import run_stage
 from jukebox.layout import Layout
 from jukebox.params import ParamError, load_params
-from jukebox.parsing import NoteCache, parse_files, parser_version
+from jukebox.parsing import NoteCache, TrackReading, parse_files, parser_version
 from jukebox.pretraining import (base_params, corpus_files, corpus_keys, corpus_tokens, held_out_keys, save_base,
                                  without_held_out)
 from jukebox.training import prepare
@@ -50,9 +50,14 @@ def main(_: str = "base") -> None:
     jobs = params.jobs or os.cpu_count() or 1
 
     held_out = held_out_keys(layout, list(params.genres))
-    files = corpus_files(params.pretrain.sources, layout, params.seed, jobs)
-    records, cached = parse_files(files, jobs, NoteCache(layout.parse_cache, parser_version()),
-                                  desc="parse base corpus", timeout=params.parse_timeout)
+    files, records, cached = [], [], 0
+    for source in params.pretrain.sources:
+        # A many-part source (instruments: keep) is read with its tracks, each part its own instrument.
+        reader = TrackReading() if source.instruments == "keep" else None
+        found = corpus_files([source], layout, params.seed, jobs)
+        parsed, from_cache = parse_files(found, jobs, NoteCache(layout.parse_cache, parser_version(reader)),
+                                         desc=f"parse {source.name}", timeout=params.parse_timeout, reader=reader)
+        files, records, cached = files + found, records + parsed, cached + from_cache
     pieces = [r for r in records if r["status"] == "kept"]
     kept, excluded = without_held_out(pieces, held_out)
     log.info("corpus: %d files (%d from the cache), %d pieces; %d left out as a genre's validation piece (same "

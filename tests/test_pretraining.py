@@ -93,6 +93,30 @@ def test_no_validation_piece_of_a_genre_gets_into_the_base_corpus(tmp_path, monk
     assert json.loads((base / "config.json").read_text())["layers"] == 2
 
 
+def test_a_source_that_keeps_its_instruments_teaches_the_base_them(tmp_path, monkeypatch):
+    """A many-part source (instruments: keep) is read with its tracks: the base learns Program_ and Drum_ tokens,
+    which a merged source never writes."""
+    from jukebox.midi_io import write_tracks
+    from stages import pretrain, sequences
+    from tests.conftest import drum_band
+
+    counted = {}
+    for instruments in ("merge", "keep"):
+        project = _project(tmp_path / instruments)
+        for i in range(6):
+            write_tracks(drum_band(2 + i % 3), (project / "corpus").mkdir(exist_ok=True) or project / "corpus" / f"b{i}.mid")
+        params = yaml.safe_load((project / "params.yaml").read_text())
+        params["pretrain"]["sources"] = [{"folder": "corpus", "instruments": instruments}]
+        (project / "params.yaml").write_text(yaml.safe_dump(params))
+        monkeypatch.chdir(project)
+        sequences.main("tunes")
+        pretrain.main()
+        vocab = json.loads((project / "models/_base/vocab.json").read_text())
+        counted[instruments] = {t: c for t, c in zip(vocab["tokens"], vocab["counts"]) if c and t[:5] in ("Progr", "Drum_")}
+    assert counted["merge"] == {}
+    assert set(counted["keep"]) == {"Program_33", "Program_73", "Drum_36", "Drum_38", "Drum_42"}
+
+
 def _base_and_genre(tmp_path, monkeypatch, corpus_copies_genre=False, **extra):
     from stages import pretrain, sequences
 
