@@ -126,11 +126,17 @@ def range_overlap(a: tuple[float, float] | None, b: tuple[float, float] | None) 
     return round(max(0.0, min(a1, b1) - max(a0, b0)) / (max(a1, b1) - min(a0, b0)), 4)
 
 
-def instrument_statistics(generated: Sequence, held_out: Sequence) -> dict:
+def instrument_statistics(generated: Sequence, held_out: Sequence, samples: Sequence | None = None) -> dict:
     """What evaluate reports of multi-track samples against held-out pieces: instrument-set overlap, each
     instrument's share of notes, the drum onset-position-in-bar overlap per drum (kick, snare, hi-hat), and each
-    pitched instrument's (voice's) range overlap with its real counterpart, with how many samples play them all."""
+    pitched instrument's (voice's) range overlap with its real counterpart, with how many samples play them all.
+
+    `generated` are the composed pieces as judged (a sample that ends a piece and begins another is two);
+    `samples` the samples whole, for the share that plays the instruments most real pieces play (a chorale's four
+    voices), which a short piece begun at a sample's end would understate."""
     real_names = sorted({_name(t) for p in held_out for t in p.tracks if not t.is_drum and t.notes})
+    played = Counter(name for p in held_out for name in {_name(t) for t in p.tracks if t.notes})
+    regular = sorted(name for name, count in played.items() if count >= len(held_out) / 2)
     ranges = {name: range_overlap(pitch_range(generated, name), pitch_range(held_out, name)) for name in real_names}
     drums = {drum: histogram_overlap(drum_onsets(generated, keys), drum_onsets(held_out, keys))
              for drum, keys in DRUM_KEYS.items()}
@@ -144,6 +150,10 @@ def instrument_statistics(generated: Sequence, held_out: Sequence) -> dict:
         "samples_with_every_instrument": round(float(np.mean(
             [set(real_names) <= {_name(t) for t in p.tracks if t.notes} for p in generated])) if generated else 0.0,
             4),
+        "regular_instruments": regular,
+        "samples_with_regular_instruments": round(float(np.mean(
+            [set(regular) <= {_name(t) for t in p.tracks if t.notes} for p in (samples or generated)]))
+            if (samples or generated) else 0.0, 4),
     }
 
 

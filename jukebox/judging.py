@@ -90,10 +90,13 @@ def judge(composer: Composer, generated_tokens: list[list[str]], layout: Layout,
 
         generated_tracks = [composer.encoder.decode_piece(part) for part in parts]
         held_out_tracks = [record_piece(p, composer.key_mode) for p in pieces]
-        instruments = instrument_statistics(generated_tracks, held_out_tracks)
+        samples = [composer.encoder.decode_piece(tokens) for tokens in generated_tokens]
+        instruments = instrument_statistics(generated_tracks, held_out_tracks, samples)
         extra = ([family_shares(p) for p in generated_tracks], [family_shares(p) for p in held_out_tracks])
-        log.info("instruments: set overlap %s, ranges %s, drum onsets %s", instruments["instrument_set_overlap"],
-                 instruments["range_overlap"], instruments["drum_onset_overlap"])
+        log.info("instruments: set overlap %s, ranges %s, drum onsets %s; %.2f of the samples play %s (the "
+                 "instruments of most real pieces)", instruments["instrument_set_overlap"],
+                 instruments["range_overlap"], instruments["drum_onset_overlap"],
+                 instruments["samples_with_regular_instruments"], ", ".join(instruments["regular_instruments"]))
     real_test = realness(generated, real, seed, instruments=extra)
     log.info("samples vs held-out: distinct 8-onset n-grams %.3f (held-out %.3f), 16-onset %.3f (held-out %.3f)",
              structure["generated"]["distinct_8onsets"], structure["held_out"]["distinct_8onsets"],

@@ -154,6 +154,16 @@ def test_instrument_statistics_of_a_band_against_itself_and_against_another():
     assert same["drum_onset_overlap"] == {"kick": 1.0, "snare": 1.0, "hi-hat": 1.0}
     assert same["range_overlap"] == {"program 33": 1.0, "program 73": 1.0}
     assert same["note_shares"]["generated"]["drums"] > 0.5
+    assert same["regular_instruments"] == ["drums", "program 33", "program 73"]
+    assert same["samples_with_regular_instruments"] == 1.0
+    # A chorale-like case: an instrument only one real piece in three plays is not required of every sample, and a
+    # sample is judged whole, though it was cut into pieces, one of which lacks the bass.
+    extra = band + [MultiTrack([*band[0].tracks, Track(41, False, [TrackNote(0.0, 1.0, 60)])], band[0].meters)]
+    without_bass = band[1]._replace(tracks=[t for t in band[1].tracks if t.program != 33 or t.is_drum])
+    cut = instrument_statistics([band[0], without_bass], extra, samples=[band[0], band[1]])
+    assert cut["regular_instruments"] == ["drums", "program 33", "program 73"]
+    assert cut["samples_with_regular_instruments"] == 1.0 and cut["samples_with_every_instrument"] == 0.0
+    assert instrument_statistics([band[0], without_bass], extra)["samples_with_regular_instruments"] == 0.5
     # Drums moved half a beat later, the melody an octave down: the drum pattern and its range no longer match.
     moved = [MultiTrack([t._replace(notes=[n._replace(onset=n.onset + 0.5) for n in t.notes]) if t.is_drum else
                          t._replace(notes=[n._replace(pitch=n.pitch - 12) for n in t.notes]) if t.program == 73 else t

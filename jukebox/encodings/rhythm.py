@@ -165,9 +165,9 @@ class RhythmEncoding(Encoding):
         return InstrumentGrammar(self, tokens)
 
     def follow(self, tokens):
-        """After a note a higher note, another instrument, a shift or a piece's end; after a shift a note, a hit,
-        an instrument or a smaller shift (only the largest repeats); after a piece's end anything but a shift's
-        repeat rule; after an instrument a note; after a hit a higher hit or what may follow a note.
+        """After a note a higher note, an instrument, a shift or a piece's end; after a hit a higher hit or what may
+        follow a note; after an instrument a note; after a shift a note, a hit, an instrument or a smaller shift
+        (only the largest repeats); after a piece's end a note, a hit, an instrument or a shift.
 
         `rhythm` writes each onset's hits and notes lowest first and each gap's shifts largest first, so masking
         the rest keeps sampling, and argmax above all, out of silent shift loops.
