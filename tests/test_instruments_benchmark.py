@@ -30,3 +30,7 @@ def test_the_same_records_are_encoded_three_ways_and_each_is_scored_per_note(tmp
     assert row["rhythm_keep_minus_merged"] == round(row["rhythm_keep"]["cross_entropy_per_note"]
                                                     - row["rhythm_merged"]["cross_entropy_per_note"], 4)
     assert "per note, against rhythm merged" in capsys.readouterr().out
+    main(["--raw-from", str(tmp_path), "--genres", "band", "--pieces", "4", "--epochs", "1", "--windows-per-epoch",
+          "16", "--seq-len", "24", "--variants", "rhythm_keep", "--json", str(tmp_path / "two.json")])
+    row = json.loads((tmp_path / "two.json").read_text())["genres"]["band"]
+    assert {"rhythm_merged", "rhythm_keep"} <= set(row) and "remi_plus_keep" not in row
