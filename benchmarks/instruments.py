@@ -110,12 +110,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pieces", type=int, default=120)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seq-len", type=int, default=SETTINGS["seq_len"])
+    parser.add_argument("--seed", type=int, default=SETTINGS["seed"], help="the split's and the model's seed")
     parser.add_argument("--windows-per-epoch", type=int, default=512)
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
                         help="which encodings to train (rhythm_merged, the reference, always runs)")
     parser.add_argument("--json", type=Path, default=Layout.of(ROOT).benchmarks / "instruments.json")
     args = parser.parse_args(argv)
-    SETTINGS["seq_len"] = args.seq_len
+    SETTINGS.update(seq_len=args.seq_len, seed=args.seed)
     results = {"settings": {**SETTINGS, "pieces": args.pieces, "epochs": args.epochs,
                             "windows_per_epoch": args.windows_per_epoch}, "genres": {}}
     for name in args.genres:

@@ -14,7 +14,7 @@ from jukebox.generation import instrument_of
 from jukebox.instruments import DRUM_PROGRAM, instrument_statistics, programs_of, range_overlap
 from jukebox.parsing import voice_programs
 from jukebox.midi_io import MultiTrack, Track, TrackNote, read_tracks, write_tracks
-from tests.conftest import drum_band
+from tests.conftest import drum_band, melody_and_drums
 
 ENCODING = RemiPlus()
 MULTITRACK = ("rhythm", "remi_plus")
@@ -369,29 +369,11 @@ def test_jukebox_generate_instruments_writes_only_them_and_names_a_wrong_one(ban
     assert "unknown instrument 'kazoo'" in capsys.readouterr().err
 
 
-def two_track_primer(path):
-    """A melody (flute, program 73) and a kick/snare/hi-hat track on channel 10, written with symusic itself."""
-    import symusic
-
-    score = symusic.Score(480)
-    melody = symusic.Track("melody", program=73)
-    for i, pitch in enumerate([72, 74, 76, 77, 79, 77, 76, 74]):
-        melody.notes.append(symusic.Note(i * 480, 440, pitch, 90))
-    drums = symusic.Track("drums", program=0, is_drum=True)
-    for i in range(16):
-        drums.notes.append(symusic.Note(i * 240, 120, 42, 70))  # closed hi-hat on every eighth
-        if i % 4 == 0:
-            drums.notes.append(symusic.Note(i * 240, 120, 36 if i % 8 == 0 else 38, 100))  # kick, snare
-    score.tracks.extend([melody, drums])
-    score.dump_midi(str(path))
-    return path
-
-
 def test_a_multitrack_primer_keeps_its_instruments(band_project, tmp_path):
     from jukebox.generation import Composer
     from jukebox.primers import primer_track_tokens, read_primer
 
-    primer = two_track_primer(tmp_path / "primer.mid")
+    primer = melody_and_drums(tmp_path / "primer.mid")
     composer = Composer.load(band_project / "models/band")
     tokens = primer_track_tokens(composer, read_primer(primer, composer.seq_len, tracks=True), primer)
     assert PRIMER_TOKENS[_encoding(band_project)] <= set(tokens)
@@ -404,7 +386,7 @@ def test_a_multitrack_primer_is_read_once(band_project, tmp_path, monkeypatch):
     from jukebox.generation import Composer
     from jukebox.samples import choose_primers
 
-    primer = two_track_primer(tmp_path / "primer.mid")
+    primer = melody_and_drums(tmp_path / "primer.mid")
     loaded = Composer.load(band_project / "models/band")
     in_c = Composer(loaded.model, loaded.vocab, loaded.config, key_mode="c")
     real, reads = parsing.read_piece_tracks, []
@@ -421,7 +403,7 @@ def test_a_primer_uploaded_on_the_web_keeps_its_tracks_as_jukebox_generate_reads
     from jukebox.web.composing import Studio
     from jukebox.web.services import Services
 
-    primer = two_track_primer(tmp_path / "primer.mid")
+    primer = melody_and_drums(tmp_path / "primer.mid")
     studio = Studio(band_project, primer_timeout=30)
     chosen = []
     real_primer = Studio.primer

@@ -72,13 +72,17 @@ def test_a_forged_choice_is_refused_naming_the_field(client, project, band, fiel
     untouched(project)
 
 
-def test_a_forged_choice_on_the_page_shows_beside_its_field(client, project, band):
+def post_form(client, name: str, band, **choice):
+    """An upload through the page's form, with its CSRF token and the choice's fields."""
     page = client.get("/collections").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
     files = [(io.BytesIO(song), f"song_{i}.mid") for i, song in enumerate(band)]
-    response = client.post("/collections", data={"csrf_token": token, "name": "forged", "files": files,
-                                                 "instruments": "keep", "drums": "maybe"},
-                           content_type="multipart/form-data")
+    return client.post("/collections", data={"csrf_token": token, "name": name, "files": files, **choice},
+                       content_type="multipart/form-data")
+
+
+def test_a_forged_choice_on_the_page_shows_beside_its_field(client, project, band):
+    response = post_form(client, "forged", band, instruments="keep", drums="maybe")
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert re.search(r'<p class="error" id="drums-error">drums = &#39;maybe&#39; has the wrong type', page), page
@@ -109,12 +113,7 @@ def test_an_upload_keeps_its_instruments_unless_told_to_merge(client, project, b
         client.get(merged["page"]).get_data(as_text=True)
 
     # The page form sends the same choice.
-    page = client.get("/collections").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
-    files = [(io.BytesIO(song), f"song_{i}.mid") for i, song in enumerate(band)]
-    response = client.post("/collections", data={"csrf_token": token, "name": "paged", "files": files,
-                                                 "instruments": "merge", "drums": "true"},
-                           content_type="multipart/form-data")
+    response = post_form(client, "paged", band, instruments="merge", drums="true")
     assert response.status_code == 303 and entry(project, "paged")["instruments"] == "merge"
     paged = client.get("/api" + response.headers["Location"]).get_json()
     cancel(client, kept, merged, paged)
