@@ -252,7 +252,7 @@ def parse_files(paths: Sequence[Path], jobs: int, cache: NoteCache | None = None
         elif jobs <= 1 or len(todo) <= 1:
             _collect(map(reader, todo_paths), todo, digests, records, cache, bar)
         else:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=worker_context()) as pool:
                 # chunksize 1: files differ a lot in size, and one music21 parse outweighs the IPC many times over.
                 _collect(pool.map(reader, todo_paths, chunksize=1), todo, digests, records, cache, bar)
     return [{"piece": p.name, **r} for p, r in zip(paths, records)], len(paths) - len(todo)
@@ -293,14 +293,23 @@ def reader_pool(workers: int):
     threads (pebble's own, TensorFlow's, a web server's) that a fork would copy in the middle of a step, and a
     replacement worker starts in milliseconds with music21 ready, so its import never counts against a time limit.
     """
-    import multiprocessing
-
     from pebble import ProcessPool
+
+    return ProcessPool(max_workers=workers, initializer=_worker_start, initargs=(os.getpid(),),
+                       context=worker_context())
+
+
+def worker_context():
+    """The multiprocessing context of every pool that reads music: workers forked from a forkserver.
+
+    Forking the caller itself copies whatever its threads were doing (TensorFlow's, a web server's): a child once
+    died in TensorFlow's garbage collection while music21 analysed a key.
+    """
+    import multiprocessing
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["jukebox.midi_io", "music21.converter", "music21.midi.translate"])
-    return ProcessPool(max_workers=workers, initializer=_worker_start, initargs=(os.getpid(),),
-                       context=context)
+    return context
 
 
 def _collect_within(paths, jobs, timeout, todo, digests, records, cache, bar, reader=read_piece) -> None:

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from .artifacts import safe_name, sha256, unique_name, write_bytes
 from .midi_io import is_midi
+from .parsing import worker_context
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ def export_corpus(collection: str, out_dir: Path, max_pieces: int, seed: int, jo
     log.info("corpus %s: exporting %d pieces to %s", collection, len(pieces), out_dir)
     records, taken = [], set()
     with ProcessPoolExecutor(max_workers=max(1, min(jobs or os.cpu_count() or 1, len(pieces))),
-                             initializer=_without_beams) as pool:
+                             mp_context=worker_context(), initializer=_without_beams) as pool:
         exported = pool.map(_export, pieces, chunksize=4)
         for ref, (data, reason) in tqdm(zip(pieces, exported), total=len(pieces), desc=f"export {collection}",
                                         unit="piece"):

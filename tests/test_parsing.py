@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,16 @@ def test_records_keep_order_and_say_why_a_file_was_skipped(files):
 
 def test_two_processes_give_the_same_records_as_one(files):
     assert parse_files(files, jobs=2)[0] == parse_files(files, jobs=1)[0]
+
+
+def parent_of_worker(path):
+    return {"status": "kept", "parent": os.getppid()}
+
+
+def test_workers_are_not_forked_from_the_caller(files):
+    """A fork copies the caller's threads mid-step (TensorFlow's, in the test process): one such child died."""
+    records, _ = parse_files(files[:3], jobs=2, reader=parent_of_worker)
+    assert {r["parent"] for r in records}.isdisjoint({os.getpid()})
 
 
 def test_warm_cache_parses_nothing_and_new_files_only_themselves(files, tmp_path, monkeypatch):
