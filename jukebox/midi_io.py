@@ -355,3 +355,16 @@ def write_tracks(piece: MultiTrack, path: str | Path) -> None:
 
 def _ticks(quarters: float, tpq: int = WRITE_TPQ) -> int:
     return int(round(quarters * tpq))
+
+
+def worker_context():
+    """The multiprocessing context of every pool that reads music: workers forked from a forkserver.
+
+    Forking the caller itself copies whatever its threads were doing (TensorFlow's, a web server's): a child once
+    died in TensorFlow's garbage collection while music21 analysed a key.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["jukebox.midi_io", "music21.converter", "music21.midi.translate"])
+    return context

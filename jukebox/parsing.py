@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 from tqdm import tqdm
 
 from .artifacts import remove_stale_partials, sha256, write_text
-from .midi_io import estimate_key, key_name, read_midi_events, read_music, read_tracks
+from .midi_io import estimate_key, key_name, read_midi_events, read_music, read_tracks, worker_context
 
 log = logging.getLogger(__name__)
 
@@ -297,19 +297,6 @@ def reader_pool(workers: int):
 
     return ProcessPool(max_workers=workers, initializer=_worker_start, initargs=(os.getpid(),),
                        context=worker_context())
-
-
-def worker_context():
-    """The multiprocessing context of every pool that reads music: workers forked from a forkserver.
-
-    Forking the caller itself copies whatever its threads were doing (TensorFlow's, a web server's): a child once
-    died in TensorFlow's garbage collection while music21 analysed a key.
-    """
-    import multiprocessing
-
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["jukebox.midi_io", "music21.converter", "music21.midi.translate"])
-    return context
 
 
 def _collect_within(paths, jobs, timeout, todo, digests, records, cache, bar, reader=read_piece) -> None:

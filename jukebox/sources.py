@@ -15,8 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .artifacts import safe_name, sha256, unique_name, write_bytes
-from .midi_io import is_midi
-from .parsing import worker_context
+from .midi_io import is_midi, worker_context
 
 log = logging.getLogger(__name__)
 
