@@ -4,7 +4,8 @@
                                              [--draws 3] [--json FILE]
 
 A variant is params.yaml with some settings changed (`a=1,b=2` changes two). For each genre of a project after
-`dvc repro` (its data/sequences/<genre>/), every variant trains as the train stage trains it (stages.train.prepare:
+`dvc repro` (its data/sequences/<genre>/), every variant trains as the train stage trains it (from the base under
+init: base, with the fine-tuning schedule; jukebox.training.prepare:
 the same seed, windows, transposition, epochs and early stopping), composes the generate stage's pieces (its primers
 and seeds) and is judged with the evaluate stage's figures: validation loss, loss on repeated targets, distinct
 8-grams and copy rate against held-out stretches, realness, and the loss on a passage heard the first time and
@@ -50,13 +51,20 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     from jukebox.generation import Composer, Sampling
     from jukebox.judging import heard_again
     from jukebox.model import next_token_model
+    from jukebox.pretraining import finetune_params, read_base, start_from_base
     from jukebox.training import prepare
 
     settings = variant(project, changes)
     seq_dir = Layout.of(project).sequences(genre)
     train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
     vocab = json.loads((seq_dir / "vocab.json").read_text())
+    if settings.init == "base":  # as the train stage fine-tunes: the base's shape, the fine-tuning schedule
+        layout = Layout.of(project)
+        base_config, _ = read_base(layout.base_model)
+        settings = finetune_params(settings, base_config, len(train), len(val))
     model, config, stream, val_data, steps = prepare(settings, train, val, vocab["tokens"])
+    if settings.init == "base":
+        start_from_base(model, config, layout.base_model, settings.finetune_freeze)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, restore_best_weights=True)
     began = time.perf_counter()
     history = model.fit(stream.repeat(), steps_per_epoch=steps, epochs=settings.epochs, validation_data=val_data,

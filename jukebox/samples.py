@@ -9,6 +9,7 @@ steps itself, so that the requests arriving together share one batch.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,8 +114,20 @@ def compose(layout: Layout, genre: Genre, sampling: Sampling, primer: str | Path
     """`count` pieces of a genre in one batch, continuing the MIDI file `primer`'s opening or, without one,
     validation windows chosen by the seed; piece i is composed with seed + i. The genre's model is loaded from
     the layout unless `composer` is given."""
+    return next(compose_in_batches(layout, genre, sampling, primer, count, count, composer))
+
+
+def compose_in_batches(layout: Layout, genre: Genre, sampling: Sampling, primer: str | Path | None = None,
+                       count: int = 1, first: int = 1, composer: Composer | None = None) -> Iterator[list[Piece]]:
+    """compose's `count` pieces as two batches: the first `first` pieces, then the rest.
+
+    Each row composes what it would in any batch, so the pieces are compose's; the first can be written (and
+    listened to) while the rest are composed.
+    """
     composer = composer or Composer.load(layout.model(genre.name))
     primers = choose_primers(composer, layout.val_tokens(genre.name), sampling.seed, count, primer)
     rows = numbered(sampling, count)
-    pieces = composer.compose(np.stack([p.window for p in primers]), rows)
-    return [Piece(composer, genre, tokens, p, row) for tokens, p, row in zip(pieces, primers, rows)]
+    for batch in (slice(0, first), slice(first, count)):
+        if rows[batch]:
+            tokens = composer.compose(np.stack([p.window for p in primers[batch]]), rows[batch])
+            yield [Piece(composer, genre, *piece) for piece in zip(tokens, primers[batch], rows[batch])]

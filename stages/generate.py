@@ -1,6 +1,7 @@
-"""Stage generate: compose max(n_samples, eval_samples) pieces per genre in one batch, each primed by a seeded
-validation window; render the first n_samples as MIDI, FLAC audio, piano roll and MusicXML with a listening page
-(data/generated/<genre>/index.html), and keep every piece's tokens for evaluate (pieces.json)."""
+"""Stage generate: compose max(n_samples, eval_samples) pieces per genre, each primed by a seeded validation window;
+render the first n_samples (composed first, in a batch of their own) as MIDI, FLAC audio, piano roll and MusicXML
+with a listening page (data/generated/<genre>/index.html), and keep every piece's tokens for evaluate
+(pieces.json)."""
 from __future__ import annotations
 
 import shutil
@@ -13,7 +14,7 @@ from jukebox.generation import Composer, Sampling
 from jukebox.layout import Layout
 from jukebox.params import load_params
 from jukebox.render import write_listening_page
-from jukebox.samples import compose
+from jukebox.samples import compose_in_batches
 
 
 def main(genre_name: str) -> None:
@@ -28,16 +29,20 @@ def main(genre_name: str) -> None:
     sampling = Sampling.chosen(params)
     log.info("composing %d pieces, rendering %d (%s encoding): %s", count, params.n_samples, composer.encoding,
              sampling.describe())
-    pieces = compose(layout, genre, sampling, count=count, composer=composer)
+    # The pieces to listen to are composed and written first: a collection's first sample is heard sooner.
+    batches = compose_in_batches(layout, genre, sampling, count=count, first=params.n_samples, composer=composer)
+    pieces = next(batches)
     out = layout.generated(genre.name)
     shutil.rmtree(out, ignore_errors=True)
-    write_json(out / "pieces.json", [{"seed": piece.sampling.seed, "primer_start": piece.primer.start,
-                                      "tokens": piece.tokens} for piece in pieces])
     samples = [piece.write(out / f"sample_{i + 1:02d}.mid", with_tokens=True)
                for i, piece in enumerate(tqdm(pieces[:params.n_samples], desc=f"render {genre.name}", unit="sample"))]
     write_json(out / "samples.json", samples)
     page = write_listening_page(genre.name, samples, out)
     log.info("wrote %d samples to %s; listen: open %s", len(samples), out, page)
+    pieces += [piece for batch in batches for piece in batch]
+    write_json(out / "pieces.json", [{"seed": piece.sampling.seed, "primer_start": piece.primer.start,
+                                      "tokens": piece.tokens} for piece in pieces])
+    log.info("composed %d more pieces for evaluate: %s", len(pieces) - len(samples), out / "pieces.json")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from jukebox.generation import Composer, Sampling, validation_primers
 from jukebox.layout import Layout
 from jukebox.midi_io import notes_to_stream, played_notes, read_music, read_notes, write_midi
 from jukebox.params import load_params
-from jukebox.samples import Piece, Primer, choose_primers, compose
+from jukebox.samples import Piece, Primer, choose_primers, compose, compose_in_batches
 from tests.conftest import write_tune
 from tests.tiny_genre import write_tiny_genre
 
@@ -45,6 +45,18 @@ def test_compose_numbers_the_seeds_and_composes_each_piece_as_composer_compose_d
     alone = composer.compose(np.stack([p.primer.window for p in pieces]),
                              [Sampling(20, 1.0, seed=s) for s in (7, 8, 9)])
     assert [p.tokens for p in pieces] == alone and all(p.n_notes == 20 for p in pieces)
+
+
+def test_the_generate_stages_two_batches_are_composes_pieces(layout, composer):
+    """The pieces listened to are composed first, in a batch of their own: they and the rest must be compose's."""
+    genre = load_params(layout.params).genre("tiny")
+    sampling = Sampling(20, 1.0, seed=7)
+    whole = compose(layout, genre, sampling, count=4, composer=composer)
+    first, rest = compose_in_batches(layout, genre, sampling, count=4, first=1, composer=composer)
+    assert [len(first), len(rest)] == [1, 3]
+    assert [(p.tokens, p.sampling, p.primer.start) for p in first + rest] == [
+        (p.tokens, p.sampling, p.primer.start) for p in whole]
+    assert len(list(compose_in_batches(layout, genre, sampling, count=2, first=2, composer=composer))) == 1
 
 
 def test_a_sample_record_has_the_keys_of_samples_json_in_their_order(layout, composer, tmp_path):

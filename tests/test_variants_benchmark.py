@@ -23,8 +23,8 @@ def test_trains_each_variant_and_judges_it_side_by_side(tmp_path, capsys):
                 [{"piece": name, "notes": [[on, dur, p] for on, dur, ps in phrase_events(shift, 6) for p in ps]}
                  for name, shift in (("a.mid", 0), ("b.mid", 2), ("c.mid", 5))])
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params.update(architecture="transformer", seq_len=24, transpose=0, epochs=2, windows_per_epoch=32, batch_size=8,
-                  val_windows=16, warmup_steps=2, n_notes=70, eval_samples=3)
+    params.update(init="scratch", architecture="transformer", seq_len=24, transpose=0, epochs=2, windows_per_epoch=32,
+                  batch_size=8, val_windows=16, warmup_steps=2, n_notes=70, eval_samples=3)
     (project / "params.yaml").write_text(yaml.safe_dump(params))
 
     with pytest.raises(ParamError, match="token_conv = 99 is out of range"):
