@@ -35,7 +35,7 @@ def main(genre_name: str) -> None:
     out = layout.generated(genre.name)
     shutil.rmtree(out, ignore_errors=True)
     samples = [piece.write(out / f"sample_{i + 1:02d}.mid", with_tokens=True)
-               for i, piece in enumerate(tqdm(pieces[:params.n_samples], desc=f"render {genre.name}", unit="sample"))]
+               for i, piece in enumerate(tqdm(pieces, desc=f"render {genre.name}", unit="sample"))]
     write_json(out / "samples.json", samples)
     page = write_listening_page(genre.name, samples, out)
     log.info("wrote %d samples to %s; listen: open %s", len(samples), out, page)
