@@ -4,18 +4,20 @@
 
 Files: `--pieces` pieces of music21's corpus (celtic, chorales, folk, a third each) exported to MIDI as the scrape
 stage does, plus `--bands` multi-track songs (jukebox tests' drum band, 16 bars, 3 tracks). Both readers run in
-this process, one file after another (no pool, no cache), so the ratio is per core; the parse stage's pool spreads
-either over every core.
+this process, one file after another (no pool, no cache), so the ratio is per core; a last row reads the keep record
+as the parse stage does: its time-limited pool of every core (parse_files, no cache; the pool's start counts).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
 from jukebox.midi_io import read_tracks, write_tracks
-from jukebox.parsing import read_piece, read_piece_tracks
+from jukebox.params import load_params
+from jukebox.parsing import TrackReading, parse_files, read_piece, read_piece_tracks
 from jukebox.sources import export_corpus
 
 
@@ -54,7 +56,12 @@ def main() -> None:
         rows = [("symusic read_tracks", rate(read_tracks, paths)),
                 ("symusic parse record (keep)", rate(read_piece_tracks, paths)),
                 ("music21 parse record (merge, today)", rate(read_piece, paths))]
+        cores = os.cpu_count() or 1
+        start = time.perf_counter()
+        parse_files(paths, cores, timeout=load_params().parse_timeout, reader=TrackReading())
+        pooled = time.perf_counter() - start
     print(f"{len(paths)} MIDI files ({args.pieces // 3 * 3} corpus pieces, {args.bands} three-track songs), one core:")
+    rows.append((f"keep record, parse stage's pool of {cores}", (len(paths) / pooled, pooled)))
     for name, (per_second, seconds) in rows:
         print(f"  {name:38s} {per_second:9.1f} files/s  ({seconds:.2f} s)")
     print(f"  symusic read_tracks / music21: {rows[0][1][0] / rows[2][1][0]:.0f}x; keep record / music21: "
