@@ -6,7 +6,7 @@
 A variant is params.yaml with some settings changed (`a=1,b=2` changes two). For each genre of a project after
 `dvc repro` (its data/sequences/<genre>/), every variant trains as the train stage trains it (jukebox.training.prepare:
 the same seed, windows, transposition, epochs and early stopping; under init: base, from the base with the
-fine-tuning schedule), composes the generate stage's pieces (its primers and seeds) and is judged with the
+fine-tuning schedule, where a genre's own finetune_epochs, an upload's, wins over a variant's), composes the generate stage's pieces (its primers and seeds) and is judged with the
 evaluate stage's figures: validation loss, loss on repeated targets, distinct 8-grams and copy rate against held-out
 stretches, realness, and the loss on a passage heard the first time and again (whether the model restates what it
 hears). One variant after the other in one run, on one
@@ -61,7 +61,7 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     if settings.init == "base":  # as the train stage fine-tunes: the base's shape, the fine-tuning schedule
         layout = Layout.of(project)
         base_config, _ = read_base(layout.base_model)
-        settings = finetune_params(settings, base_config, len(train), len(val))
+        settings = finetune_params(settings, base_config, len(train), len(val), settings.genre(genre).finetune_epochs)
     model, config, stream, val_data, steps = prepare(settings, train, val, vocab["tokens"])
     if settings.init == "base":
         start_from_base(model, config, layout.base_model, settings.finetune_freeze)

@@ -58,6 +58,7 @@ class Genre:
     instruments: str = "merge"  # merge: every part one stream (played on `program`); keep: each note keeps its track's
     max_tracks: int = 16  # with instruments keep: the tracks with the most notes are kept, the rest counted
     drums: bool = True  # with instruments keep: whether the drum track (channel 10) is kept
+    finetune_epochs: int = 0  # init base: this genre's epochs of fine-tuning; 0 = params.yaml's finetune_epochs
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ class Params:
     init: str = "scratch"  # base: a genre starts from models/_base (fine-tuning), scratch: from random weights
     finetune_learning_rate: float = 0.001
     finetune_epochs: int = 10
+    upload_finetune_epochs: int = 6  # init base: the finetune_epochs the web app writes into an upload's genre entry
     finetune_freeze: int = 0  # 0 trains every layer; k >= 1 freezes the token embedding and the lowest k - 1 blocks
     pretrain: Pretrain = field(default_factory=Pretrain)
     genres: dict[str, Genre] = field(default_factory=dict)
@@ -157,6 +159,11 @@ class Params:
         if name not in self.genres:
             raise ParamError(f"unknown genre {name!r}: params.yaml `genres` has {sorted(self.genres)}")
         return self.genres[name]
+
+    def epochs_of(self, genre: Genre | None) -> int:
+        """The epochs `genre` trains for: its own finetune_epochs or params.yaml's under init base, else `epochs`."""
+        own = genre.finetune_epochs if genre else 0
+        return (own or self.finetune_epochs) if self.init == "base" else self.epochs
 
 
 # key -> (type, check, description of the allowed range)
@@ -212,6 +219,8 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "init": (str, lambda v: v in INITS, f"one of {INITS} (base: fine-tune models/_base; scratch: random weights)"),
     "finetune_learning_rate": (float, lambda v: 0 < v <= 1, "a number in (0, 1] (peak rate when fine-tuning a base)"),
     "finetune_epochs": (int, lambda v: v >= 1, "an integer >= 1 (epochs when fine-tuning a base)"),
+    "upload_finetune_epochs": (int, lambda v: 1 <= v <= 1000, "an integer from 1 to 1000 (fine-tuning epochs of a "
+                               "collection uploaded in the web app)"),
     "finetune_freeze": (int, lambda v: 0 <= v <= 8, "an integer from 0 to layers (0 trains everything; k freezes "
                         "the token embedding and the lowest k - 1 blocks)"),
 }
@@ -242,6 +251,8 @@ _GENRE_RULES: dict[str, tuple[type, Any, str]] = {
                     "keep: every note keeps its track's instrument)"),
     "max_tracks": (int, lambda v: 1 <= v <= 64, "an integer from 1 to 64 (tracks kept per piece with instruments keep)"),
     "drums": (bool, lambda v: True, "true or false (keep the drum track with instruments keep)"),
+    "finetune_epochs": (int, lambda v: 0 <= v <= 1000, "an integer from 0 to 1000 (this genre's epochs of "
+                        "fine-tuning the base; 0 = params.yaml's finetune_epochs)"),
     "site": (str, lambda v: v in SITES, f"one of {SITES}"),
     "listing": (list, lambda v: bool(v) and all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in v),
                 "a non-empty list of http(s) URLs of listing pages"),

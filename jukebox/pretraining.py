@@ -238,9 +238,9 @@ def grown(weights: list[np.ndarray], sizes: list[tuple], vocab_size: int) -> lis
     return out
 
 
-def finetune_params(params: Params, base: ModelConfig, train_tokens: int, val_tokens: int) -> Params:
-    """A genre's parameters when it fine-tunes the base: the base's shape, the fine-tuning rate and epochs, and
-    epochs sized to the genre's data.
+def finetune_params(params: Params, base: ModelConfig, train_tokens: int, val_tokens: int, epochs: int = 0) -> Params:
+    """A genre's parameters when it fine-tunes the base: the base's shape, the fine-tuning rate and epochs (`epochs`,
+    the genre's own, or finetune_epochs), and epochs sized to the genre's data.
 
     A fine-tuning epoch is at most one pass over the training tokens (in whole batches), and validation reads at most one window per
     8 validation tokens: a 20-file collection then checks its validation loss after every few seconds of learning,
@@ -251,7 +251,7 @@ def finetune_params(params: Params, base: ModelConfig, train_tokens: int, val_to
     one_pass = batches * params.batch_size  # whole batches: every step of an epoch the same size
     return dataclasses.replace(params, architecture=base.architecture, layers=base.layers, units=base.units,
                                heads=base.heads, token_conv=base.token_conv, embedding_dim=base.embedding_dim,
-                               learning_rate=params.finetune_learning_rate, epochs=params.finetune_epochs,
+                               learning_rate=params.finetune_learning_rate, epochs=epochs or params.finetune_epochs,
                                windows_per_epoch=min(params.windows_per_epoch, one_pass),
                                val_windows=min(params.val_windows, max(1, val_tokens // 8)))
 

@@ -98,7 +98,8 @@ def copy_project(dest: Path) -> Path:
 # A genre fine-tunes the shipped base (init: base) for finetune_epochs, in the base's shape whatever units say.
 WEB_TINY = dict(seq_len=8, units=8, embedding_dim=8, epochs=1, finetune_epochs=1, windows_per_epoch=64,
                 val_windows=32, batch_size=32, n_notes=20, n_samples=1, eval_samples=2, val_fraction=0.25,
-                patience=1, jobs=1, min_count=1, listen_bars=1)
+                patience=1, jobs=1, min_count=1, listen_pairs=2, listen_bars=1,
+                upload_finetune_epochs=1)
 
 
 def set_base_genre(root: Path, tunes: Path, settings: dict, message: str) -> None:

@@ -234,7 +234,9 @@ def test_fine_tuning_sizes_its_epochs_to_the_genre():
     # A 20-file collection: one pass over its 12,000 training tokens is 60 windows, 64 in whole batches of 8;
     # 1,000 validation tokens, 125 windows.
     small = finetune_params(params, base, 12_000, 1_000)
-    assert (small.windows_per_epoch, small.val_windows) == (64, 125)
+    assert (small.windows_per_epoch, small.val_windows, small.epochs) == (64, 125, params.finetune_epochs)
+    # A genre's own finetune_epochs (an upload's) wins over params.yaml's.
+    assert finetune_params(params, base, 12_000, 1_000, 6).epochs == 6 != params.finetune_epochs
     # A genre of 400 tunes keeps the genres' epoch and validation sizes.
     large = finetune_params(params, base, 400_000, 40_000)
     assert (large.windows_per_epoch, large.val_windows) == (1536, 1024)
@@ -268,15 +270,17 @@ def test_a_genre_whose_validation_pieces_the_base_learned_says_so(tmp_path, monk
     assert len(keys) == len(set(keys)) == 2 * (4 + 6), "notes and melody of the genre's 4 training tunes and the corpus's 6"
     train.main("tunes")
     summary = json.loads((project / "metrics/tunes/train/metrics.json").read_text())
-    assert summary["validation_pieces_in_base"] == 0
-    # Another seed splits the tunes anew: validation pieces the base learned from are named, and counted.
+    assert summary["validation_pieces_in_base"] == 0 and summary["epochs"] == 1
+    # Another seed splits the tunes anew: validation pieces the base learned from are named, and counted. The genre
+    # now fine-tunes for its own 2 epochs, over params.yaml's 1.
     params = yaml.safe_load((project / "params.yaml").read_text())
+    params["genres"]["tunes"]["finetune_epochs"] = 2
     (project / "params.yaml").write_text(yaml.safe_dump({**params, "seed": 7}))
     sequences.main("tunes")
     held = json.loads((project / "data/sequences/tunes/split.json").read_text())["validation"]
     with caplog.at_level("WARNING"):
         train.main("tunes")
     summary = json.loads((project / "metrics/tunes/train/metrics.json").read_text())
-    assert summary["validation_pieces_in_base"] >= 1
+    assert summary["validation_pieces_in_base"] >= 1 and summary["epochs"] == 2
     assert "validation pieces of tunes are in the base's corpus" in caplog.text and "Rebuilding it" in caplog.text
     assert any(f"tunes/{piece}" in caplog.text for piece in held)

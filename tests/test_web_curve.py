@@ -71,11 +71,13 @@ def test_the_starting_point_names_the_base_and_its_pieces(tmp_path):
 
 @pytest.fixture
 def app_project(tmp_path) -> Path:
-    """A project with params.yaml's genres, init base, a trained base's corpus.json and one uploaded collection."""
-    for name in ("app_genres.yaml", "dvc.yaml"):
-        shutil.copy(ROOT / name, tmp_path / name)
+    """A project with params.yaml's genres, init base, a trained base's corpus.json and one uploaded collection, which
+    fine-tunes for its own 6 epochs (params.yaml's genres for 10)."""
+    shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    (tmp_path / "app_genres.yaml").write_text(yaml.safe_dump({"genres": {"reels": {
+        "source": "local", "path": "collections/reels", "finetune_epochs": 6}}}))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params.update(init="base", vocabulary="fixed", encoding="rhythm", finetune_epochs=6)
+    params.update(init="base", vocabulary="fixed", encoding="rhythm", finetune_epochs=10)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     corpus = Layout.of(tmp_path).base_metrics / "corpus.json"
     corpus.parent.mkdir(parents=True)

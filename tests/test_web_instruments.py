@@ -97,14 +97,20 @@ def test_an_upload_keeps_its_instruments_unless_told_to_merge(client, project, b
 
     kept = post(client, "kept", band)
     assert kept.status_code == 202, kept.get_json()
+    # Each upload fine-tunes for params.yaml's upload_finetune_epochs, written into its entry (where a user edits it).
+    params = load_params(project / "params.yaml")
+    epochs = params.upload_finetune_epochs
+    assert epochs != params.finetune_epochs
     assert entry(project, "kept") == {"source": "local", "path": "collections/kept", "instruments": "keep",
-                                      "drums": True}
+                                      "drums": True, "finetune_epochs": epochs}
     merged = post(client, "merged", band, instruments="merge", drums="false")
     assert merged.status_code == 202, merged.get_json()
     assert entry(project, "merged") == {"source": "local", "path": "collections/merged", "instruments": "merge",
-                                        "drums": False}
-    genres = load_params(project / "params.yaml").genres
+                                        "drums": False, "finetune_epochs": epochs}
+    params = load_params(project / "params.yaml")
+    genres = params.genres
     assert (genres["kept"].instruments, genres["merged"].instruments, genres["merged"].drums) == ("keep", "merge", False)
+    assert params.init == "base" and params.epochs_of(genres["kept"]) == epochs == kept.get_json()["epochs"]
 
     # The job pages (and their API) say which was chosen: before parsing, the tracks' own instruments unnamed.
     kept, merged = kept.get_json(), merged.get_json()

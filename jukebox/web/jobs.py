@@ -142,8 +142,9 @@ def training_notes(record: dict) -> list[str]:
             notes.append(f"Training stopped early at epoch {done} of {epochs}: val_loss had not improved for "
                          f"{patience if patience else done - best} epochs (patience in params.yaml).")
         else:
-            key = "finetune_epochs" if record.get("init") == "base" else "epochs"
-            notes.append(f"Training ran all {done} epoch{'' if done == 1 else 's'} ({key} in params.yaml).")
+            key = ("finetune_epochs: the genre's in app_genres.yaml, else params.yaml's" if record.get("init") == "base"
+                   else "epochs in params.yaml")
+            notes.append(f"Training ran all {done} epoch{'' if done == 1 else 's'} ({key}).")
     return notes
 
 
@@ -257,7 +258,7 @@ class Jobs:
         folder = layout.collection(genre)
         files = sum(1 for f in folder.iterdir() if f.is_file()) if folder.is_dir() else None
         record = {"id": uuid.uuid4().hex[:12], "genre": genre, "status": "queued", "stage": "", "stages": stages,
-                  "progress": {}, "epochs": params.finetune_epochs if params.init == "base" else params.epochs,
+                  "progress": {}, "epochs": params.epochs_of(params.genres.get(genre)),
                   "patience": params.patience, "message": "", "log": [], "created": time.time(), "attempt": 1,
                   "init": params.init, "base_pieces": base_pieces(self.project) if params.init == "base" else None,
                   "files": files}
