@@ -13,6 +13,13 @@ the same load on the machine. The files come from a music21 collection outside t
 or from a folder of your own; each size takes the first files of one seeded order (the 20 hold the 5). Written to
 --out (default jukebox/web/collection_sizes.json, which the collection page reads). A benchmark, not a test: on a
 machine busy with something else the seconds mean little.
+
+    python -m benchmarks.collection_sizes --project . --sizes 20 100 --inits base --upload-epochs 10 6 --repeats 3 \
+        --out /tmp/upload-epochs.json
+
+measures uploads fine-tuned for each number of epochs (params.yaml's upload_finetune_epochs, written into each
+upload's entry) side by side in one project, alternating, each `--repeats` times, and prints the medians and their
+ratios to the first: a machine whose speed drifts meets every setting alike.
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -145,6 +153,35 @@ def table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def set_upload_epochs(project: Path, epochs: int) -> None:
+    """The fine-tuning epochs the project's next upload gets (add_genre writes them into its entry)."""
+    path = Layout.of(project).params
+    params = yaml.safe_load(path.read_text())
+    params["upload_finetune_epochs"] = epochs
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def epochs_table(runs: list[dict]) -> str:
+    """Per size and start, each epochs setting's medians over its repeats, and their ratios to the first setting."""
+    lines = [f"{'files':>5}  {'init':<8}{'epochs':>7}{'runs':>5}  {'first sample s':>16}  {'total s':>14}  "
+             f"{'val_loss':>14}  {'perplexity / n-gram':>19}"]
+    for files in sorted({r["files"] for r in runs}):
+        for init in ("base", "scratch"):
+            settings = list(dict.fromkeys(r["upload_epochs"] for r in runs if (r["files"], r["init"]) == (files, init)))
+            first = None
+            for epochs in settings:
+                same = [r for r in runs if (r["files"], r["init"], r["upload_epochs"]) == (files, init, epochs)]
+                medians = {key: statistics.median(r[key] for r in same)
+                           for key in ("first_sample_s", "total_s", "val_loss", "perplexity_ratio")}
+                first = first or medians
+                cells = [f"{medians[key]:.{digits}f} ({medians[key] / first[key]:.2f}x)"
+                         for key, digits in (("first_sample_s", 0), ("total_s", 0), ("val_loss", 3),
+                                             ("perplexity_ratio", 3))]
+                lines.append(f"{files:>5}  {init:<8}{epochs or '-':>7}{len(same):>5}  {cells[0]:>16}  {cells[1]:>14}  "
+                             f"{cells[2]:>14}  {cells[3]:>19}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--project", type=Path, default=Path("."), help="the project to copy (default: here)")
@@ -155,6 +192,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=42, help="which files, in which order")
     parser.add_argument("--out", type=Path, default=DATA_FILE, help="the JSON written (default: the web app's)")
     parser.add_argument("--keep", action="store_true", help="keep the throwaway projects (their path is printed)")
+    parser.add_argument("--upload-epochs", type=int, nargs="+",
+                        help="base runs: the uploads' fine-tuning epochs, each measured (default: params.yaml's)")
+    parser.add_argument("--repeats", type=int, default=1, help="measure each run this many times, alternating")
     args = parser.parse_args(argv)
 
     source = args.project.resolve()
@@ -171,17 +211,30 @@ def main(argv: list[str] | None = None) -> dict:
                          "base only with vocabulary: fixed")
     if min(args.sizes) < 2:
         parser.error("--sizes: a genre needs at least 2 files (one to learn from, one to check on)")
+    upload_epochs = args.upload_epochs or [params.upload_finetune_epochs]
+    if min(upload_epochs) < 1 or args.repeats < 1:
+        parser.error("--upload-epochs and --repeats: at least 1")
+    side_by_side = len(upload_epochs) > 1 or args.repeats > 1
+    if side_by_side and args.out.resolve() == DATA_FILE.resolve():
+        parser.error("--upload-epochs with several values, or --repeats: write to another --out; the collection "
+                     "page reads one run per size and start")
     work = Path(tempfile.mkdtemp(prefix="jukebox-collection-sizes-"))
     print(f"working in {work}", flush=True)
     files = collection_files(args.collection, max(args.sizes), work / "collection", args.seed)
     projects = {init: throwaway_project(source, work / f"from-{init}", init) for init in args.inits}
     load_before, runs = [round(x, 2) for x in os.getloadavg()], []
     for size in sorted(args.sizes):
-        for init, project in projects.items():
-            genre = f"files-{size}"
-            timing = learn(project, genre, files[:size], work / f"{genre}-{init}.log")
-            runs.append({"files": size, "init": init, **timing, **figures(project, genre)})
-            print(json.dumps(runs[-1]), flush=True)
+        for repeat in range(1, args.repeats + 1):
+            for init, project in projects.items():
+                for epochs in upload_epochs if init == "base" else [None]:
+                    genre = (f"files-{size}" + (f"-e{epochs}" if epochs and len(upload_epochs) > 1 else "")
+                             + (f"-r{repeat}" if args.repeats > 1 else ""))
+                    if epochs:
+                        set_upload_epochs(project, epochs)
+                    timing = learn(project, genre, files[:size], work / f"{genre}-{init}.log")
+                    runs.append({"files": size, "init": init, "upload_epochs": epochs, "repeat": repeat, **timing,
+                                 **figures(project, genre)})
+                    print(json.dumps(runs[-1]), flush=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=source, capture_output=True, text=True)
     result = {"collection": Path(args.collection).name, "sizes": sorted(args.sizes), "inits": args.inits,
               "seed": args.seed, "base_pieces": base_pieces(source), "commit": commit.stdout.strip(),
@@ -190,7 +243,7 @@ def main(argv: list[str] | None = None) -> dict:
               "command": "python -m benchmarks.collection_sizes " + " ".join(sys.argv[1:] if argv is None else argv),
               "runs": runs}
     write_json(args.out, result)
-    print(table(runs))
+    print(epochs_table(runs) if side_by_side else table(runs))
     print(f"written to {args.out}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

@@ -58,6 +58,8 @@ def test_the_benchmark_measures_each_size_from_the_base_and_from_scratch(tmp_pat
     written = json.loads(out.read_text())
     assert written == result and read_sizes(out) == written  # what the collection page reads
     assert [(r["files"], r["init"]) for r in written["runs"]] == [(4, "base"), (4, "scratch")]
+    # The upload fine-tuned for params.yaml's upload_finetune_epochs; scratch trains for `epochs` whatever they say.
+    assert [(r["upload_epochs"], r["epochs"]) for r in written["runs"]] == [(1, 1), (None, 1)]
     for run in written["runs"]:
         assert run["pieces"] == 4 and 0 < run["first_sample_s"] <= run["total_s"]
         for key in ("perplexity", "ngram_perplexity", "perplexity_ratio", "classifier_accuracy", "low", "high"):
@@ -83,3 +85,34 @@ def test_a_collection_of_the_bases_corpus_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--project", str(copy_project(fresh(tmp_path / "source"))), "--collection", "bach", "--inits", "scratch"])
     assert "bach is in the base's corpus" in capsys.readouterr().err
+
+
+def test_side_by_side_runs_are_not_written_where_the_collection_page_reads(tmp_path, capsys):
+    from benchmarks.collection_sizes import main
+
+    source = copy_project(fresh(tmp_path / "source"))
+    for extra in (["--upload-epochs", "10", "6"], ["--repeats", "2"]):
+        with pytest.raises(SystemExit):
+            main(["--project", str(source), "--inits", "scratch", *extra])
+        assert "write to another --out" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--project", str(source), "--inits", "scratch", "--repeats", "0", "--out", str(tmp_path / "x.json")])
+    assert "at least 1" in capsys.readouterr().err
+
+
+def test_the_epochs_table_compares_medians_over_repeats_to_the_first_setting():
+    from benchmarks.collection_sizes import epochs_table
+
+    runs = [{"files": 20, "init": "base", "upload_epochs": epochs, "first_sample_s": first, "total_s": total,
+             "val_loss": loss, "perplexity_ratio": ratio}
+            for epochs, first, total, loss, ratio in [(10, 80, 130, 1.25, 0.24), (6, 60, 100, 1.30, 0.25),
+                                                      (10, 100, 150, 1.25, 0.24), (6, 50, 90, 1.30, 0.25),
+                                                      (10, 90, 140, 1.25, 0.24), (6, 90, 120, 1.30, 0.25)]]
+    runs.append({"files": 20, "init": "scratch", "upload_epochs": None, "first_sample_s": 200, "total_s": 300,
+                 "val_loss": 2.0, "perplexity_ratio": 0.5})
+    rows = {tuple(line.split()[1:4]): line for line in epochs_table(runs).splitlines()[1:]}
+    assert set(rows) == {("base", "10", "3"), ("base", "6", "3"), ("scratch", "-", "1")}
+    # Medians of three: 90 s against 60 s to the first sample, 140 against 100 in all.
+    assert "90 (1.00x)" in rows["base", "10", "3"] and "60 (0.67x)" in rows["base", "6", "3"]
+    assert "100 (0.71x)" in rows["base", "6", "3"] and "1.300 (1.04x)" in rows["base", "6", "3"]
+    assert "200 (1.00x)" in rows["scratch", "-", "1"]
