@@ -10,7 +10,8 @@ adds an upload (app_genres.add_genre) and learned by the job's own command (juke
 perplexity as a share of the best n-gram's, the realness classifier's accuracy with its 95% interval, and how often
 the samples copy the files against held-out pieces. The runs alternate base and scratch for each size, so both meet
 the same load on the machine. The files come from a music21 collection outside the base's corpus (pretrain.sources),
-or from a folder of your own; each size takes the first files of one seeded order (the 20 hold the 5). Written to
+or from a folder of your own; each size takes the first files of one seeded order of `--pool` pieces (the 20 hold
+the 5, whichever sizes are asked for). Written to
 --out (default jukebox/web/collection_sizes.json, which the collection page reads). A benchmark, not a test: on a
 machine busy with something else the seconds mean little.
 
@@ -49,12 +50,13 @@ from jukebox.web.jobs import base_pieces, pipeline_stages, repro_command, stage_
 DEFAULT_COLLECTION = "trecento"  # 103 pieces, none of them in the base's corpus (checked below)
 
 
-def collection_files(collection: str, count: int, folder: Path, seed: int) -> list[Path]:
-    """`count` MIDI files in a seeded order: a folder's own, or a music21 collection's pieces exported to `folder`."""
+def collection_files(collection: str, count: int, folder: Path, seed: int, pool: int = 0) -> list[Path]:
+    """`count` MIDI files in a seeded order: a folder's own, or of a music21 collection's `pool` pieces (at least
+    `count`) exported to `folder`."""
     if Path(collection).is_dir():
         files = sorted(p for p in Path(collection).rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
     else:
-        records = export_corpus(collection, folder, count, seed, jobs=0)
+        records = export_corpus(collection, folder, max(count, pool), seed, jobs=0)
         files = [folder / r["file"] for r in records if r["status"] == "kept"]
     if len(files) < count:
         raise SystemExit(f"--collection {collection}: {len(files)} MIDI files, fewer than the largest --sizes ({count}); "
@@ -190,6 +192,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--collection", default=DEFAULT_COLLECTION,
                         help="a music21 corpus collection outside pretrain.sources, or a folder of MIDI files")
     parser.add_argument("--seed", type=int, default=42, help="which files, in which order")
+    parser.add_argument("--pool", type=int, default=100,
+                        help="a music21 collection's pieces exported to draw from (at least the largest size), so "
+                             "that `--sizes 20` alone measures the same 20 files as `--sizes 5 20 100`")
     parser.add_argument("--out", type=Path, default=DATA_FILE, help="the JSON written (default: the web app's)")
     parser.add_argument("--keep", action="store_true", help="keep the throwaway projects (their path is printed)")
     parser.add_argument("--upload-epochs", type=int, nargs="+",
@@ -220,7 +225,7 @@ def main(argv: list[str] | None = None) -> dict:
                      "page reads one run per size and start")
     work = Path(tempfile.mkdtemp(prefix="jukebox-collection-sizes-"))
     print(f"working in {work}", flush=True)
-    files = collection_files(args.collection, max(args.sizes), work / "collection", args.seed)
+    files = collection_files(args.collection, max(args.sizes), work / "collection", args.seed, args.pool)
     projects = {init: throwaway_project(source, work / f"from-{init}", init) for init in args.inits}
     load_before, runs = [round(x, 2) for x in os.getloadavg()], []
     for size in sorted(args.sizes):
