@@ -116,3 +116,20 @@ def test_the_epochs_table_compares_medians_over_repeats_to_the_first_setting():
     assert "90 (1.00x)" in rows["base", "10", "3"] and "60 (0.67x)" in rows["base", "6", "3"]
     assert "100 (0.71x)" in rows["base", "6", "3"] and "1.300 (1.04x)" in rows["base", "6", "3"]
     assert "200 (1.00x)" in rows["scratch", "-", "1"]
+
+
+def test_every_size_draws_from_the_same_pool_of_exported_pieces(tmp_path, monkeypatch):
+    """`--sizes 20` alone measures the same 20 files as `--sizes 5 20 100`: the export does not depend on the sizes."""
+    import benchmarks.collection_sizes as bench
+
+    asked = []
+
+    def export(collection, folder, count, seed, jobs):
+        asked.append(count)
+        return [{"file": f"{collection}_{i}.mid", "status": "kept"} for i in range(count)]
+
+    monkeypatch.setattr(bench, "export_corpus", export)
+    twenty = bench.collection_files("trecento", 20, tmp_path, 42, pool=100)
+    five = bench.collection_files("trecento", 5, tmp_path, 42, pool=100)
+    assert asked == [100, 100] and five == twenty[:5] and len(set(twenty)) == 20
+    assert len(bench.collection_files("trecento", 120, tmp_path, 42, pool=100)) == 120 and asked[-1] == 120
