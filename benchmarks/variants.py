@@ -6,10 +6,11 @@
 A variant is params.yaml with some settings changed (`a=1,b=2` changes two). For each genre of a project after
 `dvc repro` (its data/sequences/<genre>/), every variant trains as the train stage trains it (jukebox.training.prepare:
 the same seed, windows, transposition, epochs and early stopping; under init: base, from the base with the
-fine-tuning schedule, where a genre's own finetune_epochs, an upload's, wins over a variant's), composes the generate stage's pieces (its primers and seeds) and is judged with the
-evaluate stage's figures: validation loss, loss on repeated targets, distinct 8-grams and copy rate against held-out
-stretches, realness, and the loss on a passage heard the first time and again (whether the model restates what it
-hears). One variant after the other in one run, on one
+fine-tuning schedule, where a genre's own finetune_epochs, an upload's, wins over a variant's), composes the
+generate stage's pieces (its primers and seeds) and is judged with the evaluate stage's figures: validation loss,
+loss on repeated targets, distinct 8-grams and copy rate against held-out stretches, realness, and the loss on a
+passage heard the first time and again (whether the model restates what it hears). One variant after the other in
+one run, on one
 machine; ratios are to the first variant. `--draws 3` composes and judges each model three times: first with the
 pipeline's seed, then with the sampling benchmark's (seed + 1000, + 1001); the table shows the draws' means, since
 realness moves by about 0.05 from one draw to the next.

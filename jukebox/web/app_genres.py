@@ -70,7 +70,9 @@ def collection_entry(name: str, settings: dict | None = None, finetune_epochs: i
     if unknown:
         raise ValueError(f"an upload chooses only {sorted(COLLECTION_SETTINGS)} of its genre's settings, not {unknown}")
     entry = {"source": "local", "path": Layout().collection(name).as_posix(),  # relative to the project
-             **COLLECTION_SETTINGS, **(settings or {}), **({"finetune_epochs": finetune_epochs} if finetune_epochs else {})}
+             **COLLECTION_SETTINGS, **(settings or {})}
+    if finetune_epochs:
+        entry["finetune_epochs"] = finetune_epochs
     parse_genre(name, entry, APP_GENRES)
     return entry
 
