@@ -50,6 +50,59 @@ def quiet_tensorflow(gpu_driver: bool | None = None) -> None:
         sys.meta_path.insert(0, _QuietTensorFlowImport())
 
 
+XLA_CACHE = "--tf_xla_persistent_cache_directory"
+XLA_CACHE_BYTES = 512 * 2**20  # a compiled composing loop takes 5 to 20 MB; one per model shape and batch size
+
+
+def xla_cache_folder() -> Path | None:
+    """Where compiled composing loops are kept: $JUKEBOX_XLA_CACHE (empty: nowhere), else ~/.cache/jukebox/xla,
+    in a folder of this TensorFlow version and CPU (a loop compiled for one CPU's instructions may not run on
+    another's); None where TensorFlow's flag syntax cannot spell the path (whitespace in it)."""
+    import hashlib
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    root = os.environ.get("JUKEBOX_XLA_CACHE")
+    if root == "":
+        return None
+    base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jukebox" / "xla"
+    try:
+        cpu = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        cpu = ""
+    described = [line for line in cpu.splitlines() if line.startswith(("model name", "flags", "Features"))][:2]
+    try:
+        tf_version = version("tensorflow")
+    except PackageNotFoundError:
+        tf_version = "none"
+    tag = hashlib.sha256("\n".join([platform.machine(), *described]).encode()).hexdigest()[:12]
+    folder = base / f"tf{tf_version}-{tag}"
+    return None if any(c.isspace() for c in str(folder)) else folder
+
+
+def cache_compiled_loops() -> None:
+    """Have TensorFlow keep what XLA compiles on disk (its persistent compilation cache), before it loads.
+
+    The composing loop (jukebox.generation) compiles in 3 to 5 s on a 2-core machine for every model shape and
+    batch size, and every genre of one vocabulary shares a shape: with the cache, only the first process to compose
+    compiles it, and each later generate stage, `jukebox generate` and web app worker loads it. The cache holds no
+    weights (they are the compiled loop's arguments) and is pruned to its oldest 512 MB.
+    """
+    if "tensorflow" in sys.modules or XLA_CACHE in os.environ.get("TF_XLA_FLAGS", ""):
+        return
+    folder = xla_cache_folder()
+    if folder is None:
+        return
+    from .artifacts import prune_oldest
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        prune_oldest(folder, XLA_CACHE_BYTES, spare_newer_than=600)
+    except OSError:
+        return  # a read-only home: compile every time, as without the cache
+    os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} {XLA_CACHE}={folder}".strip()
+
+
 @contextmanager
 def filtered_stderr(noise: re.Pattern) -> Iterator[None]:
     """Capture what C++ code and Python write to file descriptor 2, then pass on every line not matching noise."""
@@ -134,3 +187,19 @@ def run_stage(stage: str, main: Callable[[str], None], argv: Sequence[str] | Non
         sys.exit(INTERRUPTED)
     except (ParamError, FileNotFoundError, ValueError) as exc:
         sys.exit(error_line(stage, genre, exc))
+    if getattr(main, "__module__", None) == "__main__" and "tensorflow" in sys.modules:
+        exit_without_teardown()
+
+
+def exit_without_teardown() -> None:
+    """End a stage's process that has loaded TensorFlow, skipping the interpreter's teardown.
+
+    Unloading TensorFlow takes about 2 s of a 2-core machine after every train, generate and evaluate, which a
+    job's first sample waits for. Every output is written and renamed by now; the logs are flushed here.
+    """
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -4,13 +4,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pytest
 
-from jukebox.midi_io import notes_to_stream, write_midi
+# The suite's compiled composing loops go to a folder of its own (shared by its workers and their stages, pruned
+# like any), not to the user's ~/.cache; set before jukebox loads, which reads it (entrypoint.cache_compiled_loops).
+os.environ.setdefault("JUKEBOX_XLA_CACHE", str(Path(tempfile.gettempdir()) / "jukebox-tests-xla"))
+
+from jukebox.midi_io import notes_to_stream, write_midi  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # CI (.ci/run, the README's test command) sets this: a missing browser or synthesizer then fails the run instead of
