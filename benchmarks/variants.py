@@ -62,7 +62,9 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     if settings.init == "base":  # as the train stage fine-tunes: the base's shape, the fine-tuning schedule
         layout = Layout.of(project)
         base_config, _ = read_base(layout.base_model)
-        settings = finetune_params(settings, base_config, len(train), len(val), settings.genre(genre).finetune_epochs)
+        own = settings.genre(genre)
+        settings = finetune_params(settings, base_config, len(train), len(val), own.finetune_epochs,
+                                   own.finetune_learning_rate)
     model, config, stream, val_data, steps = prepare(settings, train, val, vocab["tokens"])
     if settings.init == "base":
         start_from_base(model, config, layout.base_model, settings.finetune_freeze)

@@ -59,6 +59,7 @@ class Genre:
     max_tracks: int = 16  # with instruments keep: the tracks with the most notes are kept, the rest counted
     drums: bool = True  # with instruments keep: whether the drum track (channel 10) is kept
     finetune_epochs: int = 0  # init base: this genre's epochs of fine-tuning; 0 = params.yaml's finetune_epochs
+    finetune_learning_rate: float = 0.0  # init base: this genre's peak fine-tuning rate; 0 = params.yaml's
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,8 @@ class Params:
     init: str = "scratch"  # base: a genre starts from models/_base (fine-tuning), scratch: from random weights
     finetune_learning_rate: float = 0.001
     finetune_epochs: int = 10
-    upload_finetune_epochs: int = 6  # init base: the finetune_epochs the web app writes into an upload's genre entry
+    upload_finetune_epochs: int = 4  # init base: the finetune_epochs the web app writes into an upload's genre entry
+    upload_finetune_learning_rate: float = 0.002  # init base: and the finetune_learning_rate
     finetune_freeze: int = 0  # 0 trains every layer; k >= 1 freezes the token embedding and the lowest k - 1 blocks
     pretrain: Pretrain = field(default_factory=Pretrain)
     genres: dict[str, Genre] = field(default_factory=dict)
@@ -221,6 +223,8 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "finetune_epochs": (int, lambda v: v >= 1, "an integer >= 1 (epochs when fine-tuning a base)"),
     "upload_finetune_epochs": (int, lambda v: 1 <= v <= 1000, "an integer from 1 to 1000 (fine-tuning epochs of a "
                                "collection uploaded in the web app)"),
+    "upload_finetune_learning_rate": (float, lambda v: 0 < v <= 1, "a number in (0, 1] (peak fine-tuning rate of a "
+                                      "collection uploaded in the web app)"),
     "finetune_freeze": (int, lambda v: 0 <= v <= 8, "an integer from 0 to layers (0 trains everything; k freezes "
                         "the token embedding and the lowest k - 1 blocks)"),
 }
@@ -253,6 +257,8 @@ _GENRE_RULES: dict[str, tuple[type, Any, str]] = {
     "drums": (bool, lambda v: True, "true or false (keep the drum track with instruments keep)"),
     "finetune_epochs": (int, lambda v: 0 <= v <= 1000, "an integer from 0 to 1000 (this genre's epochs of "
                         "fine-tuning the base; 0 = params.yaml's finetune_epochs)"),
+    "finetune_learning_rate": (float, lambda v: 0 <= v <= 1, "a number from 0 to 1 (this genre's peak rate of "
+                               "fine-tuning the base; 0 = params.yaml's finetune_learning_rate)"),
     "site": (str, lambda v: v in SITES, f"one of {SITES}"),
     "listing": (list, lambda v: bool(v) and all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in v),
                 "a non-empty list of http(s) URLs of listing pages"),

@@ -55,7 +55,8 @@ def main(genre_name: str) -> None:
                         "genre's val_loss and evaluate's figures flatter it; rebuild the base (docs/guide/"
                         "pretraining.md, Rebuilding it)", len(in_base), genre.name, ", ".join(in_base[:3]))
         check_vocabulary(base_vocabulary, layout.vocabulary(genre.name), genre.name, layout.base_model)
-        params = finetune_params(params, base_config, len(train), len(val), genre.finetune_epochs)
+        params = finetune_params(params, base_config, len(train), len(val), genre.finetune_epochs,
+                                 genre.finetune_learning_rate)
         learnt_from.append(layout.base_model / "model.keras")
     model, config, train_ds, val_data, steps = prepare(params, train, val, vocab["tokens"], strategy.scope())
     if params.init == "base":

@@ -1,4 +1,5 @@
 """The base model (jukebox/pretraining.py, stages/pretrain.py) and genres that start from it (init: base)."""
+import dataclasses
 import json
 import random
 import shutil
@@ -229,17 +230,23 @@ def test_fine_tuning_sizes_its_epochs_to_the_genre():
     from jukebox.params import parse_params
     from jukebox.pretraining import finetune_params
 
-    params = parse_params({"genres": {"celtic": {"source": "corpus", "collection": "oneills1850"}}, "windows_per_epoch": 1536, "val_windows": 1024, "seq_len": 200, "batch_size": 8})
+    params = parse_params({"genres": {"celtic": {"source": "corpus", "collection": "oneills1850"}}, "windows_per_epoch": 1536, "val_windows": 1024, "seq_len": 200, "batch_size": 8,
+                           "warmup_steps": 100})
     base = ModelConfig.from_params(params, decay_steps=1)
     # A 20-file collection: one pass over its 12,000 training tokens is 60 windows, 64 in whole batches of 8;
     # 1,000 validation tokens, 125 windows.
     small = finetune_params(params, base, 12_000, 1_000)
     assert (small.windows_per_epoch, small.val_windows, small.epochs) == (64, 125, params.finetune_epochs)
-    # A genre's own finetune_epochs (an upload's) wins over params.yaml's.
-    assert finetune_params(params, base, 12_000, 1_000, 6).epochs == 6 != params.finetune_epochs
+    # A genre's own finetune_epochs and finetune_learning_rate (an upload's) win over params.yaml's.
+    own = finetune_params(params, base, 12_000, 1_000, 6, 0.002)
+    assert (own.epochs, own.learning_rate) == (6, 0.002) and params.finetune_learning_rate != 0.002
+    assert finetune_params(params, base, 12_000, 1_000, 6).learning_rate == params.finetune_learning_rate
+    # Its warm-up lasts at most a tenth of its 6 x 8 steps, where params.yaml's would outlast the run.
+    assert (own.warmup_steps, params.warmup_steps) == (4, 100)
+    assert finetune_params(dataclasses.replace(params, warmup_steps=0), base, 12_000, 1_000, 6).warmup_steps == 0
     # A genre of 400 tunes keeps the genres' epoch and validation sizes.
     large = finetune_params(params, base, 400_000, 40_000)
-    assert (large.windows_per_epoch, large.val_windows) == (1536, 1024)
+    assert (large.windows_per_epoch, large.val_windows, large.warmup_steps) == (1536, 1024, params.warmup_steps)
     # Never fewer windows than one batch, nor no validation at all.
     tiny = finetune_params(params, base, 50, 3)
     assert (tiny.windows_per_epoch, tiny.val_windows) == (8, 1)
@@ -272,15 +279,16 @@ def test_a_genre_whose_validation_pieces_the_base_learned_says_so(tmp_path, monk
     summary = json.loads((project / "metrics/tunes/train/metrics.json").read_text())
     assert summary["validation_pieces_in_base"] == 0 and summary["epochs"] == 1
     # Another seed splits the tunes anew: validation pieces the base learned from are named, and counted. The genre
-    # now fine-tunes for its own 2 epochs, over params.yaml's 1.
+    # now fine-tunes for its own 2 epochs at its own rate, over params.yaml's 1 epoch and rate.
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["genres"]["tunes"]["finetune_epochs"] = 2
+    params["genres"]["tunes"].update(finetune_epochs=2, finetune_learning_rate=0.0042)
     (project / "params.yaml").write_text(yaml.safe_dump({**params, "seed": 7}))
     sequences.main("tunes")
     held = json.loads((project / "data/sequences/tunes/split.json").read_text())["validation"]
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("INFO"):
         train.main("tunes")
     summary = json.loads((project / "metrics/tunes/train/metrics.json").read_text())
     assert summary["validation_pieces_in_base"] >= 1 and summary["epochs"] == 2
+    assert "learning rate 0.0042, 2 epochs" in caplog.text
     assert "validation pieces of tunes are in the base's corpus" in caplog.text and "Rebuilding it" in caplog.text
     assert any(f"tunes/{piece}" in caplog.text for piece in held)

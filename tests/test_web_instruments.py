@@ -97,16 +97,17 @@ def test_an_upload_keeps_its_instruments_unless_told_to_merge(client, project, b
 
     kept = post(client, "kept", band)
     assert kept.status_code == 202, kept.get_json()
-    # Each upload fine-tunes for params.yaml's upload_finetune_epochs, written into its entry (where a user edits it).
+    # Each upload fine-tunes for params.yaml's upload_finetune_epochs at its upload_finetune_learning_rate, written
+    # into its entry (where a user edits them).
     params = load_params(project / "params.yaml")
-    epochs = params.upload_finetune_epochs
-    assert epochs != params.finetune_epochs
+    epochs, rate = params.upload_finetune_epochs, params.upload_finetune_learning_rate
+    assert (epochs, rate) != (params.finetune_epochs, params.finetune_learning_rate)
     assert entry(project, "kept") == {"source": "local", "path": "collections/kept", "instruments": "keep",
-                                      "drums": True, "finetune_epochs": epochs}
+                                      "drums": True, "finetune_epochs": epochs, "finetune_learning_rate": rate}
     merged = post(client, "merged", band, instruments="merge", drums="false")
     assert merged.status_code == 202, merged.get_json()
     assert entry(project, "merged") == {"source": "local", "path": "collections/merged", "instruments": "merge",
-                                        "drums": False, "finetune_epochs": epochs}
+                                        "drums": False, "finetune_epochs": epochs, "finetune_learning_rate": rate}
     params = load_params(project / "params.yaml")
     genres = params.genres
     assert (genres["kept"].instruments, genres["merged"].instruments, genres["merged"].drums) == ("keep", "merge", False)

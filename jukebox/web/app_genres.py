@@ -62,10 +62,11 @@ def staging_folder(project: Path, name: str) -> Path:
     return staging
 
 
-def collection_entry(name: str, settings: dict | None = None, finetune_epochs: int = 0) -> dict:
+def collection_entry(name: str, settings: dict | None = None, finetune_epochs: int = 0,
+                     finetune_learning_rate: float = 0.0) -> dict:
     """The app_genres.yaml entry of an uploaded collection: a `local` genre with the upload's settings over
-    COLLECTION_SETTINGS and its `finetune_epochs` (0: params.yaml's), checked by params.yaml's genre rules (a
-    ParamError names the bad key)."""
+    COLLECTION_SETTINGS and its `finetune_epochs` and `finetune_learning_rate` (0: params.yaml's), checked by
+    params.yaml's genre rules (a ParamError names the bad key)."""
     unknown = sorted(set(settings or {}) - set(COLLECTION_SETTINGS))
     if unknown:
         raise ValueError(f"an upload chooses only {sorted(COLLECTION_SETTINGS)} of its genre's settings, not {unknown}")
@@ -73,13 +74,16 @@ def collection_entry(name: str, settings: dict | None = None, finetune_epochs: i
              **COLLECTION_SETTINGS, **(settings or {})}
     if finetune_epochs:
         entry["finetune_epochs"] = finetune_epochs
+    if finetune_learning_rate:
+        entry["finetune_learning_rate"] = finetune_learning_rate
     parse_genre(name, entry, APP_GENRES)
     return entry
 
 
 def add_genre(project: Path, name: str, staging: Path, settings: dict | None = None) -> Path:
     """Move a staged collection (staging_folder) to collections/<name>/ whole and add it as a `local` genre with
-    `settings` (collection_entry: instruments, drums), fine-tuned for params.yaml's upload_finetune_epochs.
+    `settings` (collection_entry: instruments, drums), fine-tuned for params.yaml's upload_finetune_epochs at its
+    upload_finetune_learning_rate.
 
     Raises GenreExists if the name is taken anywhere, so nothing existing is ever overwritten, and ParamError for a
     bad setting before anything moves; the staging folder is then the caller's to remove.
@@ -87,9 +91,10 @@ def add_genre(project: Path, name: str, staging: Path, settings: dict | None = N
     if not is_genre_name(name):
         raise ValueError(f"genre name {name!r} must be a short lowercase slug (letters, digits, - or _)")
     layout = Layout.of(project)
-    # Fewer epochs than a genre of params.yaml: an upload's first sample comes sooner, for a slightly higher val_loss
-    # (docs/experiments/2026-12-07-upload-epochs.md).
-    entry = collection_entry(name, settings, load_params(layout.params).upload_finetune_epochs)
+    # Fewer epochs than a genre of params.yaml, at a higher rate: an upload's first sample comes sooner, for the
+    # same val_loss (docs/experiments/2026-12-07-upload-epochs.md).
+    params = load_params(layout.params)
+    entry = collection_entry(name, settings, params.upload_finetune_epochs, params.upload_finetune_learning_rate)
     folder = layout.collection(name)
     with _lock(project):
         if name in load_params(layout.params).genres:
