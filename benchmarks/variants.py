@@ -51,7 +51,7 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     from jukebox.encodings import is_note
     from jukebox.generation import Composer, Sampling
     from jukebox.judging import heard_again
-    from jukebox.model import next_token_model
+    from jukebox.model import SCORING_BATCH, next_token_model
     from jukebox.pretraining import finetune_params, read_base, start_from_base
     from jukebox.training import prepare
 
@@ -71,13 +71,13 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, restore_best_weights=True)
     began = time.perf_counter()
     history = model.fit(stream.repeat(), steps_per_epoch=steps, epochs=settings.epochs, validation_data=val_data,
-                        callbacks=[stop], verbose=0).history
+                        validation_batch_size=SCORING_BATCH, callbacks=[stop], verbose=0).history
     seconds = time.perf_counter() - began
     composer = Composer(next_token_model(model, config), Vocabulary.from_json(vocab), config,
                         vocab.get("key_mode", "keep"))
     x, targets = windows(val, window_starts(len(val), config.seq_len, settings.val_windows), config.seq_len)
     is_note_id = np.array([is_note(t, config.encoding) for t in vocab["tokens"]])
-    scores = prediction_scores(composer.model.predict(x, batch_size=settings.batch_size, verbose=0), targets,
+    scores = prediction_scores(composer.model.predict(x, batch_size=SCORING_BATCH, verbose=0), targets,
                                is_note_id[targets], repeated_targets(x, targets))
     heard = heard_again(composer, val, settings) or {"first": None, "again": None}
     count = max(settings.n_samples, settings.eval_samples)

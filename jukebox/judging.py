@@ -25,6 +25,7 @@ from .evaluation import (
 )
 from .generation import Composer
 from .layout import Layout
+from .model import SCORING_BATCH
 from .realness import realness
 
 HEARD_AGAIN_WINDOWS = 256  # targets scored twice, first hearing and second
@@ -38,7 +39,7 @@ def heard_again(composer: Composer, val, params) -> dict | None:
         return None
     first, again, targets = cut
     rows = np.arange(len(targets))
-    loss = {name: cross_entropy(composer.model.predict(x, batch_size=params.batch_size, verbose=0)[rows, targets])
+    loss = {name: cross_entropy(composer.model.predict(x, batch_size=SCORING_BATCH, verbose=0)[rows, targets])
             for name, x in (("first", first), ("again", again))}
     return {**loss, "windows": len(targets)}
 

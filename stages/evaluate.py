@@ -13,6 +13,7 @@ from jukebox.evaluation import baseline_scores, prediction_scores, repeated_targ
 from jukebox.generation import Composer
 from jukebox.judging import heard_again, judge
 from jukebox.layout import Layout
+from jukebox.model import SCORING_BATCH
 from jukebox.params import load_params
 
 
@@ -35,7 +36,7 @@ def main(genre_name: str) -> None:
     # Targets that continue a passage heard earlier in their window: the model's loss there, against the n-gram's,
     # shows whether it restates what it has heard (a phrase's repeat) or only what it has counted.
     repeated = repeated_targets(x, targets)
-    model = prediction_scores(composer.model.predict(x, batch_size=params.batch_size, verbose=0), targets,
+    model = prediction_scores(composer.model.predict(x, batch_size=SCORING_BATCH, verbose=0), targets,
                               target_is_note, repeated)
     baselines = baseline_scores(train, val, starts + composer.seq_len, vocab_size, model["perplexity"],
                                 target_is_note, repeated=repeated)

@@ -20,7 +20,7 @@ from jukebox.artifacts import atomic_path, read_npy, stage_logger, write_json
 from jukebox.distribute import is_chief, make_strategy
 from jukebox.entrypoint import run_stage
 from jukebox.layout import Layout
-from jukebox.model import next_token_model, save_model
+from jukebox.model import SCORING_BATCH, next_token_model, save_model
 from jukebox.params import as_dict, load_params
 from jukebox.pretraining import (check_vocabulary, finetune_params, read_base, start_from_base,
                                  validation_in_base)
@@ -83,9 +83,9 @@ def main(genre_name: str) -> None:
         done = checkpoint.restore(model, replay=[live_callback])  # the resumed epochs' logs go to dvclive again
         # shuffle=False: the stream already draws random windows; validation order does not matter.
         model.fit(resumable_stream(train_ds, steps, done), steps_per_epoch=steps, initial_epoch=done,
-                  validation_data=val_data, batch_size=params.batch_size, shuffle=False,
-                  epochs=done if checkpoint.stopped else params.epochs, callbacks=[stop, live_callback, checkpoint],
-                  verbose=2)
+                  validation_data=val_data, validation_batch_size=SCORING_BATCH, batch_size=params.batch_size,
+                  shuffle=False, epochs=done if checkpoint.stopped else params.epochs,
+                  callbacks=[stop, live_callback, checkpoint], verbose=2)
         seconds = checkpoint.seconds
         h = checkpoint.history()
         best = min(range(len(h["val_loss"])), key=h["val_loss"].__getitem__)

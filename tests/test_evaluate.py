@@ -12,7 +12,7 @@ from jukebox.dataset import window_starts, windows
 from jukebox.encodings import END, by_piece, decode, group_onsets, is_note
 from jukebox import judging
 from jukebox.evaluation import meter_features, pitch_class_histogram, repeated_targets
-from jukebox.model import ModelConfig, build_model
+from jukebox.model import SCORING_BATCH, ModelConfig, build_model
 from stages import evaluate, sequences
 from tests.conftest import copier_probs, phrase_events
 
@@ -154,7 +154,7 @@ def test_heard_again_scores_the_same_targets_after_hearing_them_once():
         class model:
             @staticmethod
             def predict(windows, batch_size, verbose):
-                assert windows.shape[1] == 64 and batch_size == 8
+                assert windows.shape[1] == 64 and batch_size == SCORING_BATCH
                 return copier_probs(windows, 40)
 
     val = np.random.default_rng(3).integers(1, 40, 1000)
