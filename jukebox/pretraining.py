@@ -248,8 +248,8 @@ def finetune_params(params: Params, base: ModelConfig, train_tokens: int, val_to
     8 validation tokens: a 20-file collection then checks its validation loss after every few seconds of learning,
     and stops as soon as it begins to learn its pieces by heart, where the genres' 1,536-window epochs would each
     learn those pieces 40 times over before the first check. The warm-up lasts at most a tenth of the run: a
-    20-file upload's 96 steps would otherwise spend all but a few at a rising rate (the genres' runs of 1,920 steps
-    keep warmup_steps).
+    20-file upload's 96 steps would otherwise spend all but a few at a rising rate (the default genres' runs of
+    1,010 to 1,620 steps keep warmup_steps).
     """
     batches = max(1, -(-train_tokens // (params.seq_len * params.batch_size)))
     one_pass = batches * params.batch_size  # whole batches: every step of an epoch the same size
