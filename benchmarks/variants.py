@@ -65,7 +65,8 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
         own = settings.genre(genre)
         settings = finetune_params(settings, base_config, len(train), len(val), own.finetune_epochs,
                                    own.finetune_learning_rate)
-    model, config, stream, val_data, steps = prepare(settings, train, val, vocab["tokens"])
+    keys = json.loads((seq_dir / "split.json").read_text()).get("train_keys")
+    model, config, stream, val_data, steps = prepare(settings, train, val, vocab["tokens"], keys=keys)
     if settings.init == "base":
         start_from_base(model, config, layout.base_model, settings.finetune_freeze)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, restore_best_weights=True)

@@ -147,9 +147,21 @@ def transposition_tables(tokens: Sequence[str], semitones: int, transpose) -> np
                      for k in range(-semitones, semitones + 1)], dtype=np.int32)
 
 
+def key_weights(keys: Sequence[str | None], semitones: int) -> np.ndarray:
+    """Log-weights (pieces, 2 * semitones + 1) for transpose_into genre_keys: moving piece i by k semitones weighs as
+    many training pieces as are in the key it lands in, so that moved pieces sit in the genre's keys as often as
+    its own pieces do. A piece without a key moves by any interval alike."""
+    from .bars import transpose_key
+
+    counts = Counter(keys)
+    rows = [[counts[transpose_key(key, k)] if key else 1 for k in range(-semitones, semitones + 1)] for key in keys]
+    with np.errstate(divide="ignore"):
+        return np.log(np.array(rows, dtype=np.float32).reshape(len(keys), 2 * semitones + 1))
+
+
 def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_per_epoch: int, seed: int,
                      every_position: bool = False, transpositions: np.ndarray | None = None,
-                     end_id: int | None = None):
+                     end_id: int | None = None, weights: np.ndarray | None = None):
     """A tf.data pipeline of (window, next token) batches cut on the fly from one token array.
 
     Memory holds the token array only, whatever seq_len is. Each epoch draws `windows_per_epoch`
@@ -158,7 +170,8 @@ def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_
     With `transpositions` (from `transposition_tables`) each window is moved by a random interval of the
     table; a window with a note that cannot be moved within the vocabulary is kept as it is. With `end_id` (the
     id of END, which closes every piece) each piece of a window draws its own interval, as its key is its own, and
-    a piece that begins inside the window is left unmoved half the time.
+    a piece that begins inside the window is left unmoved half the time. With `weights` (key_weights, one row per
+    piece of `tokens`, which END closes) a piece's interval is drawn in proportion to its row.
     """
     import tensorflow as tf
 
@@ -168,6 +181,14 @@ def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_
     table = tf.constant(tokens, dtype=tf.int32)
     offsets = tf.range(seq_len + 1, dtype=tf.int64)
     moves = tf.constant(transpositions if transpositions is not None else np.zeros((0, 0)), dtype=tf.int32)
+    if weights is not None:
+        if end_id is None or transpositions is None or weights.shape != (int((tokens == end_id).sum()),
+                                                                          len(transpositions)):
+            raise ValueError(f"weights {weights.shape} need transpositions, end_id and a row for each of the "
+                             f"pieces END closes, a column for each interval")
+        first_piece = tf.constant(np.cumsum(tokens == end_id) - (tokens == end_id), dtype=tf.int32)
+        last_piece = len(weights) - 1
+        log_weights = tf.constant(weights, dtype=tf.float32)
 
     def cut(draws):
         starts = tf.math.floormod(draws[:, 0], n_starts)
@@ -182,8 +203,18 @@ def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_
                 # piece that begins inside the window stays in its own key half the time, so that how a piece
                 # begins is learnt from the genre's keys as often as from moved ones (README, "What <end> changed").
                 piece = tf.cumsum(tf.cast(window == end_id, tf.int32), axis=1, exclusive=True)
-                drawn = tf.random.stateless_uniform(tf.shape(window), seed=draws[0], maxval=len(transpositions),
-                                                    dtype=tf.int32)
+                if weights is None:
+                    drawn = tf.random.stateless_uniform(tf.shape(window), seed=draws[0], maxval=len(transpositions),
+                                                        dtype=tf.int32)
+                else:
+                    # Gumbel-max over each piece's log-weights: the window's j-th piece is the array's piece
+                    # first + j. Intervals into keys the genre never uses weigh -inf and are never drawn.
+                    shape = tf.concat([tf.shape(window), [len(transpositions)]], axis=0)
+                    uniform = tf.random.stateless_uniform(shape, seed=draws[0], minval=1e-7, maxval=1.0)
+                    whose = tf.minimum(tf.gather(first_piece, starts)[:, None] + tf.range(seq_len + 1)[None, :],
+                                       last_piece)
+                    drawn = tf.argmax(tf.gather(log_weights, whose) - tf.math.log(-tf.math.log(uniform)), axis=-1,
+                                      output_type=tf.int32)
                 # The second row seeds the coin; an epoch's last batch may hold one window, whose row serves twice.
                 second = draws[tf.minimum(1, tf.shape(draws)[0] - 1)]
                 coin = tf.random.stateless_uniform(tf.shape(window), seed=second, maxval=2, dtype=tf.int32)

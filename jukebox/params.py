@@ -15,6 +15,7 @@ SITES = ("tadpoletunes", "midiworld")
 ENCODINGS = ("pitch", "rhythm", "remi", "remi_plus")  # jukebox.encodings.get_encoding knows each
 INSTRUMENTS = ("merge", "keep")
 KEYS = ("keep", "c")
+TRANSPOSE_INTO = ("any", "genre_keys")
 ARCHITECTURES = ("bilstm", "lstm", "gru", "transformer")
 OPTIMIZERS = ("rmsprop", "adam", "adamw")
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -116,6 +117,7 @@ class Params:
     learning_rate: float = 0.001
     warmup_steps: int = 0
     transpose: int = 0
+    transpose_into: str = "any"
     precision: str = "float32"
     batch_size: int = 128
     epochs: int = 12
@@ -184,6 +186,8 @@ _RULES: dict[str, tuple[type, Any, str]] = {
     "optimizer": (str, lambda v: v in OPTIMIZERS, f"one of {OPTIMIZERS}"),
     "warmup_steps": (int, lambda v: v >= 0, "an integer >= 0 (adam/adamw warm-up steps; 0 = none)"),
     "transpose": (int, lambda v: 0 <= v <= 11, "an integer from 0 to 11 (semitones up or down; 0 = off)"),
+    "transpose_into": (str, lambda v: v in TRANSPOSE_INTO, f"one of {TRANSPOSE_INTO} (genre_keys: a piece moves "
+                       "into the keys the genre's pieces are in, as often as they are)"),
     "precision": (str, lambda v: v in PRECISIONS, f"one of {PRECISIONS}"),
     "embedding_dim": (int, lambda v: v >= 1, "an integer >= 1"),
     "units": (int, lambda v: v >= 1, "an integer >= 1"),

@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 
+from jukebox.bars import piece_notes
 from jukebox.artifacts import read_jsonl, stage_logger, write_json, write_npy
 from jukebox.dataset import UNKNOWN, Vocabulary, melody_key, split_pieces
 from jukebox.encodings import get_encoding
@@ -63,8 +64,10 @@ def main(genre_name: str) -> None:
     write_json(out / "vocab.json", {"encoding": params.encoding, "key_mode": params.key_mode, **vocab.to_json()})
     if fixed is not None:  # the encoding's own file: byte-identical for every genre with the same settings
         fixed.save(Layout.of().vocabulary(genre.name))
+    # Keys as the model learns the pieces (C major / A minor under key_mode c), for transpose_into genre_keys.
     write_json(out / "split.json", {"train": [pieces[i]["piece"] for i in train_idx],
-                                    "validation": [pieces[i]["piece"] for i in val_idx]})
+                                    "validation": [pieces[i]["piece"] for i in val_idx],
+                                    "train_keys": [piece_notes(pieces[i], params.key_mode)[1] for i in train_idx]})
     # The 2018 talk's dataset table, plus the split.
     stats = {
         "files": parsed["files"],

@@ -58,16 +58,18 @@ def main(genre_name: str) -> None:
         params = finetune_params(params, base_config, len(train), len(val), genre.finetune_epochs,
                                  genre.finetune_learning_rate)
         learnt_from.append(layout.base_model / "model.keras")
-    model, config, train_ds, val_data, steps = prepare(params, train, val, vocab["tokens"], strategy.scope())
+    keys = json.loads((seq_dir / "split.json").read_text()).get("train_keys")
+    model, config, train_ds, val_data, steps = prepare(params, train, val, vocab["tokens"], strategy.scope(), keys)
     if params.init == "base":
         with strategy.scope():
             start_from_base(model, config, layout.base_model, params.finetune_freeze)
         log.info("starting from the base model %s (%d of its lowest parts frozen), learning rate %g, %d epochs",
                  layout.base_model, params.finetune_freeze, params.learning_rate, params.epochs)
     log.info("%s x%d: %d parameters, vocabulary %d, %d windows per epoch, %d validation windows, %d replicas (%s), "
-             "transposed up to %d semitones, %s", params.architecture, params.layers, model.count_params(),
+             "transposed up to %d semitones into %s keys, %s", params.architecture, params.layers, model.count_params(),
              len(vocab["tokens"]), params.windows_per_epoch, len(val_data[0]), strategy.num_replicas_in_sync,
-             params.strategy, params.transpose, params.precision)
+             params.strategy, params.transpose, "the genre's" if params.transpose_into == "genre_keys" else "any",
+             params.precision)
 
     live_dir = written.train_metrics(genre.name)
     shutil.rmtree(live_dir, ignore_errors=True)

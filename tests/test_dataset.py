@@ -3,6 +3,7 @@ import pytest
 
 from jukebox.dataset import (
     UNKNOWN,
+    key_weights,
     Vocabulary,
     sequence_windows,
     melody_key,
@@ -173,6 +174,39 @@ def test_each_piece_of_a_window_moves_by_its_own_interval_when_pieces_are_closed
     assert 0.25 < np.mean(unmoved[False]) < 0.42 and 0.58 < np.mean(unmoved[True]) < 0.75
 
 
+def test_key_weights_count_the_pieces_in_the_key_a_move_lands_in():
+    weights = key_weights(["C major", "C major", "D major", "A minor", None], 2)
+    assert np.exp(weights).tolist() == [[0, 0, 2, 0, 1], [0, 0, 2, 0, 1], [2, 0, 1, 0, 0], [0, 0, 1, 0, 0],
+                                        [1, 1, 1, 1, 1]], "-2..2 semitones; a mode moves within itself; no key: any"
+
+
+def test_transpose_into_genre_keys_moves_pieces_only_into_the_keys_the_pieces_are_in():
+    tokens = ["<unk>", "C4", "C#4", "D4", "E-4", "E4", "F4", "F#4", END]
+    tables = transposition_tables(tokens, 2, lambda t, k: transpose_token(t, k, "pitch"))
+    # Two pieces in C major, then one in D major, each three notes and END; told apart by their shape.
+    c_piece, d_piece = [3, 3, 5, 8], [5, 3, 3, 8]
+    train = np.array((c_piece + c_piece + d_piece) * 80, dtype=np.int32)
+    keys = ["C major", "C major", "D major"] * 80
+    plain = training_dataset(train, 16, 64, 1024, seed=5, every_position=True)
+    moved = training_dataset(train, 16, 64, 1024, seed=5, every_position=True, transpositions=tables, end_id=8,
+                             weights=key_weights(keys, 2))
+    shifts = {"C": [], "D": []}
+    for (x0, y0), (x1, y1) in zip(plain, moved):
+        a = np.concatenate([x0.numpy(), y0.numpy()[:, -1:]], axis=1)
+        b = np.concatenate([x1.numpy(), y1.numpy()[:, -1:]], axis=1)
+        for row_a, row_b in zip(a, b):
+            ends = np.flatnonzero(row_a == 8)
+            for end in ends[1:]:  # whole pieces that begin inside the window: three notes before their END
+                notes = row_a[end - 3:end].tolist()
+                shifts["C" if notes == c_piece[:3] else "D"].append(int(row_b[end - 1] - row_a[end - 1]))
+    # Ids count semitones here. C major moves to D major (+2) in 1 of 3 draws, D major to C major (-2) in 2 of 3 (the
+    # genre holds twice as many pieces in C); a piece beginning inside the window stays unmoved half the time.
+    assert set(shifts["C"]) == {0, 2} and set(shifts["D"]) == {-2, 0}, "never into a key no piece is in"
+    assert 0.11 < np.mean(np.array(shifts["C"]) == 2) < 0.23 and 0.26 < np.mean(np.array(shifts["D"]) == -2) < 0.41
+    with pytest.raises(ValueError, match="a row for each of the pieces"):
+        training_dataset(train, 16, 64, 64, seed=5, transpositions=tables, end_id=8, weights=key_weights(keys[:9], 2))
+
+
 def test_sequences_stage_keeps_versions_of_a_tune_on_one_side(tmp_path, monkeypatch):
     """The stage, on parsed pieces: three of ten tunes come twice (moved, with a bass line added); for every
     seed both versions of each land on the same side of split.json."""
@@ -189,6 +223,9 @@ def test_sequences_stage_keeps_versions_of_a_tune_on_one_side(tmp_path, monkeypa
     pieces += [{"piece": f"tune{i} again.mid", "status": "kept",
                 "notes": sorted([j * 0.5, 0.5, int(p) + 2] for j, p in enumerate(tunes[i]))
                 + [[j * 1.0, 1.0, 40] for j in range(12)]} for i in range(3)]
+    keys = {p["piece"]: None for p in pieces}  # written before keys were parsed: none
+    for i, key in enumerate(["G major", "E minor"]):
+        pieces[i]["key"] = keys[pieces[i]["piece"]] = key
     notes = tmp_path / "data/notes/g"
     notes.mkdir(parents=True)
     (notes / "pieces.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pieces))
@@ -201,6 +238,7 @@ def test_sequences_stage_keeps_versions_of_a_tune_on_one_side(tmp_path, monkeypa
         main("g")
         split = json.loads((tmp_path / "data/sequences/g/split.json").read_text())
         assert len(split["train"]) + len(split["validation"]) == 13
+        assert split["train_keys"] == [keys[name] for name in split["train"]], "each training piece's key, in order"
         for i in range(3):
             sides = [name in split["validation"] for name in (f"tune{i}.mid", f"tune{i} again.mid")]
             assert sides[0] == sides[1], (seed, i, split)
