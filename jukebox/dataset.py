@@ -206,20 +206,23 @@ def training_dataset(tokens: np.ndarray, seq_len: int, batch_size: int, windows_
                 if weights is None:
                     drawn = tf.random.stateless_uniform(tf.shape(window), seed=draws[0], maxval=len(transpositions),
                                                         dtype=tf.int32)
+                    # The second row seeds the coin; an epoch's last batch may hold one window, whose row serves
+                    # twice.
+                    second = draws[tf.minimum(1, tf.shape(draws)[0] - 1)]
+                    coin = tf.random.stateless_uniform(tf.shape(window), seed=second, maxval=2, dtype=tf.int32)
+                    stays = (piece > 0) & (tf.gather(coin, piece, batch_dims=1) == 0)
+                    interval = tf.where(stays, len(transpositions) // 2, tf.gather(drawn, piece, batch_dims=1))
                 else:
                     # Gumbel-max over each piece's log-weights: the window's j-th piece is the array's piece
-                    # first + j. Intervals into keys the genre never uses weigh -inf and are never drawn.
+                    # first + j. Intervals into keys the genre never uses weigh -inf and are never drawn. No coin:
+                    # the weighted moves already keep a piece's opening in the genre's keys.
                     shape = tf.concat([tf.shape(window), [len(transpositions)]], axis=0)
                     uniform = tf.random.stateless_uniform(shape, seed=draws[0], minval=1e-7, maxval=1.0)
                     whose = tf.minimum(tf.gather(first_piece, starts)[:, None] + tf.range(seq_len + 1)[None, :],
                                        last_piece)
                     drawn = tf.argmax(tf.gather(log_weights, whose) - tf.math.log(-tf.math.log(uniform)), axis=-1,
                                       output_type=tf.int32)
-                # The second row seeds the coin; an epoch's last batch may hold one window, whose row serves twice.
-                second = draws[tf.minimum(1, tf.shape(draws)[0] - 1)]
-                coin = tf.random.stateless_uniform(tf.shape(window), seed=second, maxval=2, dtype=tf.int32)
-                stays = (piece > 0) & (tf.gather(coin, piece, batch_dims=1) == 0)
-                interval = tf.where(stays, len(transpositions) // 2, tf.gather(drawn, piece, batch_dims=1))
+                    interval = tf.gather(drawn, piece, batch_dims=1)
             moved = tf.gather_nd(moves, tf.stack([tf.broadcast_to(interval, tf.shape(window)), window], axis=-1))
             window = tf.where(tf.reduce_all(moved >= 0, axis=1, keepdims=True), moved, window)
         if every_position:
