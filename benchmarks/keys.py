@@ -7,7 +7,7 @@ For each genre after `dvc repro`:
   held-out songs, each given music21's key (jukebox.midi_io.estimate_key): the share of songs in each key on both
   sides, their overlap (1 = the same keys, as often), and the share of notes on the black keys;
 - the pitch classes the model predicts for a song's first note, right after each <end> in the validation windows,
-  against the first notes of the training songs, and their overlap.
+  against the first notes of the training songs, and their overlap (skipped where pieces open with an instrument).
 Folk's realness went this way (docs/experiments/2026-12-07-folk-keys.md): a classifier told its samples by their
 pitch classes, because new songs began in keys Essen's songs are rarely in.
 """
@@ -70,7 +70,9 @@ def first_note_classes(model, tokens: Sequence[str], encoding: str, val: np.ndar
     ends = ends[(ends >= seq_len - 1) & (ends < len(val) - 1)]
     train_first = classes[train[np.flatnonzero(train == end)[:-1] + 1]]
     real = np.bincount(train_first[train_first >= 0], minlength=12).astype(float)
-    result = {"windows": int(len(ends)), "training": (real / max(real.sum(), 1)).round(4).tolist()}
+    if not real.sum():  # a multi-track encoding opens a piece with its instrument, not a note
+        return {"windows": 0, "training": None, "skipped": "the training pieces do not open with a note token"}
+    result = {"windows": int(len(ends)), "training": (real / real.sum()).round(4).tolist()}
     if len(ends):
         probs = model.predict(np.stack([val[i - seq_len + 1:i + 1] for i in ends]), batch_size=SCORING_BATCH,
                               verbose=0)
@@ -121,7 +123,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for key in sorted(set(begun) | set(held), key=lambda k: -held.get(k, 0) - begun.get(k, 0))[:12]:
             print(f"  {key:<10}{begun.get(key, 0):>8.3f}{held.get(key, 0):>10.3f}")
         first = r["first_note"]
-        if "model" in first:
+        if "skipped" in first:
+            print(f"  first note after <end>: skipped ({first['skipped']})")
+        elif "model" in first:
             names = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
             print(f"  first note after <end> ({first['windows']} windows), overlap {first['overlap']:.3f}")
             print("  " + " ".join(f"{n:>5}" for n in names))

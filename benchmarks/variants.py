@@ -53,7 +53,7 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     from jukebox.judging import heard_again
     from jukebox.model import SCORING_BATCH, next_token_model
     from jukebox.pretraining import finetune_params, read_base, start_from_base
-    from jukebox.training import prepare
+    from jukebox.training import for_genre, prepare
 
     settings = variant(project, changes)
     seq_dir = Layout.of(project).sequences(genre)
@@ -65,6 +65,7 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
         own = settings.genre(genre)
         settings = finetune_params(settings, base_config, len(train), len(val), own.finetune_epochs,
                                    own.finetune_learning_rate)
+    settings = for_genre(settings, settings.genre(genre))
     keys = json.loads((seq_dir / "split.json").read_text()).get("train_keys")
     model, config, stream, val_data, steps = prepare(settings, train, val, vocab["tokens"], keys=keys)
     if settings.init == "base":

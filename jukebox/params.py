@@ -61,6 +61,7 @@ class Genre:
     drums: bool = True  # with instruments keep: whether the drum track (channel 10) is kept
     finetune_epochs: int = 0  # init base: this genre's epochs of fine-tuning; 0 = params.yaml's finetune_epochs
     finetune_learning_rate: float = 0.0  # init base: this genre's peak fine-tuning rate; 0 = params.yaml's
+    transpose_into: str = ""  # this genre's transpose_into; "" = params.yaml's
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,8 @@ _GENRE_RULES: dict[str, tuple[type, Any, str]] = {
                         "fine-tuning the base; 0 = params.yaml's finetune_epochs)"),
     "finetune_learning_rate": (float, lambda v: 0 <= v <= 1, "a number from 0 to 1 (this genre's peak rate of "
                                "fine-tuning the base; 0 = params.yaml's finetune_learning_rate)"),
+    "transpose_into": (str, lambda v: v in TRANSPOSE_INTO, f"one of {TRANSPOSE_INTO} (this genre's; "
+                       "leave it out for params.yaml's)"),
     "site": (str, lambda v: v in SITES, f"one of {SITES}"),
     "listing": (list, lambda v: bool(v) and all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in v),
                 "a non-empty list of http(s) URLs of listing pages"),

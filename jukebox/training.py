@@ -8,6 +8,13 @@ from .encodings import END, transpose_token
 from .model import ModelConfig, build_model
 
 
+def for_genre(params, genre):
+    """Params as the genre trains: its own transpose_into, if it has one, over params.yaml's."""
+    import dataclasses
+
+    return dataclasses.replace(params, transpose_into=genre.transpose_into or params.transpose_into)
+
+
 def prepare(params, train, val, tokens, scope=None, keys=None):
     """The seeded, compiled model, its ModelConfig, the training stream, the validation data and the steps per epoch
     of a training run: what the train stage fits, and what benchmarks/variants.py fits side by side. `keys` are the

@@ -24,7 +24,7 @@ from jukebox.model import SCORING_BATCH, next_token_model, save_model
 from jukebox.params import as_dict, load_params
 from jukebox.pretraining import (check_vocabulary, finetune_params, read_base, start_from_base,
                                  validation_in_base)
-from jukebox.training import prepare
+from jukebox.training import for_genre, prepare
 
 
 def main(genre_name: str) -> None:
@@ -58,6 +58,7 @@ def main(genre_name: str) -> None:
         params = finetune_params(params, base_config, len(train), len(val), genre.finetune_epochs,
                                  genre.finetune_learning_rate)
         learnt_from.append(layout.base_model / "model.keras")
+    params = for_genre(params, genre)
     keys = json.loads((seq_dir / "split.json").read_text()).get("train_keys")
     model, config, train_ds, val_data, steps = prepare(params, train, val, vocab["tokens"], strategy.scope(), keys)
     if params.init == "base":

@@ -1,6 +1,8 @@
 """benchmarks/keys.py: the keys of the songs a model begins, against held-out songs."""
 import json
 
+import numpy as np
+
 from benchmarks import keys
 from jukebox.encodings import END
 
@@ -36,7 +38,35 @@ def test_the_keys_benchmark_reads_a_trained_project(trained_template, tmp_path, 
     assert result["songs"]["held_out"] == len(split["validation"])
     assert abs(sum(result["keys"]["held_out"].values()) - 1) < 1e-9
     first = result["first_note"]
-    assert len(first["training"]) == 12 and abs(sum(first["training"]) - 1) < 1e-3
+    if first["training"] is None:
+        assert "do not open with a note" in first["skipped"]
+    else:
+        assert len(first["training"]) == 12 and abs(sum(first["training"]) - 1) < 1e-3
     if first["windows"]:
         assert abs(sum(first["model"]) - 1) < 1e-3 and 0 <= first["overlap"] <= 1
     assert "held-out songs; key overlap" in capsys.readouterr().out
+
+
+class Predicts:
+    """A model that gives every window the same next-token probabilities."""
+
+    def __init__(self, probs):
+        self.probs, self.windows = np.array(probs, dtype=float), []
+
+    def predict(self, x, batch_size, verbose):
+        self.windows.append(x)
+        return np.tile(self.probs, (len(x), 1))
+
+
+def test_first_note_after_end_the_model_against_the_training_songs():
+    tokens = ["<unk>", "C4:1", "D4:1", END, "Program_40"]
+    train = np.array([1, 2, 3, 1, 2, 3, 2, 1, 3])  # songs open on C, then D (the last END opens nothing)
+    val = np.array([1, 2, 3, 2, 1, 3, 1])
+    model = Predicts([0, 0.2, 0.6, 0.2, 0])  # a fifth of its mass on END, which is no note
+    first = keys.first_note_classes(model, tokens, "rhythm", val, train, seq_len=3)
+    assert first["training"][0] == first["training"][2] == 0.5 and sum(first["training"]) == 1
+    assert first["windows"] == 2 and [w.tolist() for w in model.windows] == [[[1, 2, 3], [2, 1, 3]]]
+    assert first["model"][0] == 0.25 and first["model"][2] == 0.75 and first["overlap"] == 0.75
+    # Pieces that open with their instrument (instruments: keep) have no first note to compare.
+    opened = keys.first_note_classes(model, tokens, "rhythm", val, np.array([4, 1, 3, 4, 2, 3]), seq_len=3)
+    assert opened["training"] is None and "do not open with a note" in opened["skipped"]

@@ -70,6 +70,8 @@ def test_compose_timeout_from_params_yaml_else_five_minutes():
         ({"genres": {"jazz": {"source": "local", "path": "x", "drums": 1}}}, "drums = 1 has the wrong type"),
         ({"encoding": "midi"}, "encoding = 'midi' is out of range"),
         ({"transpose_into": "genre keys"}, "transpose_into = 'genre keys' is out of range; it must be one of"),
+        ({"genres": {"jazz": {"source": "local", "path": "x", "transpose_into": "own"}}},
+         "genres.jazz: transpose_into = 'own' is out of range"),
     ],
 )
 def test_bad_parameters_are_named(change, message):

@@ -294,7 +294,7 @@ def test_a_genre_whose_validation_pieces_the_base_learned_says_so(tmp_path, monk
     assert any(f"tunes/{piece}" in caplog.text for piece in held)
 
 
-def test_the_train_stage_moves_pieces_into_the_genres_keys_and_asks_for_them_when_they_are_missing(
+def test_the_train_stage_moves_pieces_into_the_genres_keys_asks_for_them_when_missing_and_lets_a_genre_differ(
         tmp_path, monkeypatch, caplog):
     from stages import sequences, train
 
@@ -313,3 +313,11 @@ def test_the_train_stage_moves_pieces_into_the_genres_keys_and_asks_for_them_whe
     with pytest.raises(ValueError, match="transpose_into genre_keys needs each training piece's key .* rerun the "
                                          "sequences stage"):
         train.main("tunes")
+    # A genre's own transpose_into (an upload's `any`) wins over params.yaml's, and needs no keys.
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["genres"]["tunes"]["transpose_into"] = "any"
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        train.main("tunes")
+    assert "transposed up to 2 semitones into any keys" in caplog.text

@@ -98,16 +98,18 @@ def test_an_upload_keeps_its_instruments_unless_told_to_merge(client, project, b
     kept = post(client, "kept", band)
     assert kept.status_code == 202, kept.get_json()
     # Each upload fine-tunes for params.yaml's upload_finetune_epochs at its upload_finetune_learning_rate, written
-    # into its entry (where a user edits them).
+    # into its entry (where a user edits them), and is moved by any interval whatever params.yaml's transpose_into.
     params = load_params(project / "params.yaml")
     epochs, rate = params.upload_finetune_epochs, params.upload_finetune_learning_rate
     assert (epochs, rate) != (params.finetune_epochs, params.finetune_learning_rate)
     assert entry(project, "kept") == {"source": "local", "path": "collections/kept", "instruments": "keep",
-                                      "drums": True, "finetune_epochs": epochs, "finetune_learning_rate": rate}
+                                      "drums": True, "finetune_epochs": epochs, "finetune_learning_rate": rate,
+                                      "transpose_into": "any"}
     merged = post(client, "merged", band, instruments="merge", drums="false")
     assert merged.status_code == 202, merged.get_json()
     assert entry(project, "merged") == {"source": "local", "path": "collections/merged", "instruments": "merge",
-                                        "drums": False, "finetune_epochs": epochs, "finetune_learning_rate": rate}
+                                        "drums": False, "finetune_epochs": epochs, "finetune_learning_rate": rate,
+                                        "transpose_into": "any"}
     params = load_params(project / "params.yaml")
     genres = params.genres
     assert (genres["kept"].instruments, genres["merged"].instruments, genres["merged"].drums) == ("keep", "merge", False)

@@ -76,6 +76,9 @@ def collection_entry(name: str, settings: dict | None = None, finetune_epochs: i
         entry["finetune_epochs"] = finetune_epochs
     if finetune_learning_rate:
         entry["finetune_learning_rate"] = finetune_learning_rate
+    # A collection's few pieces sit in few keys: moved only among them, a model would hear little variety and learn
+    # them by heart sooner (docs/experiments/2026-12-07-folk-keys.md).
+    entry["transpose_into"] = "any"
     parse_genre(name, entry, APP_GENRES)
     return entry
 
