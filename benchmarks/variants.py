@@ -53,7 +53,7 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     from jukebox.judging import heard_again
     from jukebox.model import SCORING_BATCH, next_token_model
     from jukebox.pretraining import finetune_params, read_base, start_from_base
-    from jukebox.training import for_genre, prepare
+    from jukebox.training import for_genre, prepare, train_keys
 
     settings = variant(project, changes)
     seq_dir = Layout.of(project).sequences(genre)
@@ -66,7 +66,7 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
         settings = finetune_params(settings, base_config, len(train), len(val), own.finetune_epochs,
                                    own.finetune_learning_rate)
     settings = for_genre(settings, settings.genre(genre))
-    keys = json.loads((seq_dir / "split.json").read_text()).get("train_keys")
+    keys = train_keys(seq_dir)
     model, config, stream, val_data, steps = prepare(settings, train, val, vocab["tokens"], keys=keys)
     if settings.init == "base":
         start_from_base(model, config, layout.base_model, settings.finetune_freeze)

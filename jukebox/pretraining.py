@@ -155,12 +155,13 @@ def corpus_tokens(records: Sequence[dict], vocabulary: FixedVocabulary, params: 
 
 def base_params(params: Params) -> Params:
     """The pipeline's parameters as the base is trained with them: the transformer at `pretrain.size`, the
-    pretrain section's schedule and strategy."""
+    pretrain section's schedule and strategy. Its pieces move by any interval: a corpus of many collections has no
+    one genre's keys, and the shipped base learnt every key so."""
     layers, units, heads = params.pretrain.shape
     p = params.pretrain
     return dataclasses.replace(params, architecture="transformer", layers=layers, units=units, heads=heads,
                                epochs=p.epochs, windows_per_epoch=p.windows_per_epoch, learning_rate=p.learning_rate,
-                               batch_size=p.batch_size, strategy=p.strategy)
+                               batch_size=p.batch_size, strategy=p.strategy, transpose_into="any")
 
 
 def save_base(folder: Path, model, config: ModelConfig, vocabulary: FixedVocabulary, vocab: Vocabulary,

@@ -8,6 +8,15 @@ from .encodings import END, transpose_token
 from .model import ModelConfig, build_model
 
 
+def train_keys(seq_dir):
+    """The training pieces' keys, in order, from a genre's split.json; None where it has none (written by hand, or
+    before keys were)."""
+    import json
+
+    split = seq_dir / "split.json"
+    return json.loads(split.read_text()).get("train_keys") if split.is_file() else None
+
+
 def for_genre(params, genre):
     """Params as the genre trains: its own transpose_into, if it has one, over params.yaml's."""
     import dataclasses

@@ -24,7 +24,7 @@ from jukebox.model import SCORING_BATCH, next_token_model, save_model
 from jukebox.params import as_dict, load_params
 from jukebox.pretraining import (check_vocabulary, finetune_params, read_base, start_from_base,
                                  validation_in_base)
-from jukebox.training import for_genre, prepare
+from jukebox.training import for_genre, prepare, train_keys
 
 
 def main(genre_name: str) -> None:
@@ -59,7 +59,7 @@ def main(genre_name: str) -> None:
                                  genre.finetune_learning_rate)
         learnt_from.append(layout.base_model / "model.keras")
     params = for_genre(params, genre)
-    keys = json.loads((seq_dir / "split.json").read_text()).get("train_keys")
+    keys = train_keys(seq_dir)
     model, config, train_ds, val_data, steps = prepare(params, train, val, vocab["tokens"], strategy.scope(), keys)
     if params.init == "base":
         with strategy.scope():

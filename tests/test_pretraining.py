@@ -321,3 +321,18 @@ def test_the_train_stage_moves_pieces_into_the_genres_keys_asks_for_them_when_mi
     with caplog.at_level("INFO"):
         train.main("tunes")
     assert "transposed up to 2 semitones into any keys" in caplog.text
+
+
+def test_the_base_moves_its_corpus_by_any_interval_whatever_the_genres_do():
+    """A corpus of many collections has no one genre's keys: under the project's transpose_into genre_keys, the base
+    is still trained as the shipped one was, with no keys to read."""
+    import dataclasses
+
+    from jukebox.params import load_params
+    from jukebox.pretraining import base_params
+    from tests.conftest import ROOT
+
+    params = load_params(ROOT / "params.yaml")
+    assert params.transpose_into == "genre_keys" and params.transpose > 0
+    assert base_params(params).transpose_into == "any"
+    assert base_params(dataclasses.replace(params, transpose_into="any")) == base_params(params)
