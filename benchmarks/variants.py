@@ -53,19 +53,17 @@ def measure(project: Path, genre: str, changes: str, draws: int = 1) -> dict:
     from jukebox.judging import heard_again
     from jukebox.model import SCORING_BATCH, next_token_model
     from jukebox.pretraining import finetune_params, read_base, start_from_base
-    from jukebox.training import for_genre, prepare, train_keys
+    from jukebox.training import prepare, train_keys
 
     settings = variant(project, changes)
+    settings = settings.for_genre(settings.genre(genre))
     seq_dir = Layout.of(project).sequences(genre)
     train, val = read_npy(seq_dir / "train.npy"), read_npy(seq_dir / "val.npy")
     vocab = json.loads((seq_dir / "vocab.json").read_text())
     if settings.init == "base":  # as the train stage fine-tunes: the base's shape, the fine-tuning schedule
         layout = Layout.of(project)
         base_config, _ = read_base(layout.base_model)
-        own = settings.genre(genre)
-        settings = finetune_params(settings, base_config, len(train), len(val), own.finetune_epochs,
-                                   own.finetune_learning_rate)
-    settings = for_genre(settings, settings.genre(genre))
+        settings = finetune_params(settings, base_config, len(train), len(val))
     keys = train_keys(seq_dir)
     model, config, stream, val_data, steps = prepare(settings, train, val, vocab["tokens"], keys=keys)
     if settings.init == "base":

@@ -165,10 +165,18 @@ class Params:
             raise ParamError(f"unknown genre {name!r}: params.yaml `genres` has {sorted(self.genres)}")
         return self.genres[name]
 
+    def for_genre(self, genre: Genre) -> Params:
+        """These parameters as `genre` trains: its own transpose_into, finetune_epochs and finetune_learning_rate,
+        where it sets them, over params.yaml's."""
+        return dataclasses.replace(
+            self, transpose_into=genre.transpose_into or self.transpose_into,
+            finetune_epochs=genre.finetune_epochs or self.finetune_epochs,
+            finetune_learning_rate=genre.finetune_learning_rate or self.finetune_learning_rate)
+
     def epochs_of(self, genre: Genre | None) -> int:
-        """The epochs `genre` trains for: its own finetune_epochs or params.yaml's under init base, else `epochs`."""
-        own = genre.finetune_epochs if genre else 0
-        return (own or self.finetune_epochs) if self.init == "base" else self.epochs
+        """The epochs `genre` trains for: its finetune_epochs under init base, else `epochs`."""
+        own = self.for_genre(genre) if genre else self
+        return own.finetune_epochs if self.init == "base" else self.epochs
 
 
 # key -> (type, check, description of the allowed range)

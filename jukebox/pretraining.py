@@ -239,11 +239,9 @@ def grown(weights: list[np.ndarray], sizes: list[tuple], vocab_size: int) -> lis
     return out
 
 
-def finetune_params(params: Params, base: ModelConfig, train_tokens: int, val_tokens: int, epochs: int = 0,
-                    learning_rate: float = 0.0) -> Params:
-    """A genre's parameters when it fine-tunes the base: the base's shape, the fine-tuning rate and epochs (the
-    genre's own `learning_rate` and `epochs`, else finetune_learning_rate and finetune_epochs), and epochs sized to
-    the genre's data.
+def finetune_params(params: Params, base: ModelConfig, train_tokens: int, val_tokens: int) -> Params:
+    """A genre's parameters (`Params.for_genre`) when it fine-tunes the base: the base's shape, finetune_learning_rate
+    and finetune_epochs as its rate and epochs, and epochs sized to the genre's data.
 
     A fine-tuning epoch is at most one pass over the training tokens (in whole batches), and validation reads at most one window per
     8 validation tokens: a 20-file collection then checks its validation loss after every few seconds of learning,
@@ -254,11 +252,11 @@ def finetune_params(params: Params, base: ModelConfig, train_tokens: int, val_to
     """
     batches = max(1, -(-train_tokens // (params.seq_len * params.batch_size)))
     one_pass = batches * params.batch_size  # whole batches: every step of an epoch the same size
-    windows, epochs = min(params.windows_per_epoch, one_pass), epochs or params.finetune_epochs
+    windows, epochs = min(params.windows_per_epoch, one_pass), params.finetune_epochs
     steps = epochs * -(-windows // params.batch_size)
     return dataclasses.replace(params, architecture=base.architecture, layers=base.layers, units=base.units,
                                heads=base.heads, token_conv=base.token_conv, embedding_dim=base.embedding_dim,
-                               learning_rate=learning_rate or params.finetune_learning_rate, epochs=epochs,
+                               learning_rate=params.finetune_learning_rate, epochs=epochs,
                                warmup_steps=min(params.warmup_steps, max(1, steps // 10)), windows_per_epoch=windows,
                                val_windows=min(params.val_windows, max(1, val_tokens // 8)))
 

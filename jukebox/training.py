@@ -17,13 +17,6 @@ def train_keys(seq_dir):
     return json.loads(split.read_text()).get("train_keys") if split.is_file() else None
 
 
-def for_genre(params, genre):
-    """Params as the genre trains: its own transpose_into, if it has one, over params.yaml's."""
-    import dataclasses
-
-    return dataclasses.replace(params, transpose_into=genre.transpose_into or params.transpose_into)
-
-
 def prepare(params, train, val, tokens, scope=None, keys=None):
     """The seeded, compiled model, its ModelConfig, the training stream, the validation data and the steps per epoch
     of a training run: what the train stage fits, and what benchmarks/variants.py fits side by side. `keys` are the

@@ -24,7 +24,7 @@ from jukebox.model import SCORING_BATCH, next_token_model, save_model
 from jukebox.params import as_dict, load_params
 from jukebox.pretraining import (check_vocabulary, finetune_params, read_base, start_from_base,
                                  validation_in_base)
-from jukebox.training import for_genre, prepare, train_keys
+from jukebox.training import prepare, train_keys
 
 
 def main(genre_name: str) -> None:
@@ -36,6 +36,7 @@ def main(genre_name: str) -> None:
 
     params = load_params()
     genre = params.genre(genre_name)
+    params = params.for_genre(genre)  # its own schedule and keys over params.yaml's
     log = stage_logger("train", genre.name)
     # The edge reads the environment; TF_CONFIG describes the cluster for strategy multi_worker.
     tf_config = os.environ.get("TF_CONFIG") if params.strategy == "multi_worker" else None
@@ -55,10 +56,8 @@ def main(genre_name: str) -> None:
                         "genre's val_loss and evaluate's figures flatter it; rebuild the base (docs/guide/"
                         "pretraining.md, Rebuilding it)", len(in_base), genre.name, ", ".join(in_base[:3]))
         check_vocabulary(base_vocabulary, layout.vocabulary(genre.name), genre.name, layout.base_model)
-        params = finetune_params(params, base_config, len(train), len(val), genre.finetune_epochs,
-                                 genre.finetune_learning_rate)
+        params = finetune_params(params, base_config, len(train), len(val))
         learnt_from.append(layout.base_model / "model.keras")
-    params = for_genre(params, genre)
     keys = train_keys(seq_dir)
     model, config, train_ds, val_data, steps = prepare(params, train, val, vocab["tokens"], strategy.scope(), keys)
     if params.init == "base":

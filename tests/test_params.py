@@ -28,6 +28,22 @@ def test_instrument_settings_default_to_todays_single_stream_and_read_when_given
     assert (kept.genre("band").instruments, kept.genre("band").max_tracks, kept.genre("band").drums) == ("keep", 4, False)
 
 
+def test_a_genre_trains_with_its_own_schedule_and_keys_over_params_yaml():
+    base = {"init": "base", "architecture": "transformer", "vocabulary": "fixed", "epochs": 12}
+    params = parse_params({**base, "finetune_epochs": 10, "finetune_learning_rate": 0.001,
+                           "transpose_into": "genre_keys", "genres": {
+                               "own": {"source": "local", "path": "x", "finetune_epochs": 4,
+                                       "finetune_learning_rate": 0.002, "transpose_into": "any"},
+                               "plain": {"source": "local", "path": "y"}}})
+    own, plain = params.for_genre(params.genre("own")), params.for_genre(params.genre("plain"))
+    assert (own.finetune_epochs, own.finetune_learning_rate, own.transpose_into) == (4, 0.002, "any")
+    assert (plain.finetune_epochs, plain.finetune_learning_rate, plain.transpose_into) == (10, 0.001, "genre_keys")
+    assert (params.epochs_of(params.genre("own")), params.epochs_of(None)) == (4, 10)
+    scratch = parse_params({"init": "scratch", "epochs": 12, "genres": {"own": {"source": "local", "path": "x",
+                                                                                "finetune_epochs": 4}}})
+    assert scratch.epochs_of(scratch.genre("own")) == 12
+
+
 def test_int_is_accepted_for_float():
     assert parse_params({**BASE, "temperature": 1}).temperature == 1.0
 

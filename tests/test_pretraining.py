@@ -238,12 +238,15 @@ def test_fine_tuning_sizes_its_epochs_to_the_genre():
     small = finetune_params(params, base, 12_000, 1_000)
     assert (small.windows_per_epoch, small.val_windows, small.epochs) == (64, 125, params.finetune_epochs)
     # A genre's own finetune_epochs and finetune_learning_rate (an upload's) win over params.yaml's.
-    own = finetune_params(params, base, 12_000, 1_000, 6, 0.002)
+    celtic = params.genre("celtic")
+    own = finetune_params(params.for_genre(dataclasses.replace(celtic, finetune_epochs=6, finetune_learning_rate=0.002)),
+                          base, 12_000, 1_000)
     assert (own.epochs, own.learning_rate) == (6, 0.002) and params.finetune_learning_rate != 0.002
-    assert finetune_params(params, base, 12_000, 1_000, 6).learning_rate == params.finetune_learning_rate
+    six = params.for_genre(dataclasses.replace(celtic, finetune_epochs=6))
+    assert finetune_params(six, base, 12_000, 1_000).learning_rate == params.finetune_learning_rate
     # Its warm-up lasts at most a tenth of its 6 x 8 steps, where params.yaml's would outlast the run.
     assert (own.warmup_steps, params.warmup_steps) == (4, 100)
-    assert finetune_params(dataclasses.replace(params, warmup_steps=0), base, 12_000, 1_000, 6).warmup_steps == 0
+    assert finetune_params(dataclasses.replace(six, warmup_steps=0), base, 12_000, 1_000).warmup_steps == 0
     # A genre of 400 tunes keeps the genres' epoch and validation sizes.
     large = finetune_params(params, base, 400_000, 40_000)
     assert (large.windows_per_epoch, large.val_windows, large.warmup_steps) == (1536, 1024, params.warmup_steps)
