@@ -60,9 +60,11 @@ def test_the_sentence_comes_from_the_nearest_measured_collection_for_the_jobs_st
     five = expectation(MEASURED, 3, "base")
     assert five.startswith("With 3 files: a collection of 5 files of trecento, learned from the base model, was "
                            "measured: the first sample came after 41 s; the model's perplexity was 0.81× its n-gram's")
-    assert "83% of the time" in five and "mostly learns them by heart" in five
+    assert "83% of the time (between 71% and 90% with 95% confidence; 50% is the best" in five
+    assert "mostly learns them by heart" in five
     scratch = expectation(MEASURED, 8, "scratch")
     assert "5 files of trecento, learned from scratch" in scratch and "1.31×" in scratch
+    assert "97% of the time (50% is the best" in scratch  # no interval measured, none claimed
     assert "by heart" not in scratch and "no more often than real pieces do" in scratch
     assert "a collection of 20 files" in expectation(MEASURED, 40, "base")  # 40 is nearer 20 than 100
     assert "a collection of 100 files" in expectation(MEASURED, 500, "base")

@@ -66,8 +66,11 @@ def expectation(data: dict | None, files: int | None, init: str | None) -> str:
     if run.get("perplexity_ratio") is not None:
         found.append(f"the model's perplexity was {run['perplexity_ratio']:.2f}× its n-gram's")
     if run.get("classifier_accuracy") is not None:
+        # A few files leave one or two held-out pieces to judge against: the interval says how little that settles.
+        sure = (f"between {run['low']:.0%} and {run['high']:.0%} with 95% confidence; "
+                if run.get("low") is not None and run.get("high") is not None else "")
         found.append(f"a classifier told its samples from real pieces {run['classifier_accuracy']:.0%} of the time "
-                     "(50% is the best: it cannot tell them apart)")
+                     f"({sure}50% is the best: it cannot tell them apart)")
     copied, real = run.get("copy_rate"), run.get("held_out_copy_rate")
     if copied is not None and real is not None:
         found.append("its samples copied passages of the files more often than real pieces do: with so few files the "
